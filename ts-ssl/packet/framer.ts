@@ -1,0 +1,144 @@
+/**
+ * A socket's packet framing, both directions, as a gen_tcp socket with the same `packet`,
+ * `packet_size`, `line_delimiter`, `header` and `mode` options frames data (OTP 25.2.3).
+ *
+ * Receive: `Framer` holds the decrypted bytes not yet delivered and cuts packets from them on
+ * demand. Where a gen_tcp socket differs from `erlang:decode_packet/3`, the Framer follows the
+ * socket (each checked against gen_tcp on a real node by test/packet/framer.test.ts):
+ * - http: the parse state carries over from packet to packet (start line, then headers until
+ *   `http_eoh`, then the next start line); decode_packet starts afresh on every call. setopts
+ *   does not reset it: a socket switched from `http` to `raw` and back mid-head goes on with
+ *   headers. `httph*` leaves it among the headers even when no packet came.
+ * - line: a socket cuts lines at its `buffer` size (1460 by default), where decode_packet
+ *   without `line_length` waits for the end of the line; without `packet_size`, http lines longer
+ *   than that are emsgsize.
+ * - raw: a packet is everything buffered; list mode delivers a charlist, where decode_packet only
+ *   knows binaries. `header` and `mode` apply to every binary packet.
+ * - a packet the socket cannot frame is `{error, emsgsize}` (decode_packet: `{error, invalid}`);
+ *   gen_tcp then closes the socket, which is the socket layer's part.
+ * - when the peer closes, gen_tcp delivers the raw bytes still buffered (active mode gets them as
+ *   they come; `recv(S, 0)` gets them); a partial packet of any other type is dropped, and so is
+ *   a raw tail shorter than a pending `recv(S, N)`, which gets `{error, closed}`.
+ *
+ * Send: `framePacket`. Only 1, 2 and 4 add anything (the length field); every other type sends
+ * the data as is, as gen_tcp does, and an empty send writes nothing.
+ */
+import { strict as assert } from "node:assert";
+import type { Term } from "../../etf/terms.js";
+import { ChunkQueue } from "./chunks.js";
+import { deliver } from "./deliver.js";
+import { lengthField } from "./length.js";
+import { framePacketAt } from "./parse.js";
+import { FramingError, type FramingOptions, type ParseOptions } from "./types.js";
+
+export { FramingError, defaultFramingOptions, type FramingOptions, type PacketType } from "./types.js";
+export { parsePacket, decodeResultTerm, type DecodeResult } from "./parse.js";
+
+/**
+ * gen_tcp's default `{buffer, N}` on Linux (OTP 25; `inet:getopts(S, [buffer])` on a fresh
+ * socket). The socket uses it as the truncation length of `line` packets and, without
+ * `packet_size`, as the longest http line. ssl 3.9's loopback socket kept the default.
+ */
+export const GEN_TCP_BUFFER = 1460;
+
+export class Framer {
+  #options!: FramingOptions;
+  #parse!: ParseOptions;
+  readonly #queue = new ChunkQueue();
+  /** The http parse state: true = among the headers. */
+  #inHeaders = false;
+  /** No packet can be cut before this many bytes are buffered. */
+  #wanted = 1;
+
+  constructor(options: FramingOptions) {
+    this.setOptions(options);
+  }
+
+  /** Decrypted bytes from TLS, kept as they are (not copied). */
+  push(chunk: Uint8Array): void {
+    this.#queue.push(chunk);
+  }
+
+  get buffered(): number {
+    return this.#queue.length;
+  }
+
+  /**
+   * The next complete packet as the Term gen_tcp would deliver (Data of `{ssl, S, Data}` or
+   * `{ok, Data}`): binary, charlist, `[B1, ..., BN | Binary]`, or an http term. undefined = more
+   * bytes are needed. Throws FramingError `emsgsize` when the bytes cannot be framed.
+   */
+  next(): Term | undefined {
+    const queue = this.#queue;
+    if (queue.length < this.#wanted) return undefined;
+    const type = this.#options.packet;
+    if (type === "httph" || type === "httph_bin") this.#inHeaders = true;
+    // Most packets lie in the first chunk: look there first, gather more only when needed.
+    let view = type === "raw" ? queue.peek(queue.length) : queue.first();
+    for (;;) {
+      const { framed, inHeaders } = framePacketAt(type, view, this.#parse, this.#inHeaders);
+      switch (framed.kind) {
+        case "more":
+          if (view.length < queue.length && (framed.size ?? 0) <= queue.length) {
+            view = queue.peek(framed.size ?? queue.length);
+            continue;
+          }
+          this.#wanted = framed.size ?? queue.length + 1;
+          return undefined;
+        case "invalid":
+          throw FramingError.emsgsize();
+        case "frame":
+          queue.consume(framed.size);
+          this.#wanted = 1;
+          return deliver(framed.body, this.#options);
+        case "http":
+          queue.consume(framed.size);
+          this.#wanted = 1;
+          this.#inHeaders = inHeaders;
+          return framed.packet;
+      }
+    }
+  }
+
+  /**
+   * `recv(S, Length)`: with Length > 0 (raw only, else FramingError `einval`) exactly that many
+   * bytes, or undefined until they are buffered; with 0, the next packet as `next()` cuts it.
+   */
+  take(length: number): Term | undefined {
+    assert(Number.isInteger(length) && length >= 0, "recv length");
+    if (length === 0) return this.next();
+    if (this.#options.packet !== "raw") throw FramingError.einval();
+    if (this.#queue.length < length) return undefined;
+    return deliver(this.#queue.take(length), this.#options);
+  }
+
+  /** What gen_tcp delivers of the buffered bytes when the peer closes: raw, the rest; otherwise nothing. */
+  drainOnClose(): Term | undefined {
+    if (this.#options.packet !== "raw" || this.#queue.length === 0) return undefined;
+    return deliver(this.#queue.take(this.#queue.length), this.#options);
+  }
+
+  /** setopts: the new options apply from the next packet on, to bytes already buffered too. */
+  setOptions(options: FramingOptions): void {
+    assert(Number.isInteger(options.packetSize) && options.packetSize >= 0, "packet_size");
+    assert(Number.isInteger(options.header) && options.header >= 0, "header");
+    assert(Number.isInteger(options.lineDelimiter) && options.lineDelimiter >= 0 && options.lineDelimiter <= 255, "line_delimiter");
+    this.#options = { ...options };
+    this.#parse = { packetSize: options.packetSize, lineLength: GEN_TCP_BUFFER, lineDelimiter: options.lineDelimiter };
+    this.#wanted = 1;
+  }
+}
+
+/**
+ * The bytes to write for one `send(S, Data)`: `data` itself (not copied), after its length field
+ * for packet 1, 2 and 4. Throws FramingError `{badarg, {packet_to_large, Size, Max}}` when the
+ * length does not fit the field.
+ */
+export function framePacket(data: Uint8Array, options: FramingOptions): Uint8Array[] {
+  const type = options.packet;
+  if (type === 1 || type === 2 || type === 4) {
+    const field = lengthField(type, data.length);
+    return data.length === 0 ? [field] : [field, data];
+  }
+  return data.length === 0 ? [] : [data];
+}
