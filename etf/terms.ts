@@ -138,12 +138,16 @@ export function tuple(...elements: Term[]): Tuple {
 }
 
 /**
- * A map. Keys may be any term; `get` finds a key by Erlang equality (`termEquals`), with a fast
- * path for keys that are atoms, numbers and bigints.
+ * A map. Keys may be any term and are found by Erlang equality (`termEquals`): atoms and integers
+ * through a `Map` keyed by the value itself, other keys through a structural hash (`termHash`).
+ * `entries()` keeps insertion order; the encoder sorts small maps as the emulator does.
  */
 export class ErlMap {
-  readonly #byIdentity = new Map<Term, Term>();
   readonly #entries: Array<[Term, Term]> = [];
+  /** Atom and integer keys (normalised so that `1` and `1n` meet) -> index in #entries. */
+  readonly #byIdentity = new Map<Term, number>();
+  /** termHash -> indexes in #entries, for every other key; made on the first such key. */
+  #byHash: Map<number, number[]> | undefined;
 
   constructor(entries: Iterable<readonly [Term, Term]> = []) {
     for (const [k, v] of entries) this.set(k, v);
@@ -158,32 +162,114 @@ export class ErlMap {
   }
 
   get(key: Term): Term | undefined {
-    if (isIdentityKey(key)) return this.#byIdentity.get(key);
-    for (const [k, v] of this.#entries) if (termEquals(k, key)) return v;
-    return undefined;
+    const i = this.#find(key);
+    return i < 0 ? undefined : this.#entries[i]![1];
   }
 
   has(key: Term): boolean {
-    return this.get(key) !== undefined;
+    return this.#find(key) >= 0;
   }
 
   /** Sets `key`, replacing an equal key's value (maps have no duplicate keys). */
   set(key: Term, value: Term): this {
-    for (const entry of this.#entries) {
-      if (isIdentityKey(key) ? entry[0] === key : termEquals(entry[0], key)) {
-        entry[1] = value;
-        if (isIdentityKey(key)) this.#byIdentity.set(key, value);
-        return this;
-      }
+    const i = this.#find(key);
+    if (i >= 0) {
+      this.#entries[i]![1] = value;
+      return this;
     }
+    const index = this.#entries.length;
     this.#entries.push([key, value]);
-    if (isIdentityKey(key)) this.#byIdentity.set(key, value);
+    const id = identityKey(key);
+    if (id !== undefined) {
+      this.#byIdentity.set(id, index);
+    } else {
+      this.#byHash ??= new Map();
+      const h = termHash(key);
+      const bucket = this.#byHash.get(h);
+      if (bucket === undefined) this.#byHash.set(h, [index]);
+      else bucket.push(index);
+    }
     return this;
+  }
+
+  #find(key: Term): number {
+    const id = identityKey(key);
+    if (id !== undefined) return this.#byIdentity.get(id) ?? -1;
+    const bucket = this.#byHash?.get(termHash(key));
+    if (bucket !== undefined) for (const i of bucket) if (termEquals(this.#entries[i]![0], key)) return i;
+    return -1;
   }
 }
 
-function isIdentityKey(t: Term): boolean {
-  return typeof t === "number" || typeof t === "bigint" || t instanceof Atom;
+/** The `Map` key standing for an atom or integer key, or undefined for any other key. */
+function identityKey(t: Term): Term | undefined {
+  if (t instanceof Atom) return t;
+  if (typeof t === "number") return Number.isSafeInteger(t) ? t : BigInt(t);
+  if (typeof t === "bigint") return t >= -MAX_SAFE && t <= MAX_SAFE ? Number(t) : t;
+  return undefined;
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * A hash of `t` that agrees with `termEquals` (equal terms hash alike). It looks at a bounded part
+ * of the term (a few levels, the first elements of long lists, the first bytes of long binaries),
+ * so it costs little on big keys and is only a bucket index, never an identity.
+ */
+export function termHash(t: Term, depth = 3): number {
+  if (typeof t === "number") return mixNumber(t);
+  if (typeof t === "bigint") return mixNumber(Number(t));
+  if (t instanceof Atom) return mixString(t.name, 0x41);
+  if (t instanceof Float) return mixNumber(t.value === 0 ? 0 : t.value) ^ 0x5f;
+  if (t instanceof Uint8Array) return mixBytes(t, 0x62);
+  if (t instanceof BitBinary) return mixBytes(t.bytes, 0x74 + t.bits);
+  if (t instanceof Charlist) {
+    let h = mixNumber(t.bytes.length) ^ 0x6c;
+    for (let i = 0; i < Math.min(t.bytes.length, HASH_ELEMENTS); i++) h = mix(h, mixNumber(t.bytes[i]!));
+    return h;
+  }
+  if (Array.isArray(t)) {
+    let h = mixNumber(t.length) ^ 0x6c;
+    for (let i = 0; i < Math.min(t.length, HASH_ELEMENTS); i++) h = mix(h, depth > 0 ? termHash(t[i]!, depth - 1) : 0);
+    return h;
+  }
+  if (t instanceof Tuple) {
+    let h = mixNumber(t.elements.length) ^ 0x7b;
+    if (depth > 0) for (let i = 0; i < Math.min(t.elements.length, HASH_ELEMENTS); i++) h = mix(h, termHash(t.elements[i]!, depth - 1));
+    return h;
+  }
+  if (t instanceof ImproperList) return mix(mixNumber(t.elements.length) ^ 0x7c, depth > 0 ? termHash(t.tail, depth - 1) : 0);
+  if (t instanceof ErlMap) return mixNumber(t.size) ^ 0x23;
+  if (t instanceof Pid) return mix(mixString(t.node.name, 0x3c), mix(t.id, t.serial));
+  if (t instanceof Ref) return mixNumber(t.ids[0] ?? 0) ^ 0x52;
+  if (t instanceof Port) return mixNumber(Number(t.id)) ^ 0x50;
+  if (t instanceof ExportFun) return mix(mixString(t.function_.name, 0x66), t.arity);
+  if (t instanceof Fun) return mix(mixString(t.module.name, 0x46), t.index);
+  return 0;
+}
+
+const HASH_ELEMENTS = 8;
+const HASH_BYTES = 64;
+
+function mix(h: number, x: number): number {
+  return Math.imul(h ^ x, 0x9e3779b1) ^ (h >>> 15);
+}
+
+function mixNumber(n: number): number {
+  if (Number.isInteger(n) && Math.abs(n) <= 0x7fffffff) return mix(n | 0, 0x1f);
+  return mixString(String(n), 0x2e);
+}
+
+function mixString(s: string, seed: number): number {
+  let h = seed;
+  for (let i = 0; i < s.length; i++) h = mix(h, s.charCodeAt(i));
+  return h;
+}
+
+function mixBytes(b: Uint8Array, seed: number): number {
+  let h = mix(seed, b.length);
+  for (let i = 0; i < Math.min(b.length, HASH_BYTES); i++) h = mix(h, b[i]!);
+  return h;
 }
 
 export class Pid {
@@ -266,6 +352,14 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
+/** Equal bitstrings of the same bit count: the unused low bits of the last byte do not count. */
+function bitsEqual(x: BitBinary, y: BitBinary): boolean {
+  const n = x.bytes.length;
+  if (n !== y.bytes.length || n === 0) return n === y.bytes.length;
+  const mask = (0xff << (8 - x.bits)) & 0xff;
+  return bytesEqual(x.bytes.subarray(0, n - 1), y.bytes.subarray(0, n - 1)) && (x.bytes[n - 1]! & mask) === (y.bytes[n - 1]! & mask);
+}
+
 /** The elements of a proper list, whichever way it is represented; undefined if not one. */
 export function listElements(t: Term): Term[] | undefined {
   if (Array.isArray(t)) return t;
@@ -304,7 +398,7 @@ export function termEquals(a: Term, b: Term): boolean {
       continue;
     }
     if (x instanceof BitBinary) {
-      if (!(y instanceof BitBinary) || x.bits !== y.bits || !bytesEqual(x.bytes, y.bytes)) return false;
+      if (!(y instanceof BitBinary) || x.bits !== y.bits || !bitsEqual(x, y)) return false;
       continue;
     }
     if (x instanceof ImproperList) {
@@ -336,10 +430,9 @@ export function termEquals(a: Term, b: Term): boolean {
       continue;
     }
     if (x instanceof Ref) {
-      if (!(y instanceof Ref) || x.node !== y.node || x.creation !== y.creation || x.ids.length !== y.ids.length) {
+      if (!(y instanceof Ref) || x.node !== y.node || x.creation !== y.creation || !refIdsEqual(x.ids, y.ids)) {
         return false;
       }
-      if (x.ids.some((id, i) => id !== y.ids[i])) return false;
       continue;
     }
     if (x instanceof Port) {
@@ -369,6 +462,16 @@ export function termEquals(a: Term, b: Term): boolean {
     }
     return false;
   }
+  return true;
+}
+
+/**
+ * The emulator compares reference ids as one number, low word first, so ids that differ only by
+ * high zero words (`[1]` and `[1, 0]`, as NEWER_REFERENCE_EXT can carry them) are equal.
+ */
+function refIdsEqual(a: readonly number[], b: readonly number[]): boolean {
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return false;
   return true;
 }
 

@@ -1,0 +1,605 @@
+/**
+ * The External Term Format decoder.
+ *
+ *   decode(bytes, options?): Term
+ *     A whole external term: the version byte 131, then the term (possibly COMPRESSED), and
+ *     nothing after it.
+ *   decodeAt(bytes, offset, options?): { term, offset }
+ *     One term starting at `offset`, with the version byte unless `options.versionByte` is
+ *     false; `offset` in the result is just past it. The distribution layer reads a control
+ *     message and its payload back to back this way.
+ *   DecodeOptions: `atomCache` resolves ATOM_CACHE_REF (from the distribution header),
+ *     `maxSize` bounds the bytes a term may take, decompressed bytes included (256 MiB by
+ *     default), `maxDepth` bounds nesting (unbounded by default: the decoder keeps its own
+ *     stack, so depth costs heap, not JS stack).
+ *
+ * What comes back is described in terms.ts. Binaries, charlists and fun `uniq` fields are views
+ * (`subarray`) of the input, never copies (of the inflated buffer for a COMPRESSED term).
+ * Malformed input of any kind throws `EtfError` naming the tag and offset; nothing else escapes.
+ * Every length is checked against the bytes actually present before anything is allocated from
+ * it, and every element takes at least one byte, so allocation is bounded by the input size.
+ *
+ * Acceptance follows `binary_to_term/1` of OTP 25 (checked against it by the tests), except that
+ * `decode` refuses trailing bytes, which `binary_to_term/1` ignores.
+ */
+import { inflateSync } from "node:zlib";
+import { EtfError, type EtfErrorCode } from "./errors.js";
+import { Limit, Tag, VERSION_MAGIC } from "./tags.js";
+import {
+  Atom,
+  BitBinary,
+  Charlist,
+  ErlMap,
+  ExportFun,
+  Float,
+  Fun,
+  ImproperList,
+  Pid,
+  Port,
+  Ref,
+  Tuple,
+  type Term,
+} from "./terms.js";
+
+export interface DecodeOptions {
+  /** The atom for an ATOM_CACHE_REF index, as the distribution header set it up. */
+  atomCache?: (index: number) => Atom | undefined;
+  /** At most this many bytes for the term, counting a COMPRESSED term's inflated size. */
+  maxSize?: number;
+  /** At most this many nested containers (tuples, lists, maps, fun environments). */
+  maxDepth?: number;
+  /** decodeAt only: whether the term starts with the version byte 131 (default true). */
+  versionByte?: boolean;
+}
+
+export const DEFAULT_MAX_SIZE = 256 * 1024 * 1024;
+
+export function decode(bytes: Uint8Array, options?: DecodeOptions): Term {
+  const { term, offset } = decodeAt(bytes, 0, { ...options, versionByte: true });
+  if (offset !== bytes.length) throw new EtfError("trailing_bytes", undefined, offset);
+  return term;
+}
+
+export function decodeAt(bytes: Uint8Array, offset: number, options?: DecodeOptions): { term: Term; offset: number } {
+  const maxSize = options?.maxSize ?? DEFAULT_MAX_SIZE;
+  let pos = offset;
+  if (options?.versionByte ?? true) {
+    if (pos >= bytes.length) throw new EtfError("truncated", undefined, pos);
+    if (bytes[pos] !== VERSION_MAGIC) throw new EtfError("bad_version", undefined, pos, `version byte ${bytes[pos]}, not 131`);
+    pos++;
+    if (bytes[pos] === Tag.COMPRESSED) return decodeCompressed(bytes, offset, pos, maxSize, options);
+  }
+  const d = new Decoder(bytes, pos, Math.min(bytes.length, offset + maxSize), options);
+  const term = d.term();
+  return { term, offset: d.pos };
+}
+
+/** `131, 80, UncompressedSize:32, zlib stream`: the size is checked against the limit first. */
+function decodeCompressed(
+  bytes: Uint8Array,
+  start: number,
+  at: number,
+  maxSize: number,
+  options: DecodeOptions | undefined,
+): { term: Term; offset: number } {
+  const end = Math.min(bytes.length, start + maxSize);
+  if (at + 5 > end) throw new EtfError(at + 5 > bytes.length ? "truncated" : "too_large", Tag.COMPRESSED, at);
+  const size = readU32(bytes, at + 1);
+  if (size + (at + 5 - start) > maxSize) {
+    throw new EtfError("too_large", Tag.COMPRESSED, at, `inflates to ${size} bytes, over the limit of ${maxSize}`);
+  }
+  if (size === 0) throw new EtfError("bad_compressed", Tag.COMPRESSED, at, "an uncompressed size of 0");
+  let inflated: Buffer;
+  let used: number;
+  try {
+    // `info: true` (untyped in @types/node) also returns the engine, which says how much input
+    // the zlib stream took: the term may be followed by others.
+    const options = { info: true, maxOutputLength: size };
+    const r = inflateSync(bytes.subarray(at + 5, end), options) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+    inflated = r.buffer;
+    used = r.engine.bytesWritten;
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new EtfError("bad_compressed", Tag.COMPRESSED, at, `zlib: ${why}`);
+  }
+  if (inflated.length !== size) {
+    throw new EtfError("bad_compressed", Tag.COMPRESSED, at, `inflates to ${inflated.length} bytes, not ${size}`);
+  }
+  // The inner term is decoded on its own buffer: offsets in its errors are inside the inflated data.
+  const d = new Decoder(inflated, 0, size, options);
+  const term = d.term();
+  if (d.pos !== size) throw new EtfError("bad_compressed", Tag.COMPRESSED, at, `the term ends ${size - d.pos} bytes before the inflated data`);
+  return { term, offset: at + 5 + used };
+}
+
+function readU32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
+const enum Kind {
+  Tuple,
+  List,
+  Map,
+  Fun,
+}
+
+/** A container being filled: `items` receives `n` values (a list: then its tail). */
+class Frame {
+  readonly items: Term[] = [];
+  constructor(
+    readonly kind: Kind,
+    readonly n: number,
+    /** Where the container's tag is, for errors. */
+    readonly at: number,
+    /** NEW_FUN_EXT: the fields read before the free variables, and where the fun must end. */
+    readonly fun?: { arity: number; uniq: Uint8Array; index: number; module: Atom; oldIndex: Term; oldUniq: Term; pid: Pid; end: number },
+  ) {}
+}
+
+const MAX_SAFE_HIGH_BYTE = 0x1f; // a 7-byte magnitude below 2^53 has its top byte under 0x20
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+const FLOAT_EXT_SYNTAX = /^[+-]?[0-9]+\.[0-9]+(?:[eE][+-]?[0-9]+)?$/;
+
+class Decoder {
+  pos: number;
+  readonly #bytes: Uint8Array;
+  /** Reading past `#end` is an error: `truncated` up to bytes.length, `too_large` up to maxSize. */
+  readonly #end: number;
+  readonly #atomCache: ((index: number) => Atom | undefined) | undefined;
+  readonly #maxDepth: number;
+  #view: DataView | undefined;
+
+  constructor(bytes: Uint8Array, pos: number, end: number, options: DecodeOptions | undefined) {
+    this.#bytes = bytes;
+    this.pos = pos;
+    this.#end = end;
+    this.#atomCache = options?.atomCache;
+    this.#maxDepth = options?.maxDepth ?? Infinity;
+  }
+
+  #fail(code: EtfErrorCode, tag: number | undefined, at: number, detail?: string): never {
+    throw new EtfError(code, tag, at, detail);
+  }
+
+  /** Makes sure `n` bytes from `from` are there; the tag at `at` is blamed if not. */
+  #need(from: number, n: number, tag: number, at: number): void {
+    if (from + n > this.#end) {
+      const truncated = from + n > this.#bytes.length;
+      this.#fail(truncated ? "truncated" : "too_large", tag, at, truncated ? `needs ${n} bytes at ${from}` : undefined);
+    }
+  }
+
+  #u16(at: number): number {
+    const b = this.#bytes;
+    return (b[at]! << 8) | b[at + 1]!;
+  }
+
+  #u32(at: number): number {
+    return readU32(this.#bytes, at);
+  }
+
+  /** One complete term at `pos`, with an explicit stack of open containers. */
+  term(): Term {
+    const b = this.#bytes;
+    const stack: Frame[] = [];
+    let value: Term;
+    for (;;) {
+      const at = this.pos;
+      if (at >= this.#end) {
+        // Blame the innermost open container: it promised more elements than there are bytes.
+        const open = stack[stack.length - 1];
+        this.#fail(at >= b.length ? "truncated" : "too_large", open === undefined ? undefined : b[open.at], at);
+      }
+      const tag = b[at]!;
+      let frame: Frame | undefined;
+      switch (tag) {
+        case Tag.SMALL_INTEGER_EXT:
+          this.#need(at, 2, tag, at);
+          value = b[at + 1]!;
+          this.pos = at + 2;
+          break;
+        case Tag.INTEGER_EXT:
+          this.#need(at, 5, tag, at);
+          value = (b[at + 1]! << 24) | (b[at + 2]! << 16) | (b[at + 3]! << 8) | b[at + 4]!;
+          this.pos = at + 5;
+          break;
+        case Tag.SMALL_BIG_EXT: {
+          this.#need(at, 3, tag, at);
+          const n = b[at + 1]!;
+          this.#need(at + 3, n, tag, at);
+          value = this.#big(at + 3, n, b[at + 2]! !== 0);
+          this.pos = at + 3 + n;
+          break;
+        }
+        case Tag.LARGE_BIG_EXT: {
+          this.#need(at, 6, tag, at);
+          const n = this.#u32(at + 1);
+          this.#need(at + 6, n, tag, at);
+          value = this.#big(at + 6, n, b[at + 5]! !== 0);
+          this.pos = at + 6 + n;
+          break;
+        }
+        case Tag.NEW_FLOAT_EXT: {
+          this.#need(at, 9, tag, at);
+          this.#view ??= new DataView(b.buffer, b.byteOffset, b.byteLength);
+          const f = this.#view.getFloat64(at + 1);
+          if (!Number.isFinite(f)) this.#fail("bad_float", tag, at);
+          value = new Float(f);
+          this.pos = at + 9;
+          break;
+        }
+        case Tag.FLOAT_EXT:
+          value = this.#oldFloat(at);
+          break;
+        case Tag.ATOM_UTF8_EXT:
+        case Tag.SMALL_ATOM_UTF8_EXT:
+        case Tag.ATOM_EXT:
+        case Tag.SMALL_ATOM_EXT:
+        case Tag.ATOM_CACHE_REF:
+          value = this.#atom(at);
+          break;
+        case Tag.SMALL_TUPLE_EXT:
+        case Tag.LARGE_TUPLE_EXT: {
+          const small = tag === Tag.SMALL_TUPLE_EXT;
+          this.#need(at, small ? 2 : 5, tag, at);
+          const n = small ? b[at + 1]! : this.#u32(at + 1);
+          this.pos = at + (small ? 2 : 5);
+          if (n === 0) value = new Tuple([]);
+          else frame = this.#open(Kind.Tuple, n, n, tag, at, stack.length);
+          break;
+        }
+        case Tag.NIL_EXT:
+          value = [];
+          this.pos = at + 1;
+          break;
+        case Tag.STRING_EXT: {
+          this.#need(at, 3, tag, at);
+          const n = this.#u16(at + 1);
+          this.#need(at + 3, n, tag, at);
+          value = n === 0 ? [] : new Charlist(b.subarray(at + 3, at + 3 + n));
+          this.pos = at + 3 + n;
+          break;
+        }
+        case Tag.LIST_EXT: {
+          this.#need(at, 5, tag, at);
+          const n = this.#u32(at + 1);
+          this.pos = at + 5;
+          frame = this.#open(Kind.List, n, n + 1, tag, at, stack.length);
+          break;
+        }
+        case Tag.BINARY_EXT: {
+          this.#need(at, 5, tag, at);
+          const n = this.#u32(at + 1);
+          this.#need(at + 5, n, tag, at);
+          value = b.subarray(at + 5, at + 5 + n);
+          this.pos = at + 5 + n;
+          break;
+        }
+        case Tag.BIT_BINARY_EXT:
+          value = this.#bitBinary(at);
+          break;
+        case Tag.MAP_EXT: {
+          this.#need(at, 5, tag, at);
+          const n = this.#u32(at + 1);
+          this.pos = at + 5;
+          if (n === 0) value = new ErlMap();
+          else frame = this.#open(Kind.Map, 2 * n, 2 * n, tag, at, stack.length);
+          break;
+        }
+        case Tag.NEW_PID_EXT:
+        case Tag.PID_EXT:
+          value = this.#pid(at);
+          break;
+        case Tag.NEW_PORT_EXT:
+        case Tag.PORT_EXT:
+        case Tag.V4_PORT_EXT:
+          value = this.#port(at);
+          break;
+        case Tag.NEWER_REFERENCE_EXT:
+        case Tag.NEW_REFERENCE_EXT:
+        case Tag.REFERENCE_EXT:
+          value = this.#ref(at);
+          break;
+        case Tag.EXPORT_EXT: {
+          this.pos = at + 1;
+          const module = this.#atom(this.pos);
+          const function_ = this.#atom(this.pos);
+          const arityAt = this.pos;
+          const arity = this.#integerField(arityAt);
+          if (typeof arity !== "number" || arity < 0) this.#fail("bad_integer", tag, arityAt, "a fun arity must be a non-negative integer");
+          value = new ExportFun(module, function_, arity);
+          break;
+        }
+        case Tag.NEW_FUN_EXT:
+          frame = this.#newFun(at, stack.length);
+          if (frame.n === 0) {
+            value = this.#finishFun(frame);
+            frame = undefined;
+          }
+          break;
+        case Tag.COMPRESSED:
+          throw new EtfError("bad_compressed", tag, at, "COMPRESSED is only allowed right after the version byte");
+        case Tag.LOCAL_EXT:
+          throw new EtfError("local_ext", tag, at);
+        default:
+          throw new EtfError("unknown_tag", tag, at, `unknown tag ${tag}`);
+      }
+      if (frame !== undefined) {
+        stack.push(frame);
+        continue;
+      }
+      // Hand the finished value to the open containers, closing each one it completes.
+      for (;;) {
+        const top = stack[stack.length - 1];
+        if (top === undefined) return value!;
+        top.items.push(value!);
+        if (top.items.length < top.n + (top.kind === Kind.List ? 1 : 0)) break;
+        stack.pop();
+        value = this.#close(top);
+      }
+    }
+  }
+
+  /** A container of `n` values, checked to fit in the bytes left (each takes at least one). */
+  #open(kind: Kind, n: number, minBytes: number, tag: number, at: number, depth: number): Frame {
+    this.#need(this.pos, minBytes, tag, at);
+    if (depth >= this.#maxDepth) this.#fail("too_deep", tag, at, `nested deeper than ${this.#maxDepth}`);
+    return new Frame(kind, n, at);
+  }
+
+  #close(f: Frame): Term {
+    switch (f.kind) {
+      case Kind.Tuple:
+        return new Tuple(f.items);
+      case Kind.List: {
+        const tail = f.items.pop()!;
+        return consDecoded(f.items, tail);
+      }
+      case Kind.Map: {
+        const m = new ErlMap();
+        const items = f.items;
+        for (let i = 0; i < items.length; i += 2) {
+          m.set(items[i]!, items[i + 1]!);
+          if (m.size !== (i >> 1) + 1) this.#fail("duplicate_key", Tag.MAP_EXT, f.at);
+        }
+        return m;
+      }
+      case Kind.Fun:
+        return this.#finishFun(f);
+    }
+  }
+
+  /** An atom at `at` in any of its encodings. */
+  #atom(at: number): Atom {
+    const b = this.#bytes;
+    if (at >= this.#end) this.#fail(at >= b.length ? "truncated" : "too_large", undefined, at);
+    const tag = b[at]!;
+    let start: number;
+    let n: number;
+    switch (tag) {
+      case Tag.SMALL_ATOM_UTF8_EXT:
+      case Tag.SMALL_ATOM_EXT:
+        this.#need(at, 2, tag, at);
+        n = b[at + 1]!;
+        start = at + 2;
+        break;
+      case Tag.ATOM_UTF8_EXT:
+      case Tag.ATOM_EXT:
+        this.#need(at, 3, tag, at);
+        n = this.#u16(at + 1);
+        start = at + 3;
+        break;
+      case Tag.ATOM_CACHE_REF: {
+        this.#need(at, 2, tag, at);
+        const index = b[at + 1]!;
+        let a: Atom | undefined;
+        try {
+          a = this.#atomCache?.(index);
+        } catch {
+          a = undefined;
+        }
+        if (!(a instanceof Atom)) this.#fail("no_atom_cache", tag, at, `no atom in the cache at index ${index}`);
+        this.pos = at + 2;
+        return a;
+      }
+      default:
+        this.#fail("bad_atom", tag, at, `expected an atom, found tag ${tag}`);
+    }
+    this.#need(start, n, tag, at);
+    this.pos = start + n;
+    let ascii = true;
+    for (let i = start; i < start + n; i++) if (b[i]! >= 0x80) ascii = false;
+    if (ascii || tag === Tag.ATOM_EXT || tag === Tag.SMALL_ATOM_EXT) {
+      if (n > Limit.ATOM_CHARACTERS) this.#fail("bad_atom", tag, at, `an atom of ${n} characters`);
+      return Atom.of(latin1(b, start, n));
+    }
+    let name: string;
+    try {
+      name = utf8.decode(b.subarray(start, start + n));
+    } catch {
+      this.#fail("bad_atom", tag, at, "an atom that is not valid UTF-8");
+    }
+    let chars = 0;
+    for (const _ of name) chars++;
+    if (chars > Limit.ATOM_CHARACTERS) this.#fail("bad_atom", tag, at, `an atom of ${chars} characters`);
+    return Atom.of(name);
+  }
+
+  /** A magnitude of `n` little-endian bytes at `from`: a number when safe, else a bigint. */
+  #big(from: number, n: number, negative: boolean): number | bigint {
+    const b = this.#bytes;
+    let top = from + n - 1;
+    while (top >= from && b[top] === 0) top--;
+    const len = top - from + 1;
+    if (len <= 6 || (len === 7 && b[top]! <= MAX_SAFE_HIGH_BYTE)) {
+      let v = 0;
+      for (let i = top; i >= from; i--) v = v * 256 + b[i]!;
+      return negative && v !== 0 ? -v : v;
+    }
+    let hex = "0x";
+    for (let i = top; i >= from; i--) hex += HEX[b[i]!];
+    const v = BigInt(hex);
+    return negative ? -v : v;
+  }
+
+  /** An integer field inside another term (export arity, fun old index and uniq). */
+  #integerField(at: number): number | bigint {
+    const b = this.#bytes;
+    const tag = b[at];
+    if (tag !== Tag.SMALL_INTEGER_EXT && tag !== Tag.INTEGER_EXT && tag !== Tag.SMALL_BIG_EXT && tag !== Tag.LARGE_BIG_EXT) {
+      if (at >= this.#end) this.#fail(at >= b.length ? "truncated" : "too_large", undefined, at);
+      this.#fail("bad_integer", tag, at, `expected an integer, found tag ${tag}`);
+    }
+    return this.term() as number | bigint;
+  }
+
+  /** FLOAT_EXT: 31 bytes of `%.20e` text, NUL-padded; the emulator wants digits on both sides of the point. */
+  #oldFloat(at: number): Float {
+    const b = this.#bytes;
+    this.#need(at, 1 + Limit.FLOAT_EXT_BYTES, Tag.FLOAT_EXT, at);
+    let n = 0;
+    while (n < Limit.FLOAT_EXT_BYTES && b[at + 1 + n] !== 0) n++;
+    const text = latin1(b, at + 1, n);
+    const f = FLOAT_EXT_SYNTAX.test(text) ? Number(text) : NaN;
+    if (!Number.isFinite(f)) this.#fail("bad_float", Tag.FLOAT_EXT, at, `not a float: ${JSON.stringify(text)}`);
+    this.pos = at + 1 + Limit.FLOAT_EXT_BYTES;
+    return new Float(f);
+  }
+
+  #bitBinary(at: number): Uint8Array | BitBinary {
+    const b = this.#bytes;
+    this.#need(at, 6, Tag.BIT_BINARY_EXT, at);
+    const n = this.#u32(at + 1);
+    const bits = b[at + 5]!;
+    this.#need(at + 6, n, Tag.BIT_BINARY_EXT, at);
+    if (bits > 8 || (n === 0) !== (bits === 0)) {
+      this.#fail("bad_bit_binary", Tag.BIT_BINARY_EXT, at, `${bits} bits in the last of ${n} bytes`);
+    }
+    this.pos = at + 6 + n;
+    const bytes = b.subarray(at + 6, at + 6 + n);
+    if (bits === 8 || n === 0) return bytes;
+    // The unused low bits of the last byte are not part of the value: clear them (a copy only then).
+    const mask = (0xff << (8 - bits)) & 0xff;
+    if ((bytes[n - 1]! & ~mask) === 0) return new BitBinary(bytes, bits);
+    const clean = Uint8Array.from(bytes);
+    clean[n - 1]! &= mask;
+    return new BitBinary(clean, bits);
+  }
+
+  /** A creation in a 1-byte field (old encodings) or a 4-byte one. */
+  #creation(at: number, wide: boolean, tag: number, tagAt: number): number {
+    if (wide) return this.#u32(at);
+    const c = this.#bytes[at]!;
+    if (c > Limit.OLD_CREATION) this.#fail("bad_creation", tag, tagAt, `creation ${c} in a 2-bit field`);
+    return c;
+  }
+
+  #pid(at: number): Pid {
+    const tag = this.#bytes[at]!;
+    if (tag !== Tag.NEW_PID_EXT && tag !== Tag.PID_EXT) {
+      if (at >= this.#end) this.#fail(at >= this.#bytes.length ? "truncated" : "too_large", undefined, at);
+      this.#fail("bad_pid", tag, at, `expected a pid, found tag ${tag}`);
+    }
+    const node = this.#atom(at + 1);
+    const p = this.pos;
+    const wide = tag === Tag.NEW_PID_EXT;
+    this.#need(p, wide ? 12 : 9, tag, at);
+    this.pos = p + (wide ? 12 : 9);
+    return new Pid(node, this.#u32(p), this.#u32(p + 4), this.#creation(p + 8, wide, tag, at));
+  }
+
+  #port(at: number): Port {
+    const tag = this.#bytes[at]!;
+    const node = this.#atom(at + 1);
+    const p = this.pos;
+    if (tag === Tag.V4_PORT_EXT) {
+      this.#need(p, 12, tag, at);
+      this.pos = p + 12;
+      const id = (BigInt(this.#u32(p)) << 32n) | BigInt(this.#u32(p + 4));
+      return new Port(node, id, this.#u32(p + 8));
+    }
+    const wide = tag === Tag.NEW_PORT_EXT;
+    this.#need(p, wide ? 8 : 5, tag, at);
+    this.pos = p + (wide ? 8 : 5);
+    return new Port(node, BigInt(this.#u32(p)), this.#creation(p + 4, wide, tag, at));
+  }
+
+  #ref(at: number): Ref {
+    const tag = this.#bytes[at]!;
+    if (tag === Tag.REFERENCE_EXT) {
+      const node = this.#atom(at + 1);
+      const p = this.pos;
+      this.#need(p, 5, tag, at);
+      this.pos = p + 5;
+      return new Ref(node, this.#creation(p + 4, false, tag, at), [this.#u32(p)]);
+    }
+    this.#need(at, 3, tag, at);
+    const n = this.#u16(at + 1);
+    if (n > Limit.REFERENCE_WORDS) this.#fail("bad_reference", tag, at, `${n} id words`);
+    const node = this.#atom(at + 3);
+    const p = this.pos;
+    const wide = tag === Tag.NEWER_REFERENCE_EXT;
+    const idsAt = p + (wide ? 4 : 1);
+    this.#need(p, (wide ? 4 : 1) + 4 * n, tag, at);
+    const creation = this.#creation(p, wide, tag, at);
+    const ids: number[] = [];
+    for (let i = 0; i < n; i++) ids.push(this.#u32(idsAt + 4 * i));
+    this.pos = idsAt + 4 * n;
+    return new Ref(node, creation, ids);
+  }
+
+  /**
+   * NEW_FUN_EXT: Size:32 Arity:8 Uniq:16/binary Index:32 NumFree:32 Module OldIndex OldUniq Pid
+   * FreeVars. Size counts from the Size field to the end of the fun and must be right.
+   */
+  #newFun(at: number, depth: number): Frame {
+    const b = this.#bytes;
+    const tag = Tag.NEW_FUN_EXT;
+    this.#need(at, 1 + 4 + 1 + 16 + 4 + 4, tag, at);
+    const size = this.#u32(at + 1);
+    this.#need(at + 1, size, tag, at);
+    const arity = b[at + 5]!;
+    const uniq = b.subarray(at + 6, at + 22);
+    const index = this.#u32(at + 22);
+    const numFree = this.#u32(at + 26);
+    const module = this.#atom(at + 30);
+    const oldIndex = this.#integerField(this.pos);
+    const oldUniq = this.#integerField(this.pos);
+    const pid = this.#pid(this.pos);
+    const f = new Frame(Kind.Fun, numFree, at, { arity, uniq, index, module, oldIndex, oldUniq, pid, end: at + 1 + size });
+    if (numFree > 0) {
+      this.#need(this.pos, numFree, tag, at);
+      if (depth >= this.#maxDepth) this.#fail("too_deep", tag, at, `nested deeper than ${this.#maxDepth}`);
+    }
+    return f;
+  }
+
+  #finishFun(f: Frame): Fun {
+    const x = f.fun!;
+    if (this.pos !== x.end) this.#fail("bad_fun", Tag.NEW_FUN_EXT, f.at, `the size field says the fun ends at ${x.end}, it ends at ${this.pos}`);
+    return new Fun(x.arity, x.uniq, x.index, x.module, x.oldIndex, x.oldUniq, x.pid, f.items);
+  }
+}
+
+/** `[E1, ..., En | Tail]` from LIST_EXT: the tail may itself be a list (not from OTP, but valid). */
+function consDecoded(elements: Term[], tail: Term): Term {
+  if (elements.length === 0) return tail;
+  if (Array.isArray(tail)) return tail.length === 0 ? elements : elements.concat(tail);
+  if (tail instanceof Charlist) {
+    for (const byte of tail.bytes) elements.push(byte);
+    return elements;
+  }
+  if (tail instanceof ImproperList) return new ImproperList(elements.concat(tail.elements), tail.tail);
+  return new ImproperList(elements, tail);
+}
+
+/** Latin1 (and so ASCII) text; short atoms are the common case, so no Buffer round trip. */
+function latin1(b: Uint8Array, start: number, n: number): string {
+  if (n <= 16) {
+    let s = "";
+    for (let i = start; i < start + n; i++) s += String.fromCharCode(b[i]!);
+    return s;
+  }
+  return Buffer.from(b.buffer, b.byteOffset + start, n).toString("latin1");
+}
