@@ -1,0 +1,135 @@
+/**
+ * What every ssl socket is on the bridge (DESIGN.md, Sockets): a term `{sslsocket, Id, Pid}`
+ * and a bridge process `Pid` that stands for it, linked to the socket's owner.
+ *
+ * - The owner's exit closes the socket (the process traps exits and ends normally, as 3.9's
+ *   broker did).
+ * - A socket that dies abnormally takes its owner's link with it: the owner gets the exit signal.
+ *   As in 3.9, a message the socket does not expect is such a death, with `{badinfo, Msg}`.
+ * - Whatever ends the process (close/1, the owner, `exit(Pid, kill)`, the node stopping) releases
+ *   the network resources and forgets the socket, so later calls answer `{error, closed}`.
+ */
+import type { Node, Process } from "../bridge/api.js";
+import { atom, isTagged, Pid, termEquals, tuple, type Term, type Tuple } from "../etf/terms.js";
+import { badcall } from "./errors.js";
+
+const EXIT = atom("EXIT");
+const normal = atom("normal");
+const sslsocket = atom("sslsocket");
+
+/** The sockets of one bridge, by Id. */
+export class SocketTable {
+  #nextId = 1;
+  readonly #byId = new Map<number, Endpoint>();
+
+  constructor(readonly node: Node) {}
+
+  nextId(): number {
+    return this.#nextId++;
+  }
+
+  add(e: Endpoint): void {
+    this.#byId.set(e.id, e);
+  }
+
+  forget(e: Endpoint): void {
+    if (this.#byId.get(e.id) === e) this.#byId.delete(e.id);
+  }
+
+  /** The socket a `{sslsocket, Id, Pid}` term names, if it is still open. */
+  find(term: Tuple): Endpoint | undefined {
+    const id = term.elements[1];
+    const e = typeof id === "number" ? this.#byId.get(id) : undefined;
+    return e !== undefined && termEquals(e.process.pid, term.elements[2]!) ? e : undefined;
+  }
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  /** Every open socket (for shutdown). */
+  all(): Endpoint[] {
+    return [...this.#byId.values()];
+  }
+}
+
+/** True for a term of the shape `{sslsocket, Id, Pid}`. */
+export function isSocketTerm(t: Term): t is Tuple {
+  return isTagged(t, sslsocket, 3) && typeof t.elements[1] === "number" && t.elements[2] instanceof Pid;
+}
+
+export abstract class Endpoint {
+  readonly id: number;
+  readonly process: Process;
+  /** `{sslsocket, Id, Pid}`: the term the owner holds, in every message the socket sends. */
+  readonly term: Tuple;
+  #owner: Pid;
+
+  constructor(
+    protected readonly table: SocketTable,
+    owner: Pid,
+  ) {
+    this.id = table.nextId();
+    this.#owner = owner;
+    this.process = table.node.spawn(
+      {
+        message: (msg) => this.#onMessage(msg),
+        terminated: () => {
+          table.forget(this);
+          this.release();
+        },
+      },
+      { trapExit: true },
+    );
+    this.term = tuple(sslsocket, this.id, this.process.pid);
+    table.add(this);
+    this.process.link(owner);
+  }
+
+  get owner(): Pid {
+    return this.#owner;
+  }
+
+  get open(): boolean {
+    return this.process.alive;
+  }
+
+  /**
+   * `controlling_process/2`: only the owner may give the socket away (3.9 refused anyone else
+   * with a badcall); the link moves with it.
+   */
+  changeOwner(caller: Pid, newOwner: Pid, request: Term): void {
+    if (!termEquals(caller, this.#owner)) throw badcall(request);
+    if (termEquals(newOwner, this.#owner)) return;
+    this.process.unlink(this.#owner);
+    this.#owner = newOwner;
+    this.process.link(newOwner);
+  }
+
+  /** A message to the owner, from the socket's process. */
+  protected toOwner(msg: Term): void {
+    this.process.send(this.#owner, msg);
+  }
+
+  /** close/1: ends the socket's process normally, which releases everything. */
+  close(): void {
+    this.process.terminate(normal);
+  }
+
+  /** Ends the socket abnormally: the owner, linked, gets the exit signal. */
+  protected die(reason: Term): void {
+    this.process.terminate(reason);
+  }
+
+  /** Frees network resources and answers waiting calls; called once, when the process ends. */
+  protected abstract release(): void;
+
+  #onMessage(msg: Term): void {
+    if (isTagged(msg, EXIT, 3)) {
+      // An old owner's exit that raced with controlling_process/2 is not this owner's.
+      if (termEquals(msg.elements[1]!, this.#owner)) this.close();
+      return;
+    }
+    this.die(tuple(atom("error"), tuple(atom("badinfo"), msg)));
+  }
+}

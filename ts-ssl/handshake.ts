@@ -1,0 +1,130 @@
+/**
+ * The two TLS handshakes of the API, `connect/3,4` (client) and `ssl_accept/1,2` (server), on
+ * node:tls, each ending with the peer's certificate checked by our verifier (verify.ts) as
+ * `{verify, 0|1|2}` and `{depth, D}` ask. node:tls is told to accept any certificate: its own
+ * checks know no depth, check host names (3.9 did not) and would refuse what 3.9 forgave.
+ *
+ * Failures are SslErrors: `timeout` when the signal fires, the certificate reasons of errors.ts,
+ * `esslerrssl` for a fatal alert from the peer, else `esslconnect` / `esslaccept`; POSIX reasons
+ * (`econnrefused`, `nxdomain`, ...) while connecting. The TLS socket is destroyed on failure.
+ */
+import { X509Certificate } from "node:crypto";
+import { isIPv6, type Socket } from "node:net";
+import { connect as tlsConnect, TLSSocket, type ConnectionOptions, type PeerCertificate } from "node:tls";
+import type { TlsSetup } from "./context.js";
+import { fail, reason, reasonOf, SslError, verifyReason, type Phase } from "./errors.js";
+import { verifyChain } from "./verify.js";
+
+export interface ConnectTarget {
+  readonly host: string;
+  readonly port: number;
+  /** `{ip, Addr}` and `{port, P}`: the local address and port to bind. */
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+}
+
+/** `connect/3,4`: a TLS client socket, handshake done and peer checked, paused. */
+export function connectTls(target: ConnectTarget, setup: TlsSetup, signal: AbortSignal | undefined): Promise<TLSSocket> {
+  const ipv6 = isIPv6(target.host) || (target.localAddress !== undefined && isIPv6(target.localAddress));
+  // net.connect's `family` reaches tls.connect's socket, though ConnectionOptions does not list it.
+  const options: ConnectionOptions & { family: 4 | 6 } = {
+    host: target.host,
+    port: target.port,
+    // gen_tcp's default address family is inet; an IPv6 address asks for inet6.
+    family: ipv6 ? 6 : 4,
+    ...(target.localAddress !== undefined ? { localAddress: target.localAddress } : {}),
+    ...(target.localPort !== undefined ? { localPort: target.localPort } : {}),
+    secureContext: setup.context,
+    ...(setup.serverName !== false ? { servername: setup.serverName ?? serverNameFor(target.host) } : {}),
+    ...(setup.alpn !== undefined ? { ALPNProtocols: setup.alpn } : {}),
+    rejectUnauthorized: false,
+    checkServerIdentity: () => undefined,
+  };
+  const socket = tlsConnect(options);
+  return settle(socket, "secureConnect", "connect", setup, signal);
+}
+
+/** `ssl_accept/1,2`: the server side of the handshake on an accepted TCP socket. */
+export function acceptTls(raw: Socket, setup: TlsSetup, signal: AbortSignal | undefined): Promise<TLSSocket> {
+  const socket = new TLSSocket(raw, {
+    isServer: true,
+    secureContext: setup.context,
+    requestCert: setup.verify > 0,
+    rejectUnauthorized: false,
+    ...(setup.alpn !== undefined ? { ALPNProtocols: setup.alpn } : {}),
+  });
+  return settle(socket, "secure", "accept", setup, signal);
+}
+
+/** SNI is a host name, never an address (RFC 6066, 3). */
+function serverNameFor(host: string): string | undefined {
+  return /^[\d.]+$/.test(host) || host.includes(":") ? undefined : host;
+}
+
+function settle(
+  socket: TLSSocket,
+  doneEvent: "secureConnect" | "secure",
+  phase: Phase,
+  setup: TlsSetup,
+  signal: AbortSignal | undefined,
+): Promise<TLSSocket> {
+  return new Promise<TLSSocket>((resolve, reject) => {
+    const finish = (err: unknown) => {
+      socket.off(doneEvent, onDone);
+      socket.off("error", finish);
+      socket.off("close", onClose);
+      signal?.removeEventListener("abort", onAbort);
+      if (err === undefined) {
+        resolve(socket);
+        return;
+      }
+      socket.destroy();
+      reject(err instanceof SslError ? err : new SslError(reasonOf(err, phase), String(err)));
+    };
+    const onDone = () => {
+      socket.pause();
+      try {
+        checkPeer(socket, setup, phase);
+        finish(undefined);
+      } catch (err) {
+        finish(err);
+      }
+    };
+    const onClose = () => finish(new SslError(phase === "accept" ? reason.esslaccept : reason.esslconnect, "closed during handshake"));
+    const onAbort = () => finish(new SslError(reason.timeout));
+    // An 'error' listener stays for the socket's whole life: an unheard 'error' event would throw.
+    socket.on("error", () => {});
+    socket.once(doneEvent, onDone);
+    socket.once("error", finish);
+    socket.once("close", onClose);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** `{verify, 1}`: the peer's certificate, when it sends one; `{verify, 2}`: and it must send one. */
+function checkPeer(socket: TLSSocket, setup: TlsSetup, phase: Phase): void {
+  if (setup.verify === 0) return;
+  const chain = peerChain(socket);
+  if (chain.length === 0) {
+    // A server always sends a certificate; a client that sends none fails only {verify, 2}.
+    if (setup.verify === 2 || phase === "connect") fail(phase === "accept" ? reason.esslaccept : reason.esslconnect, "no peer certificate");
+    return;
+  }
+  const [peer, ...presented] = chain;
+  const failure = verifyChain({ peer: peer!, presented, trusted: setup.trusted, depth: setup.depth, now: new Date() });
+  if (failure !== undefined) fail(verifyReason(failure.code), `${failure.code} at depth ${failure.depth}`);
+}
+
+/** The peer's certificate and the others it sent, as node:tls links them by issuer. */
+export function peerChain(socket: TLSSocket): X509Certificate[] {
+  const chain: X509Certificate[] = [];
+  const seen = new Set<string>();
+  let c: PeerCertificate | undefined = socket.getPeerCertificate(true);
+  while (c !== undefined && c !== null && c.raw !== undefined && !seen.has(c.fingerprint256)) {
+    seen.add(c.fingerprint256);
+    chain.push(new X509Certificate(c.raw));
+    c = (c as { issuerCertificate?: PeerCertificate }).issuerCertificate;
+  }
+  return chain;
+}

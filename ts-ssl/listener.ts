@@ -1,0 +1,121 @@
+/**
+ * A listen socket (`listen/2`): a TCP server whose connections wait, paused, for
+ * `transport_accept/1,2` to hand them out, first come first served, to callers waiting in the
+ * order they called. An accepted socket inherits the listen socket's options and TLS settings;
+ * its TLS handshake waits for `ssl_accept/1,2`.
+ */
+import { createServer, type Server, type Socket } from "node:net";
+import { ok, tuple, type Pid, type Term } from "../etf/terms.js";
+import { ipAddress, ipTuple } from "./args.js";
+import { tlsSetup, type TlsSetup } from "./context.js";
+import { Endpoint, type SocketTable } from "./endpoint.js";
+import { fail, reason, reasonOf, SslError } from "./errors.js";
+import { Options, type SocketKind } from "./options.js";
+import { SslSocket } from "./socket.js";
+
+interface Waiter {
+  readonly owner: Pid;
+  readonly done: (result: SslSocket | SslError) => void;
+}
+
+export class ListenSocket extends Endpoint {
+  readonly kind: SocketKind = "listen";
+  readonly #server: Server;
+  #options: Options;
+  readonly setup: TlsSetup;
+  readonly #queue: Socket[] = [];
+  readonly #waiters: Waiter[] = [];
+
+  private constructor(table: SocketTable, owner: Pid, server: Server, options: Options, setup: TlsSetup) {
+    super(table, owner);
+    this.#server = server;
+    this.#options = options;
+    this.setup = setup;
+    server.on("connection", (socket) => this.#arrived(socket));
+    server.on("error", () => {});
+  }
+
+  /** `listen/2` for `owner`: binds, loads the TLS settings, then makes the socket. */
+  static async listen(table: SocketTable, owner: Pid, port: number, options: Options): Promise<ListenSocket> {
+    const setup = tlsSetup(options, "server");
+    const server = createServer({ pauseOnConnect: true, allowHalfOpen: false });
+    const host = ipAddress(options.get("ip")!)!;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ port, host, backlog: options.get("backlog") as number }, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    }).catch((err: unknown) => {
+      server.close();
+      fail(reasonOf(err, "listen"), String(err));
+    });
+    return new ListenSocket(table, owner, server, options, setup);
+  }
+
+  /**
+   * `transport_accept/1,2`: the next connection, owned by `caller`. A listener without its own
+   * certificate cannot serve TLS: `enoservercert` (manual, ERRORS).
+   */
+  transportAccept(caller: Pid, signal: AbortSignal | undefined): Promise<SslSocket> {
+    if (!this.setup.hasCertificate) fail(reason.enoservercert);
+    return new Promise<SslSocket>((resolve, reject) => {
+      const waiter: Waiter = {
+        owner: caller,
+        done: (result) => {
+          signal?.removeEventListener("abort", onAbort);
+          if (result instanceof SslError) reject(result);
+          else resolve(result);
+        },
+      };
+      const onAbort = () => {
+        const i = this.#waiters.indexOf(waiter);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        waiter.done(new SslError(reason.timeout));
+      };
+      this.#waiters.push(waiter);
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
+      this.#handOut();
+    });
+  }
+
+  #arrived(socket: Socket): void {
+    socket.on("error", () => {});
+    socket.once("close", () => {
+      const i = this.#queue.indexOf(socket);
+      if (i >= 0) this.#queue.splice(i, 1);
+    });
+    this.#queue.push(socket);
+    this.#handOut();
+  }
+
+  #handOut(): void {
+    while (this.#queue.length > 0 && this.#waiters.length > 0) {
+      const socket = this.#queue.shift()!;
+      const waiter = this.#waiters.shift()!;
+      waiter.done(SslSocket.accepted(this.table, waiter.owner, socket, this.#options, this.setup));
+    }
+  }
+
+  setopts(list: Term): void {
+    this.#options = this.#options.merge(Options.parse(list, "setopts"));
+  }
+
+  getopts(tags: Term): Term[] {
+    return this.#options.getopts(tags, "listen");
+  }
+
+  sockname(): Term {
+    const address = this.#server.address();
+    if (address === null || typeof address === "string") fail(reason.einval);
+    return tuple(ok, tuple(ipTuple(address.address), address.port));
+  }
+
+  protected release(): void {
+    this.#server.close();
+    for (const socket of this.#queue.splice(0)) socket.destroy();
+    // transport_accept while the listen socket closes: {error, closed} (3.9).
+    for (const waiter of this.#waiters.splice(0)) waiter.done(new SslError(reason.closed));
+  }
+}

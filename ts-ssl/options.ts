@@ -1,0 +1,266 @@
+/**
+ * The options of ssl 3.9 (manual, COMMON DATA TYPES), with the newer OTP ones DESIGN.md accepts
+ * as a superset: one table saying, for each tag, where it applies, what values it takes and its
+ * default. An option list is checked whole; one bad option makes the call `{error, eoptions}`.
+ *
+ * Values are kept as the Erlang terms `getopts/2` gives back (normalised: `binary` is
+ * `{mode, binary}`, `{packet, raw}` is `{packet, 0}`, a file option is `{certfile, Path}`); the
+ * socket code reads them through `socketOptions` and `sslOptions`.
+ */
+import { Atom, atom, bool, isTagged, listElements, Tuple, tuple, type Term } from "../etf/terms.js";
+import { ipAddress, natural, port, text } from "./args.js";
+import { fail, reason } from "./errors.js";
+import type { FramingOptions, PacketType } from "./packet/framer.js";
+
+/** Where an option list comes from: `connect/3,4`, `listen/2`, `setopts/2`. */
+export type Context = "connect" | "listen" | "setopts";
+
+/** What a socket is, for `getopts/2`: sockets made by connect, listen sockets, accepted sockets. */
+export type SocketKind = "connect" | "listen" | "accept";
+
+export type Active = boolean | "once" | number;
+
+/** `{active, N}` (OTP 17+): the counter's bounds. */
+export const ACTIVE_MIN = -32768;
+export const ACTIVE_MAX = 32767;
+
+interface Spec {
+  /** Contexts where the option may be given. */
+  readonly in: readonly Context[];
+  /** Socket kinds whose `getopts/2` knows the tag. */
+  readonly kinds: readonly SocketKind[];
+  /** The normalised value, or undefined when the value is not valid. */
+  readonly value: (v: Term) => Term | undefined;
+  readonly default?: Term;
+}
+
+const socketOption: Pick<Spec, "in" | "kinds"> = { in: ["connect", "listen", "setopts"], kinds: ["connect", "listen", "accept"] };
+const sslOption: Pick<Spec, "in" | "kinds"> = { in: ["connect", "listen"], kinds: ["connect", "listen", "accept"] };
+
+const oneOf =
+  (...values: Term[]) =>
+  (v: Term) =>
+    values.includes(v) ? v : undefined;
+
+const boolean = oneOf(atom("true"), atom("false"));
+
+const packetTypes: ReadonlyMap<Term, PacketType> = new Map<Term, PacketType>([
+  [0, "raw"],
+  [atom("raw"), "raw"],
+  [1, 1],
+  [2, 2],
+  [4, 4],
+  ...(["asn1", "cdr", "sunrm", "fcgi", "tpkt", "line", "http", "httph", "http_bin", "httph_bin"] as const).map(
+    (name) => [atom(name), name] as [Term, PacketType],
+  ),
+]);
+
+function packetValue(v: Term): Term | undefined {
+  // 3.9 let {packet, 3} through and inet refused it with einval.
+  if (v === 3) fail(reason.einval);
+  const type = packetTypes.get(v);
+  if (type === undefined) return undefined;
+  return type === "raw" ? 0 : v;
+}
+
+function activeValue(v: Term): Term | undefined {
+  if (v === atom("true") || v === atom("false") || v === atom("once")) return v;
+  return typeof v === "number" && Number.isInteger(v) && v >= ACTIVE_MIN && v <= ACTIVE_MAX ? v : undefined;
+}
+
+const stringValue = (v: Term) => (text(v) !== undefined ? v : undefined);
+
+/** `{certfile, Path, Contents}` as ts_ssl sends it: Contents a binary or `{error, Posix}`. */
+function fileValue(v: Term): Term | undefined {
+  return text(v) !== undefined ? v : undefined;
+}
+
+const protocolAtoms = ["tlsv1", "tlsv1.1", "tlsv1.2", "tlsv1.3"].map(atom);
+
+function versionsValue(v: Term): Term | undefined {
+  const vs = listElements(v);
+  return vs !== undefined && vs.length > 0 && vs.every((x) => protocolAtoms.includes(x as Atom)) ? v : undefined;
+}
+
+function protocolsValue(v: Term): Term | undefined {
+  const ps = listElements(v);
+  return ps !== undefined && ps.every((p) => p instanceof Uint8Array && p.length > 0 && p.length < 256) ? v : undefined;
+}
+
+function verifyValue(v: Term): Term | undefined {
+  if (v === 0 || v === 1 || v === 2) return v;
+  return v === atom("verify_none") || v === atom("verify_peer") ? v : undefined;
+}
+
+function sniValue(v: Term): Term | undefined {
+  if (v === atom("disable")) return v;
+  const s = text(v);
+  return s !== undefined && s.length > 0 ? v : undefined;
+}
+
+/** The manual's options, defaults as the manual gives them, then the newer ones. */
+const specs: ReadonlyMap<string, Spec> = new Map<string, Spec>([
+  ["mode", { ...socketOption, value: oneOf(atom("list"), atom("binary")), default: atom("list") }],
+  ["packet", { ...socketOption, value: packetValue, default: 0 }],
+  ["header", { ...socketOption, value: (v) => natural(v), default: 0 }],
+  ["nodelay", { ...socketOption, value: boolean, default: atom("false") }],
+  ["active", { ...socketOption, value: activeValue, default: atom("true") }],
+  ["backlog", { in: ["listen"], kinds: ["listen"], value: (v) => natural(v), default: 5 }],
+  ["ip", { in: ["connect", "listen"], kinds: ["connect", "listen"], value: (v) => (ipAddress(v) !== undefined ? v : undefined), default: tuple(0, 0, 0, 0) }],
+  ["port", { in: ["connect"], kinds: ["connect"], value: (v) => port(v), default: 0 }],
+  ["verify", { ...sslOption, value: verifyValue, default: 0 }],
+  ["depth", { ...sslOption, value: (v) => natural(v, 255), default: 1 }],
+  ["certfile", { ...sslOption, value: fileValue }],
+  ["keyfile", { ...sslOption, value: fileValue }],
+  ["password", { ...sslOption, value: stringValue }],
+  ["cacertfile", { ...sslOption, value: fileValue }],
+  ["ciphers", { ...sslOption, value: stringValue }],
+  // gen_tcp options that 3.9 refused and that we accept with gen_tcp's meaning.
+  ["packet_size", { ...socketOption, value: (v) => natural(v, 0x7fffffff), default: 0 }],
+  ["line_delimiter", { ...socketOption, value: (v) => natural(v, 255), default: 10 }],
+  // Newer OTP ssl options.
+  ["fail_if_no_peer_cert", { in: ["listen"], kinds: ["listen", "accept"], value: boolean, default: atom("false") }],
+  ["versions", { ...sslOption, value: versionsValue }],
+  ["server_name_indication", { in: ["connect"], kinds: ["connect"], value: sniValue }],
+  ["alpn_advertised_protocols", { in: ["connect"], kinds: ["connect"], value: protocolsValue }],
+  ["alpn_preferred_protocols", { in: ["listen"], kinds: ["listen", "accept"], value: protocolsValue }],
+]);
+
+const fileTags = new Set(["certfile", "keyfile", "cacertfile"]);
+
+/** The contents ts_ssl read for a file option: the bytes, or the `{error, Posix}` it got. */
+export type FileContents = Uint8Array | Tuple;
+
+/** An option list, checked and normalised. Later options override earlier ones, as in gen_tcp. */
+export class Options {
+  readonly #values: Map<string, Term>;
+  readonly #files: Map<string, FileContents>;
+
+  private constructor(values: Map<string, Term>, files: Map<string, FileContents>) {
+    this.#values = values;
+    this.#files = files;
+  }
+
+  static empty(): Options {
+    return new Options(new Map(), new Map());
+  }
+
+  /**
+   * Checks a whole option list for `context`; throws SslError `eoptions` (or `einval` for
+   * `{packet, 3}`) at the first bad one.
+   */
+  static parse(list: Term, context: Context): Options {
+    const items = listElements(list);
+    if (items === undefined) fail(reason.eoptions);
+    const values = new Map<string, Term>();
+    const files = new Map<string, FileContents>();
+    for (const item of items) {
+      const [tag, value, contents] = split(item);
+      const spec = specs.get(tag);
+      if (spec === undefined || !spec.in.includes(context)) fail(reason.eoptions, `option ${tag} not valid for ${context}`);
+      const normalised = spec.value(value);
+      if (normalised === undefined) fail(reason.eoptions, `bad value for ${tag}`);
+      values.delete(tag);
+      values.set(tag, normalised);
+      if (fileTags.has(tag)) {
+        if (contents === undefined) fail(reason.eoptions, `${tag} without contents`);
+        files.set(tag, contents);
+      }
+    }
+    return new Options(values, files);
+  }
+
+  /** These options with `changes` applied over them (setopts, or a listener's options inherited). */
+  merge(changes: Options): Options {
+    const values = new Map(this.#values);
+    for (const [tag, value] of changes.#values) {
+      values.delete(tag);
+      values.set(tag, value);
+    }
+    return new Options(values, new Map([...this.#files, ...changes.#files]));
+  }
+
+  /** These options with one value replaced, as the socket's state has it (`active` counts down). */
+  with(tag: string, value: Term): Options {
+    const values = new Map(this.#values);
+    values.set(tag, value);
+    return new Options(values, this.#files);
+  }
+
+  /** The option's value as set, else its default; undefined when it has neither. */
+  get(tag: string): Term | undefined {
+    return this.#values.get(tag) ?? specs.get(tag)?.default;
+  }
+
+  has(tag: string): boolean {
+    return this.#values.has(tag);
+  }
+
+  file(tag: "certfile" | "keyfile" | "cacertfile"): FileContents | undefined {
+    return this.#files.get(tag);
+  }
+
+  /**
+   * `getopts/2`: `{Tag, Value}` for each tag asked that has a value (defaults included), in the
+   * order asked; a tag this kind of socket does not know makes it `{error, einval}` (3.9).
+   */
+  getopts(tags: Term, kind: SocketKind): Term[] {
+    const asked = listElements(tags);
+    if (asked === undefined) fail(reason.einval);
+    const answer: Term[] = [];
+    for (const t of asked) {
+      const spec = t instanceof Atom ? specs.get(t.name) : undefined;
+      if (spec === undefined || !spec.kinds.includes(kind)) fail(reason.einval, `no option ${String(t)} here`);
+      const value = this.get((t as Atom).name);
+      if (value !== undefined) answer.push(tuple(t, value));
+    }
+    return answer;
+  }
+}
+
+/** `binary`, `list`, `{Tag, Value}` or `{Tag, Path, Contents}` -> tag, value, contents. */
+function split(item: Term): [string, Term, FileContents | undefined] {
+  if (item === atom("binary") || item === atom("list")) return ["mode", item, undefined];
+  if (item instanceof Tuple && item.elements[0] instanceof Atom) {
+    const tag = item.elements[0].name;
+    if (item.size === 2) return [tag, item.elements[1]!, undefined];
+    if (item.size === 3 && fileTags.has(tag)) {
+      const contents = item.elements[2]!;
+      if (contents instanceof Uint8Array || isTagged(contents, atom("error"), 2)) return [tag, item.elements[1]!, contents];
+    }
+  }
+  fail(reason.eoptions, "not an option");
+}
+
+/** The socket options of `o` in the shape the framing layer takes. */
+export function framingOptions(o: Options): FramingOptions {
+  const packet = o.get("packet")!;
+  return {
+    packet: packetTypes.get(packet)!,
+    packetSize: o.get("packet_size") as number,
+    lineDelimiter: o.get("line_delimiter") as number,
+    mode: o.get("mode") === atom("binary") ? "binary" : "list",
+    header: o.get("header") as number,
+  };
+}
+
+export function activeOf(o: Options): Active {
+  const a = o.get("active")!;
+  if (a === atom("true")) return true;
+  if (a === atom("false")) return false;
+  if (a === atom("once")) return "once";
+  return a as number;
+}
+
+/** The term `getopts/2` gives for an active state. */
+export function activeTerm(a: Active): Term {
+  return typeof a === "boolean" ? bool(a) : a === "once" ? atom("once") : a;
+}
+
+/** `{verify, Code}` as the three levels of the manual (0 none, 1 peer, 2 peer and fail if none). */
+export function verifyLevel(o: Options): 0 | 1 | 2 {
+  const v = o.get("verify");
+  if (v === atom("verify_none")) return 0;
+  if (v === atom("verify_peer")) return o.get("fail_if_no_peer_cert") === atom("true") ? 2 : 1;
+  return v as 0 | 1 | 2;
+}

@@ -1,0 +1,201 @@
+/**
+ * One handler per ssl function, for the requests of README.md "How ts_ssl talks to the bridge".
+ * `SslService.call` answers every request with the manual's return value and never throws:
+ * - a request it does not know is `{error, {badcall, Request}}` (manual, ERRORS);
+ * - a bad option list is `eoptions` (`enooptions` for `listen(P, [])`);
+ * - any other argument of the wrong shape is `einval`, as inet answers;
+ * - a socket that is closed (or was never this bridge's) is `{error, closed}`.
+ * Handlers do not wait on each other: a blocked recv or accept holds up nothing else.
+ */
+import { getCiphers } from "node:tls";
+import type { From, Node } from "../bridge/api.js";
+import { Atom, charlist, error, listElements, ok, Pid, tuple, Tuple, type Term } from "../etf/terms.js";
+import { host, iodata, ipAddress, natural, port, timeout, type Timeout } from "./args.js";
+import { tlsSetup } from "./context.js";
+import { Endpoint, isSocketTerm, SocketTable } from "./endpoint.js";
+import { badcall, fail, reason, SslError } from "./errors.js";
+import { connectTls } from "./handshake.js";
+import { ListenSocket } from "./listener.js";
+import { Options } from "./options.js";
+import { SslSocket } from "./socket.js";
+
+/** The ssl application version this bridge stands for (manual: ssl 3.9). */
+export const SSL_VSN = "3.9";
+
+type Handler = (service: SslService, args: Term[], from: From, request: Term) => Term | Promise<Term>;
+
+function signalFor(t: Timeout): AbortSignal | undefined {
+  return t === "infinity" ? undefined : AbortSignal.timeout(t);
+}
+
+function arg<T>(value: T | undefined): T {
+  if (value === undefined) fail(reason.einval);
+  return value;
+}
+
+const okSocket = (e: Endpoint) => tuple(ok, e.term);
+
+/** Handlers by `Name/Arity` of the request tuple (`ciphers`, `version`: atoms, arity 0). */
+const handlers: ReadonlyMap<string, Handler> = new Map<string, Handler>([
+  [
+    "connect/4",
+    async (s, [address, portNumber, optionList, time], from) => {
+      const options = Options.parse(optionList!, "connect");
+      const target = arg(host(address!));
+      const remotePort = arg(port(portNumber));
+      const signal = signalFor(arg(timeout(time)));
+      const setup = tlsSetup(options, "client");
+      const local = options.has("ip") ? ipAddress(options.get("ip")!) : undefined;
+      const localPort = options.get("port") as number;
+      const tls = await connectTls(
+        { host: target, port: remotePort, localAddress: local, localPort: localPort === 0 ? undefined : localPort },
+        setup,
+        signal,
+      );
+      return okSocket(SslSocket.connected(s.sockets, from.pid, tls, options));
+    },
+  ],
+  [
+    "listen/2",
+    async (s, [portNumber, optionList], from) => {
+      if (listElements(optionList!)?.length === 0) fail(reason.enooptions);
+      const options = Options.parse(optionList!, "listen");
+      return okSocket(await ListenSocket.listen(s.sockets, from.pid, arg(port(portNumber)), options));
+    },
+  ],
+  [
+    "transport_accept/2",
+    async (s, [socket, time], from) => {
+      const listener = s.listener(socket!);
+      return okSocket(await listener.transportAccept(from.pid, signalFor(arg(timeout(time)))));
+    },
+  ],
+  [
+    "ssl_accept/2",
+    async (s, [socket, time]) => {
+      const signal = signalFor(arg(timeout(time)));
+      await s.connection(socket!, reason.ebadstate).sslAccept(signal);
+      return ok;
+    },
+  ],
+  [
+    "accept/2",
+    async (s, [socket, time], from) => {
+      const signal = signalFor(arg(timeout(time)));
+      const accepted = await s.listener(socket!).transportAccept(from.pid, signal);
+      await accepted.sslAccept(signal);
+      return okSocket(accepted);
+    },
+  ],
+  [
+    "close/1",
+    (s, [socket]) => {
+      s.endpoint(socket!).close();
+      return ok;
+    },
+  ],
+  ["send/2", (s, [socket, data]) => s.connection(socket!).send(arg(iodata(data!)))],
+  [
+    "recv/3",
+    (s, [socket, length, time], _from, request) => {
+      const conn = s.connection(socket!);
+      return conn.recv(arg(natural(length)), signalFor(arg(timeout(time))), request);
+    },
+  ],
+  [
+    "controlling_process/2",
+    (s, [socket, newOwner], from, request) => {
+      const e = s.endpoint(socket!);
+      if (!(newOwner instanceof Pid)) fail(reason.einval);
+      e.changeOwner(from.pid, newOwner, request);
+      return ok;
+    },
+  ],
+  [
+    "getopts/2",
+    (s, [socket, tags]) => {
+      const e = s.endpoint(socket!);
+      return tuple(ok, (e as SslSocket | ListenSocket).getopts(tags!));
+    },
+  ],
+  [
+    "setopts/2",
+    (s, [socket, optionList]) => {
+      (s.endpoint(socket!) as SslSocket | ListenSocket).setopts(optionList!);
+      return ok;
+    },
+  ],
+  ["peername/1", (s, [socket]) => s.connection(socket!).peername()],
+  ["sockname/1", (s, [socket]) => (s.endpoint(socket!) as SslSocket | ListenSocket).sockname()],
+  ["peercert/1", (s, [socket]) => s.connection(socket!).peercert()],
+  ["connection_info/1", (s, [socket]) => s.connection(socket!).connectionInfo()],
+  // The OpenSSL names of the ciphers node:tls can use (3.9: the library's cipher list).
+  ["ciphers/0", () => tuple(ok, charlist(getCiphers().map((c) => c.toUpperCase()).join(":")))],
+  [
+    "version/0",
+    () => {
+      const openssl = `OpenSSL ${process.versions.openssl}`;
+      return tuple(ok, tuple(charlist(SSL_VSN), charlist(openssl), charlist(openssl)));
+    },
+  ],
+  // node:tls's OpenSSL seeds itself from the system; Data is checked as 3.9 checked it.
+  ["seed/1", (_s, [data]) => (iodata(data!) === undefined ? tuple(error, reason.edata) : ok)],
+]);
+
+export class SslService {
+  readonly sockets: SocketTable;
+
+  constructor(readonly node: Node) {
+    this.sockets = new SocketTable(node);
+  }
+
+  /** The reply to one request, `{error, Reason}` for every failure. Never throws. */
+  async call(request: Term, from: From): Promise<Term> {
+    try {
+      return await this.#dispatch(request, from);
+    } catch (err) {
+      if (err instanceof SslError) return tuple(error, err.reason);
+      // A bug here must not leave the caller without an answer, nor end the bridge.
+      console.error("ts-ssl: request failed:", err);
+      return tuple(error, reason.einval);
+    }
+  }
+
+  #dispatch(request: Term, from: From): Term | Promise<Term> {
+    let name: string | undefined;
+    let args: Term[] = [];
+    if (request instanceof Atom) name = request.name;
+    else if (request instanceof Tuple && request.elements[0] instanceof Atom) {
+      name = request.elements[0].name;
+      args = request.elements.slice(1);
+    }
+    const handler = name === undefined ? undefined : handlers.get(`${name}/${args.length}`);
+    if (handler === undefined) throw badcall(request);
+    return handler(this, args, from, request);
+  }
+
+  /** The open socket a socket term names: einval for a term that is no socket, closed for one that is gone. */
+  endpoint(t: Term): Endpoint {
+    if (!isSocketTerm(t)) fail(reason.einval);
+    return this.sockets.find(t) ?? fail(reason.closed);
+  }
+
+  /** A listen socket; `enotlistener` for any other socket (manual, ERRORS). */
+  listener(t: Term): ListenSocket {
+    const e = this.endpoint(t);
+    if (!(e instanceof ListenSocket)) fail(reason.enotlistener);
+    return e;
+  }
+
+  /** A connected (or accepted) socket; a listen socket is `notListening` (enotconn, as inet). */
+  connection(t: Term, notListening: Atom = reason.enotconn): SslSocket {
+    const e = this.endpoint(t);
+    if (!(e instanceof SslSocket)) fail(notListening);
+    return e;
+  }
+
+  /** Closes every socket (the bridge is stopping). */
+  closeAll(): void {
+    for (const e of this.sockets.all()) e.close();
+  }
+}
