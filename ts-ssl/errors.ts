@@ -65,7 +65,7 @@ export function fail(r: Term, message?: string): never {
 /** What was under way when Node reported an error: the same error means different reasons. */
 export type Phase = "connect" | "accept" | "listen" | "transfer";
 
-interface Row {
+export interface Row {
   /** Matches a Node error `code` (exact string, or a pattern). */
   readonly code: string | RegExp;
   /** Only in this phase; every phase when absent. */
@@ -123,16 +123,19 @@ function errorCode(err: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
+/** The first row of the table for a Node error code seen during `phase`. */
+export function rowFor(code: string, phase: Phase): Row | undefined {
+  return nodeErrorTable.find(
+    (row) => (row.phase === undefined || row.phase === phase) && (typeof row.code === "string" ? row.code === code : row.code.test(code)),
+  );
+}
+
 /** The ssl reason for an error Node reported during `phase` (an `SslError` keeps its own). */
 export function reasonOf(err: unknown, phase: Phase): Term {
   if (err instanceof SslError) return err.reason;
   const code = errorCode(err);
-  if (code !== undefined) {
-    for (const row of nodeErrorTable) {
-      if (row.phase !== undefined && row.phase !== phase) continue;
-      if (typeof row.code === "string" ? row.code === code : row.code.test(code)) return row.reason(code, phase);
-    }
-  }
+  const row = code === undefined ? undefined : rowFor(code, phase);
+  if (row !== undefined) return row.reason(code!, phase);
   // Nothing better known: what 3.9 said for a handshake that failed, or for a broken transfer.
   if (phase === "accept") return reason.esslaccept;
   if (phase === "connect") return reason.esslconnect;
