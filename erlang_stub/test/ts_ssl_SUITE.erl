@@ -1,0 +1,893 @@
+%% The ssl 3.9 manual, scenario by scenario, against the bridge named by TS_SSL_BRIDGE.
+%%
+%% Groups `native' and `ts_ssl' run the same scenarios (shared/0) with the 3.9 API over this
+%% OTP's own ssl (ts_ssl_native) and with ts_ssl, so each scenario is seen to hold for a real ssl
+%% before it judges ts_ssl. Group `ts_ssl_only' holds what only ssl 3.9 says: its options and
+%% defaults, its reasons, its owner rules. The other end of every connection is real: native ssl
+%% in this node or the openssl command line. Without TS_SSL_BRIDGE only `native' runs.
+-module(ts_ssl_SUITE).
+
+-include_lib("common_test/include/ct.hrl").
+-include_lib("public_key/include/public_key.hrl").
+
+-compile([export_all, nowarn_export_all]).
+
+-import(ts_ssl_peers, [async/1, await/1, wait_until/1, native_listen/1, native_accept/1,
+                       native_connect/2, native_run/2]).
+
+%% A guard against a hang, never a measure: what is awaited comes long before.
+-define(WAIT, 20000).
+-define(MiB, (1024 * 1024)).
+
+suite() ->
+    [{timetrap, {seconds, 60}}].
+
+all() ->
+    case os:getenv("TS_SSL_BRIDGE") of
+        false -> [{group, native}];
+        _ -> [{group, native}, {group, ts_ssl}, {group, ts_ssl_only}]
+    end.
+
+groups() ->
+    [{native, [], shared()},
+     {ts_ssl, [], shared()},
+     {ts_ssl_only, [],
+      [{group, library}, {group, options}, {group, verification}, {group, files},
+       {group, accepting}, {group, connecting}, {group, data}, {group, owners},
+       {group, openssl}, shell_without_sname]},
+     {library, [], [ciphers_are_openssl_names, version_is_3_9, seed_takes_iodata]},
+     {options, [],
+      [listen_defaults, connect_defaults, getopts_in_the_order_asked, backlog_option,
+       nodelay_option, binary_is_mode_binary, listen_without_options, unknown_options,
+       ssl_options_in_setopts, ciphers_option, bad_ciphers]},
+     {verification, [],
+      [verify_0_by_default, verify_1_trusted, verify_1_expired, verify_1_not_yet_valid,
+       verify_1_self_signed, verify_1_self_signed_in_chain, verify_1_unknown_issuer,
+       verify_1_without_cacertfile, depth_1_by_default, depth_1_chain_too_long,
+       depth_2_longer_chain, verify_1_client_without_certificate,
+       verify_2_client_without_certificate, verify_2_client_certificate,
+       verify_1_untrusted_client_certificate]},
+     {files, [],
+      [missing_certfile, corrupt_certfile, missing_keyfile, corrupt_keyfile,
+       missing_cacertfile, corrupt_cacertfile, key_not_matching_certificate,
+       password_protected_key, wrong_password, cacertfile_read_by_connect]},
+     {accepting, [],
+      [accept_timeout, transport_accept_timeout, transport_accept_when_listen_socket_closes,
+       accept_on_a_connected_socket, accept_without_certificate, non_tls_client,
+       ssl_accept_timeout]},
+     {connecting, [], [connect_timeout, connection_refused, no_such_host, connect_empty_options]},
+     {data, [],
+      [recv_in_active_mode, recv_length_with_packet, packet_too_large, packet_3_refused]},
+     {owners, [],
+      [controlling_process_only_by_owner, controlling_process_passes_queued_messages,
+       listen_socket_closes_with_its_owner, socket_pid_stands_for_the_socket]},
+     {openssl, [], [openssl_s_server_peer, openssl_s_client_peer]}].
+
+%% The scenarios both ssl and ts_ssl must pass.
+shared() ->
+    [connect_and_exchange, accept_and_exchange, transport_accept_then_ssl_accept,
+     active_list, active_binary, mode_binary, active_packets_keep_their_bounds, active_once,
+     passive_list, passive_binary, recv_timeout, packet_raw, packet_1_2_4, packet_empty,
+     header_in_binary_mode, header_in_list_mode, setopts_then_getopts, sockname_and_peername,
+     connect_ip_and_port, listen_ip, connection_info_agrees, peercert_is_der, close_closes,
+     close_listen_socket, owner_exit_closes, controlling_process_moves_delivery_and_link,
+     controlling_process_lets_creator_go, ten_mib_each_way].
+
+init_per_suite(Config) ->
+    {ok, _} = application:ensure_all_started(ssl),
+    ok = ts_ssl:start(),
+    [{certs, ts_ssl_certs:make(?config(priv_dir, Config))} | Config].
+
+end_per_suite(_Config) ->
+    ok.
+
+init_per_group(native, Config) ->
+    [{mod, ts_ssl_native} | Config];
+init_per_group(ts_ssl, Config) ->
+    [{mod, ts_ssl} | Config];
+init_per_group(ts_ssl_only, Config) ->
+    [{mod, ts_ssl} | Config];
+init_per_group(_, Config) ->
+    Config.
+
+end_per_group(_, _Config) ->
+    ok.
+
+%%% Shared scenarios: connecting, accepting, exchanging
+
+connect_and_exchange(Config) ->
+    {S, Peer} = pair(Config, client, [binary, {active, false}]),
+    exchange(mod(Config), S, Peer).
+
+accept_and_exchange(Config) ->
+    {S, Peer} = pair(Config, server, [binary, {active, false}]),
+    exchange(mod(Config), S, Peer).
+
+transport_accept_then_ssl_accept(Config) ->
+    Mod = mod(Config),
+    {ok, Listen} = Mod:listen(0, server_options(Config) ++ [binary, {active, false}]),
+    Native = native_connect(port(Mod, Listen), []),
+    {ok, S} = Mod:transport_accept(Listen),
+    ok = Mod:ssl_accept(S),
+    {ok, Peer} = await(Native),
+    exchange(Mod, S, Peer).
+
+%% Active mode is the default, and list mode: data comes as {ssl, S, Bytes}.
+active_list(Config) ->
+    {S, Peer} = pair(Config, server, []),
+    ok = ssl:send(Peer, <<"hello">>),
+    "hello" = active_data(S, 5).
+
+active_binary(Config) ->
+    {S, Peer} = pair(Config, server, [binary]),
+    ok = ssl:send(Peer, <<"hello">>),
+    <<"hello">> = active_data(S, 5).
+
+mode_binary(Config) ->
+    {S, Peer} = pair(Config, client, [{mode, binary}]),
+    ok = ssl:send(Peer, <<"hello">>),
+    <<"hello">> = active_data(S, 5).
+
+active_packets_keep_their_bounds(Config) ->
+    {S, Peer} = pair(Config, server, [{packet, 2}], [{packet, 2}]),
+    ok = ssl:send(Peer, <<"ab">>),
+    ok = ssl:send(Peer, <<"cd">>),
+    "ab" = next_message(S),
+    "cd" = next_message(S).
+
+%% {active, once}: one message, then the socket is passive until asked again.
+active_once(Config) ->
+    Mod = mod(Config),
+    {S, Peer} = pair(Config, server, [binary, {active, once}, {packet, 2}], [{packet, 2}]),
+    ok = ssl:send(Peer, <<"one">>),
+    ok = ssl:send(Peer, <<"two">>),
+    <<"one">> = next_message(S),
+    {ok, [{active, false}]} = Mod:getopts(S, [active]),
+    nothing = no_message(S),
+    ok = Mod:setopts(S, [{active, once}]),
+    <<"two">> = next_message(S).
+
+passive_list(Config) ->
+    Mod = mod(Config),
+    {S, Peer} = pair(Config, server, [{active, false}]),
+    ok = ssl:send(Peer, <<"hello world">>),
+    {ok, "hello"} = Mod:recv(S, 5),
+    {ok, " world"} = Mod:recv(S, 6).
+
+passive_binary(Config) ->
+    Mod = mod(Config),
+    {S, Peer} = pair(Config, client, [binary, {active, false}]),
+    ok = ssl:send(Peer, <<"hello world">>),
+    {ok, <<"hello">>} = Mod:recv(S, 5),
+    <<" world">> = passive_data(Mod, S, 6).
+
+recv_timeout(Config) ->
+    Mod = mod(Config),
+    {S, Peer} = pair(Config, client, [binary, {active, false}]),
+    {error, timeout} = Mod:recv(S, 0, 50),
+    ok = ssl:send(Peer, <<"late">>),
+    <<"late">> = passive_data(Mod, S, 4).
+
+packet_raw(Config) ->
+    Mod = mod(Config),
+    {S, Peer} = pair(Config, server, [binary, {active, false}, {packet, raw}]),
+    ok = ssl:send(Peer, <<"abcdef">>),
+    {ok, <<"abc">>} = Mod:recv(S, 3),
+    {ok, <<"def">>} = Mod:recv(S, 3).
+
+%% Each packet arrives whole, both ways, at the limits of its length field.
+packet_1_2_4(Config) ->
+    Mod = mod(Config),
+    [begin
+         {S, Peer} = pair(Config, server, [binary, {active, false}, {packet, N}],
+                          [{packet, N}]),
+         [begin
+              Data = crypto:strong_rand_bytes(Size),
+              ok = ssl:send(Peer, Data),
+              {ok, Data} = Mod:recv(S, 0),
+              ok = Mod:send(S, Data),
+              {ok, Data} = ssl:recv(Peer, 0, ?WAIT)
+          end || Size <- packet_sizes(N)]
+     end || N <- [1, 2, 4]],
+    ok.
+
+packet_sizes(1) -> [1, 254, 255];
+packet_sizes(2) -> [1, 255, 256, 65535];
+packet_sizes(4) -> [1, 65535, 65536, 300000].
+
+packet_empty(Config) ->
+    Mod = mod(Config),
+    {S, Peer} = pair(Config, server, [binary, {active, false}, {packet, 2}], [{packet, 2}]),
+    ok = Mod:send(S, <<>>),
+    ok = Mod:send(S, <<"after">>),
+    {ok, <<>>} = ssl:recv(Peer, 0, ?WAIT),
+    {ok, <<"after">>} = ssl:recv(Peer, 0, ?WAIT),
+    ok = ssl:send(Peer, <<>>),
+    {ok, <<>>} = Mod:recv(S, 0).
+
+%% {header, N} in binary mode: the first N bytes of a packet as a list, the rest a binary.
+header_in_binary_mode(Config) ->
+    Mod = mod(Config),
+    {S, Peer} = pair(Config, server, [binary, {header, 2}, {packet, 2}, {active, false}],
+                     [{packet, 2}]),
+    ok = ssl:send(Peer, <<"hello">>),
+    {ok, [$h, $e | <<"llo">>]} = Mod:recv(S, 0),
+    ok = ssl:send(Peer, <<"a">>),
+    {ok, [$a]} = Mod:recv(S, 0),
+    ok = ssl:send(Peer, <<"xyz">>),
+    ok = Mod:setopts(S, [{active, once}]),
+    [$x, $y | <<"z">>] = next_message(S).
+
+header_in_list_mode(Config) ->
+    Mod = mod(Config),
+    {S, Peer} = pair(Config, server, [{header, 2}, {packet, 2}, {active, false}], [{packet, 2}]),
+    ok = ssl:send(Peer, <<"hello">>),
+    {ok, "hello"} = Mod:recv(S, 0).
+
+setopts_then_getopts(Config) ->
+    Mod = mod(Config),
+    {S, _Peer} = pair(Config, client, []),
+    Options = [{mode, binary}, {packet, 4}, {header, 1}, {nodelay, true}, {active, false}],
+    ok = Mod:setopts(S, Options),
+    {ok, Got} = Mod:getopts(S, [Tag || {Tag, _} <- Options]),
+    Sorted = lists:sort(Options),
+    Sorted = lists:sort(Got).
+
+sockname_and_peername(Config) ->
+    Mod = mod(Config),
+    {S, Peer} = pair(Config, client, []),
+    {ok, {{127, 0, 0, 1}, _} = Local} = Mod:sockname(S),
+    {ok, Local} = ssl:peername(Peer),
+    {ok, Remote} = Mod:peername(S),
+    {ok, Remote} = ssl:sockname(Peer).
+
+%% {ip, _} and {port, _} bind the connecting socket.
+connect_ip_and_port(Config) ->
+    Mod = mod(Config),
+    {Listen, Port} = native_listen(server_options(Config)),
+    Native = native_accept(Listen),
+    LocalPort = ts_ssl_peers:free_port(),
+    {ok, S} = Mod:connect("127.0.0.1", Port, [{ip, {127, 0, 0, 1}}, {port, LocalPort}]),
+    {ok, {{127, 0, 0, 1}, LocalPort}} = Mod:sockname(S),
+    {ok, Peer} = await(Native),
+    {ok, {{127, 0, 0, 1}, LocalPort}} = ssl:peername(Peer).
+
+%% A listen socket is on {0,0,0,0} unless {ip, _} says otherwise.
+listen_ip(Config) ->
+    Mod = mod(Config),
+    {ok, Any} = Mod:listen(0, server_options(Config)),
+    {ok, {{0, 0, 0, 0}, _}} = Mod:sockname(Any),
+    {ok, Loopback} = Mod:listen(0, [{ip, {127, 0, 0, 1}} | server_options(Config)]),
+    {ok, {{127, 0, 0, 1}, Port}} = Mod:sockname(Loopback),
+    true = Port > 0.
+
+%% Protocol and cipher as the peer sees them; the cipher in OpenSSL's name.
+connection_info_agrees(Config) ->
+    Mod = mod(Config),
+    {S, Peer} = pair(Config, client, []),
+    {ok, {Protocol, Cipher}} = Mod:connection_info(S),
+    {ok, {Protocol, Cipher}} = ts_ssl_native:connection_info(Peer),
+    true = lists:member(Protocol, ['tlsv1.2', 'tlsv1.3']).
+
+peercert_is_der(Config) ->
+    {S, _Peer} = pair(Config, client, []),
+    Der = ts_ssl_certs:der(certs(Config), "server.pem"),
+    {ok, Der} = (mod(Config)):peercert(S).
+
+%% close/1: the peer sees the end; the socket answers closed from then on.
+close_closes(Config) ->
+    Mod = mod(Config),
+    {S, Peer} = pair(Config, client, [binary, {active, false}]),
+    ok = Mod:close(S),
+    {error, closed} = ssl:recv(Peer, 0, ?WAIT),
+    {error, closed} = Mod:send(S, <<"x">>),
+    {error, closed} = Mod:recv(S, 0).
+
+close_listen_socket(Config) ->
+    Mod = mod(Config),
+    {ok, Listen} = Mod:listen(0, server_options(Config)),
+    Port = port(Mod, Listen),
+    ok = Mod:close(Listen),
+    {error, closed} = Mod:transport_accept(Listen),
+    {error, econnrefused} = gen_tcp:connect({127, 0, 0, 1}, Port, []).
+
+%% The owner's exit closes its socket, and the TLS peer sees it.
+owner_exit_closes(Config) ->
+    Mod = mod(Config),
+    {Listen, Port} = native_listen(server_options(Config)),
+    Native = native_accept(Listen),
+    Owner = async(fun() -> {ok, _S} = Mod:connect("127.0.0.1", Port, []), connected end),
+    connected = await(Owner),
+    {ok, Peer} = await(Native),
+    {error, closed} = ssl:recv(Peer, 0, ?WAIT).
+
+%% After controlling_process/2 the new owner gets the messages, and its exit closes the socket.
+controlling_process_moves_delivery_and_link(Config) ->
+    Mod = mod(Config),
+    {S, Peer} = pair(Config, server, [binary, {packet, 2}], [{packet, 2}]),
+    Relay = relay(),
+    ok = Mod:controlling_process(S, Relay),
+    ok = ssl:send(Peer, <<"for the new owner">>),
+    {relayed, {ssl, S, <<"for the new owner">>}} = receive_relayed(),
+    nothing = no_message(S),
+    unlink(Relay),
+    exit(Relay, kill),
+    {error, closed} = ssl:recv(Peer, 0, ?WAIT).
+
+%% Once it has given the socket away, the creator may go.
+controlling_process_lets_creator_go(Config) ->
+    Mod = mod(Config),
+    {Listen, Port} = native_listen(server_options(Config)),
+    Native = native_accept(Listen),
+    Parent = self(),
+    {Creator, Monitor} =
+        spawn_monitor(fun() ->
+                              {ok, S} = Mod:connect("127.0.0.1", Port, [binary, {active, false}]),
+                              ok = Mod:controlling_process(S, Parent),
+                              Parent ! {socket, S}
+                      end),
+    S = receive {socket, Given} -> Given after ?WAIT -> ct:fail(no_socket) end,
+    receive {'DOWN', Monitor, process, Creator, normal} -> ok end,
+    {ok, Peer} = await(Native),
+    exchange(Mod, S, Peer).
+
+%% 10 MiB each way, checked with SHA-256: passive from us, active towards us.
+ten_mib_each_way(Config) ->
+    Mod = mod(Config),
+    Size = 10 * ?MiB,
+    {S, Peer} = pair(Config, client, [binary, {active, false}]),
+    Out = crypto:strong_rand_bytes(Size),
+    Reader = native_run(Peer, fun(P) -> hash_passive(ssl, P, Size) end),
+    [ok = Mod:send(S, Chunk) || Chunk <- chunks(Out, 65536)],
+    Expected = crypto:hash(sha256, Out),
+    Expected = await(Reader),
+    In = crypto:strong_rand_bytes(Size),
+    Writer = native_run(Peer, fun(P) -> [ok = ssl:send(P, C) || C <- chunks(In, 65536)], sent end),
+    ok = Mod:setopts(S, [{active, true}]),
+    InHash = crypto:hash(sha256, In),
+    InHash = hash_active(S, Size),
+    sent = await(Writer).
+
+%%% ts_ssl only: the library
+
+ciphers_are_openssl_names(Config) ->
+    {ok, Ciphers} = ts_ssl:ciphers(),
+    Names = string:lexemes(Ciphers, ":"),
+    true = length(Names) > 0,
+    [true = io_lib:printable_latin1_list(N) || N <- Names],
+    {S, _Peer} = pair(Config, client, []),
+    {ok, {_, Cipher}} = ts_ssl:connection_info(S),
+    true = lists:member(Cipher, Names).
+
+version_is_3_9(_Config) ->
+    {ok, {"3.9", Compiled, Runtime}} = ts_ssl:version(),
+    true = Compiled =/= "" andalso io_lib:printable_latin1_list(Compiled),
+    true = Runtime =/= "" andalso io_lib:printable_latin1_list(Runtime).
+
+seed_takes_iodata(_Config) ->
+    ok = ts_ssl:seed(<<"some entropy">>),
+    ok = ts_ssl:seed(["some", [$e], <<"ntropy">>]),
+    {error, edata} = ts_ssl:seed(not_data).
+
+%%% ts_ssl only: options and their defaults
+
+listen_defaults(Config) ->
+    {ok, Listen} = ts_ssl:listen(0, server_options(Config)),
+    {ok, [{mode, list}, {packet, 0}, {header, 0}, {active, true}, {backlog, 5},
+          {ip, {0, 0, 0, 0}}]} =
+        ts_ssl:getopts(Listen, [mode, packet, header, active, backlog, ip]).
+
+connect_defaults(Config) ->
+    {S, _Peer} = pair(Config, client, []),
+    {ok, [{mode, list}, {packet, 0}, {header, 0}, {nodelay, false}, {active, true}]} =
+        ts_ssl:getopts(S, [mode, packet, header, nodelay, active]).
+
+%% The accepted socket inherits the listen socket's options.
+getopts_in_the_order_asked(Config) ->
+    {S, _Peer} = pair(Config, server, [binary, {packet, 2}, {active, false}]),
+    {ok, [{active, false}, {packet, 2}, {mode, binary}]} =
+        ts_ssl:getopts(S, [active, packet, mode]).
+
+backlog_option(Config) ->
+    {ok, Listen} = ts_ssl:listen(0, [{backlog, 12} | server_options(Config)]),
+    {ok, [{backlog, 12}]} = ts_ssl:getopts(Listen, [backlog]).
+
+nodelay_option(Config) ->
+    {S, Peer} = pair(Config, client, [{nodelay, true}, binary, {active, false}]),
+    {ok, [{nodelay, true}]} = ts_ssl:getopts(S, [nodelay]),
+    ok = ts_ssl:setopts(S, [{nodelay, false}]),
+    {ok, [{nodelay, false}]} = ts_ssl:getopts(S, [nodelay]),
+    exchange(ts_ssl, S, Peer).
+
+%% `binary' and {mode, binary} are the same; {mode, list} is the absence of `binary'.
+binary_is_mode_binary(Config) ->
+    [begin
+         {ok, Listen} = ts_ssl:listen(0, Option ++ server_options(Config)),
+         {ok, [{mode, Mode}]} = ts_ssl:getopts(Listen, [mode])
+     end || {Option, Mode} <- [{[binary], binary}, {[{mode, binary}], binary},
+                               {[{mode, list}], list}]],
+    ok.
+
+listen_without_options(_Config) ->
+    {error, enooptions} = ts_ssl:listen(0, []).
+
+unknown_options(Config) ->
+    {error, eoptions} = ts_ssl:listen(0, [{no_such_option, 1} | server_options(Config)]),
+    {error, eoptions} = ts_ssl:listen(0, [{verify, 3} | server_options(Config)]),
+    {error, eoptions} = ts_ssl:listen(0, [{packet, bogus} | server_options(Config)]),
+    {error, eoptions} = ts_ssl:connect("127.0.0.1", 1, [{no_such_option, 1}]),
+    {error, eoptions} = ts_ssl:connect("127.0.0.1", 1, [not_an_option]).
+
+ssl_options_in_setopts(Config) ->
+    {S, _Peer} = pair(Config, client, []),
+    {error, eoptions} = ts_ssl:setopts(S, [{verify, 1}]),
+    {error, eoptions} = ts_ssl:setopts(S, [{certfile, "server.pem"}]),
+    {error, eoptions} = ts_ssl:setopts(S, [{depth, 3}]).
+
+%% {ciphers, String}: the server's list decides; the peer here offers only TLS 1.2.
+ciphers_option(Config) ->
+    Cipher = "ECDHE-ECDSA-AES128-GCM-SHA256",
+    {S, _Peer} = pair(Config, server, [{ciphers, Cipher}], [{versions, ['tlsv1.2']}]),
+    {ok, {'tlsv1.2', Cipher}} = ts_ssl:connection_info(S).
+
+bad_ciphers(Config) ->
+    {error, ecipher} = ts_ssl:listen(0, [{ciphers, "NO-SUCH-CIPHER"} | server_options(Config)]).
+
+%%% ts_ssl only: verifying the peer (reference: "Certificate verification")
+
+verify_0_by_default(Config) ->
+    {ok, _} = connect_to(Config, "self_signed", []),
+    {ok, _} = connect_to(Config, "expired", [{verify, 0}]).
+
+verify_1_trusted(Config) ->
+    {ok, _} = connect_to(Config, "server", verify_1(Config)).
+
+verify_1_expired(Config) ->
+    {error, epeercertexpired} = connect_to(Config, "expired", verify_1(Config)).
+
+verify_1_not_yet_valid(Config) ->
+    {error, epeercertinvalid} = connect_to(Config, "not_yet_valid", verify_1(Config)).
+
+%% OpenSSL calls a lone self-signed certificate "self-signed certificate", not "self-signed
+%% certificate in chain": 3.9 mapped only the second to eselfsignedcert.
+verify_1_self_signed(Config) ->
+    {error, epeercert} = connect_to(Config, "self_signed", verify_1(Config)).
+
+verify_1_self_signed_in_chain(Config) ->
+    {error, eselfsignedcert} =
+        connect_to(Config, "stranger", "stranger_bundle.pem", verify_1(Config)).
+
+verify_1_unknown_issuer(Config) ->
+    {error, enoissuercert} = connect_to(Config, "stranger", verify_1(Config)).
+
+verify_1_without_cacertfile(Config) ->
+    {error, enoissuercert} = connect_to(Config, "server", [{verify, 1}]).
+
+%% The manual's depth: peer certificate 0, its CA 1, the next CA 2; OpenSSL's, in which depth
+%% N lets a chain reach the trusted root at level N + 1.
+depth_1_by_default(Config) ->
+    {ok, _} = connect_to(Config, "short_chain", "short_chain_bundle.pem", verify_1(Config)).
+
+depth_1_chain_too_long(Config) ->
+    {error, echaintoolong} =
+        connect_to(Config, "long_chain", "long_chain_bundle.pem", verify_1(Config)).
+
+depth_2_longer_chain(Config) ->
+    {ok, _} = connect_to(Config, "long_chain", "long_chain_bundle.pem",
+                         [{depth, 2} | verify_1(Config)]).
+
+verify_1_client_without_certificate(Config) ->
+    {{ok, S}, _} = accept_from(Config, verify_1(Config), []),
+    {error, enopeercert} = ts_ssl:peercert(S).
+
+verify_2_client_without_certificate(Config) ->
+    {{error, esslaccept}, _} = accept_from(Config, [{verify, 2} | ca(Config)], []).
+
+%% The client's certificate, in each form peercert/2 gives.
+verify_2_client_certificate(Config) ->
+    {{ok, S}, _} = accept_from(Config, [{verify, 2} | ca(Config)], client_options(Config)),
+    Der = ts_ssl_certs:der(certs(Config), "client.pem"),
+    Plain = public_key:pkix_decode_cert(Der, plain),
+    Otp = public_key:pkix_decode_cert(Der, otp),
+    {ok, Der} = ts_ssl:peercert(S),
+    {ok, Plain} = ts_ssl:peercert(S, [pkix]),
+    {ok, Otp} = ts_ssl:peercert(S, [ssl]),
+    {ok, {rdnSequence, _} = Subject} = ts_ssl:peercert(S, [ssl, subject]),
+    Subject = Otp#'OTPCertificate'.tbsCertificate#'OTPTBSCertificate'.subject,
+    {ok, {rdnSequence, _}} = ts_ssl:peercert(S, [pkix, subject]),
+    {error, eoptions} = ts_ssl:peercert(S, [subject]),
+    {error, eoptions} = ts_ssl:peercert(S, [pkix, ssl]).
+
+verify_1_untrusted_client_certificate(Config) ->
+    Stranger = [{certfile, file(Config, "stranger.pem")}, {keyfile, file(Config, "stranger.key")}],
+    {{error, enoissuercert}, _} = accept_from(Config, verify_1(Config), Stranger).
+
+%%% ts_ssl only: certificate, key and CA files
+
+missing_certfile(Config) ->
+    {error, ecertfile} = ts_ssl:listen(0, [{certfile, file(Config, "missing.pem")},
+                                           {keyfile, file(Config, "server.key")}]).
+
+corrupt_certfile(Config) ->
+    [{error, ecertfile} = ts_ssl:listen(0, [{certfile, file(Config, Corrupt)},
+                                            {keyfile, file(Config, "server.key")}])
+     || Corrupt <- ["corrupt.pem", "garbage.bin"]],
+    ok.
+
+missing_keyfile(Config) ->
+    {error, ekeyfile} = ts_ssl:listen(0, [{certfile, file(Config, "server.pem")},
+                                          {keyfile, file(Config, "missing.key")}]).
+
+corrupt_keyfile(Config) ->
+    [{error, ekeyfile} = ts_ssl:listen(0, [{certfile, file(Config, "server.pem")},
+                                           {keyfile, file(Config, Corrupt)}])
+     || Corrupt <- ["corrupt.key", "garbage.bin"]],
+    ok.
+
+missing_cacertfile(Config) ->
+    {error, ecacertfile} =
+        ts_ssl:listen(0, [{cacertfile, file(Config, "missing.pem")} | server_options(Config)]).
+
+corrupt_cacertfile(Config) ->
+    [{error, ecacertfile} =
+         ts_ssl:listen(0, [{cacertfile, file(Config, Corrupt)} | server_options(Config)])
+     || Corrupt <- ["corrupt.pem", "garbage.bin"]],
+    ok.
+
+key_not_matching_certificate(Config) ->
+    {error, ekeymismatch} = ts_ssl:listen(0, [{certfile, file(Config, "server.pem")},
+                                              {keyfile, file(Config, "client.key")}]).
+
+%% {password, _} opens an encrypted key; the connection then works as any other.
+password_protected_key(Config) ->
+    #{password := Password} = certs(Config),
+    Options = [{certfile, file(Config, "server.pem")},
+               {keyfile, file(Config, "server_encrypted.key")}, {password, Password},
+               binary, {active, false}],
+    {ok, Listen} = ts_ssl:listen(0, Options),
+    Native = native_connect(port(ts_ssl, Listen), []),
+    {ok, S} = ts_ssl:accept(Listen),
+    {ok, Peer} = await(Native),
+    exchange(ts_ssl, S, Peer).
+
+wrong_password(Config) ->
+    Encrypted = [{certfile, file(Config, "server.pem")},
+                 {keyfile, file(Config, "server_encrypted.key")}],
+    {error, ekeyfile} = ts_ssl:listen(0, [{password, "not it"} | Encrypted]),
+    {error, ekeyfile} = ts_ssl:listen(0, Encrypted).
+
+cacertfile_read_by_connect(Config) ->
+    {error, ecacertfile} =
+        connect_to(Config, "server", [{verify, 1}, {cacertfile, file(Config, "missing.pem")}]).
+
+%%% ts_ssl only: accepting
+
+accept_timeout(Config) ->
+    {ok, Listen} = ts_ssl:listen(0, server_options(Config)),
+    {error, timeout} = ts_ssl:accept(Listen, 50).
+
+transport_accept_timeout(Config) ->
+    {ok, Listen} = ts_ssl:listen(0, server_options(Config)),
+    {error, timeout} = ts_ssl:transport_accept(Listen, 50).
+
+%% A transport_accept that waits when its listen socket closes: closed.
+transport_accept_when_listen_socket_closes(Config) ->
+    {ok, Listen} = ts_ssl:listen(0, server_options(Config)),
+    Waiting = async(fun() -> ts_ssl:transport_accept(Listen) end),
+    ok = ts_ssl:close(Listen),
+    {error, closed} = await(Waiting).
+
+accept_on_a_connected_socket(Config) ->
+    {S, _Peer} = pair(Config, client, []),
+    {error, enotlistener} = ts_ssl:accept(S),
+    {error, enotlistener} = ts_ssl:transport_accept(S, 1000).
+
+accept_without_certificate(_Config) ->
+    {ok, Listen} = ts_ssl:listen(0, [{active, false}]),
+    _ = native_connect(port(ts_ssl, Listen), []),
+    {error, enoservercert} = ts_ssl:accept(Listen).
+
+%% Not TLS on a TLS listen socket: the handshake fails; nothing hangs.
+non_tls_client(Config) ->
+    {ok, Listen} = ts_ssl:listen(0, server_options(Config)),
+    {ok, Tcp} = gen_tcp:connect({127, 0, 0, 1}, port(ts_ssl, Listen), [binary]),
+    ok = gen_tcp:send(Tcp, <<"GET / HTTP/1.0\r\n\r\n">>),
+    {ok, S} = ts_ssl:transport_accept(Listen),
+    {error, esslaccept} = ts_ssl:ssl_accept(S).
+
+ssl_accept_timeout(Config) ->
+    {ok, Listen} = ts_ssl:listen(0, server_options(Config)),
+    {ok, _Silent} = gen_tcp:connect({127, 0, 0, 1}, port(ts_ssl, Listen), []),
+    {ok, S} = ts_ssl:transport_accept(Listen),
+    {error, timeout} = ts_ssl:ssl_accept(S, 50).
+
+%%% ts_ssl only: connecting
+
+%% A TCP server that never answers the handshake.
+connect_timeout(_Config) ->
+    {ok, Tcp} = gen_tcp:listen(0, [{ip, {127, 0, 0, 1}}]),
+    {ok, Port} = inet:port(Tcp),
+    {error, timeout} = ts_ssl:connect("127.0.0.1", Port, [], 100).
+
+connection_refused(_Config) ->
+    {error, econnrefused} = ts_ssl:connect("127.0.0.1", ts_ssl_peers:free_port(), []).
+
+%% Whatever gen_tcp says about a host that does not exist, here.
+no_such_host(_Config) ->
+    Host = "no-such-host.invalid",
+    {error, Reason} = gen_tcp:connect(Host, 443, []),
+    {error, Reason} = ts_ssl:connect(Host, 443, []).
+
+%% Only listen/2 refuses an empty list of options.
+connect_empty_options(Config) ->
+    {S, Peer} = pair(Config, client, []),
+    ok = ts_ssl:send(S, "x"),
+    {ok, <<"x">>} = ssl:recv(Peer, 1, ?WAIT).
+
+%%% ts_ssl only: data
+
+recv_in_active_mode(Config) ->
+    {S, _Peer} = pair(Config, client, []),
+    {error, {badcall, _}} = ts_ssl:recv(S, 0, 1000).
+
+%% A positive length is for raw mode only.
+recv_length_with_packet(Config) ->
+    {S, Peer} = pair(Config, client, [{packet, 2}, {active, false}], [{packet, 2}]),
+    {error, einval} = ts_ssl:recv(S, 5),
+    ok = ssl:send(Peer, <<"still fine">>),
+    {ok, "still fine"} = ts_ssl:recv(S, 0).
+
+%% More than the length field holds is refused rather than wrapped.
+packet_too_large(Config) ->
+    {S, Peer} = pair(Config, client, [{packet, 1}, {active, false}], [{packet, 1}]),
+    {error, {badarg, {packet_to_large, 256, 255}}} = ts_ssl:send(S, binary:copy(<<"x">>, 256)),
+    ok = ts_ssl:send(S, binary:copy(<<"x">>, 255)),
+    {ok, <<_:255/binary>>} = ssl:recv(Peer, 0, ?WAIT).
+
+packet_3_refused(Config) ->
+    {S, _Peer} = pair(Config, client, []),
+    {error, einval} = ts_ssl:setopts(S, [{packet, 3}]).
+
+%%% ts_ssl only: owners
+
+%% Only the owner may give a socket away; the refusal changes nothing.
+controlling_process_only_by_owner(Config) ->
+    {S, Peer} = pair(Config, server, [binary, {packet, 2}], [{packet, 2}]),
+    Stranger = async(fun() -> ts_ssl:controlling_process(S, self()) end),
+    {error, {badcall, _}} = await(Stranger),
+    ok = ssl:send(Peer, <<"still mine">>),
+    <<"still mine">> = next_message(S).
+
+%% Messages that came before the change go on to the new owner, in order, before later ones.
+controlling_process_passes_queued_messages(Config) ->
+    {S, Peer} = pair(Config, server, [binary, {packet, 2}], [{packet, 2}]),
+    Sent = [<<"one">>, <<"two">>, <<"three">>],
+    [ok = ssl:send(Peer, M) || M <- Sent],
+    wait_until(fun() -> queued(S) =:= length(Sent) end),
+    Relay = relay(),
+    ok = ts_ssl:controlling_process(S, Relay),
+    ok = ssl:send(Peer, <<"four">>),
+    [{relayed, {ssl, S, M}} = receive_relayed() || M <- Sent ++ [<<"four">>]],
+    nothing = no_message(S).
+
+listen_socket_closes_with_its_owner(Config) ->
+    Owner = async(fun() -> {ok, L} = ts_ssl:listen(0, server_options(Config)), L end),
+    Listen = await(Owner),
+    Port = port(ts_ssl, Listen),
+    Monitor = erlang:monitor(process, ts_ssl:pid(Listen)),
+    receive {'DOWN', Monitor, process, _, _} -> ok after ?WAIT -> ct:fail(socket_lives) end,
+    {error, econnrefused} = gen_tcp:connect({127, 0, 0, 1}, Port, []).
+
+%% pid/1: a process on the bridge node, for watching the socket's end.
+socket_pid_stands_for_the_socket(Config) ->
+    {S, _Peer} = pair(Config, client, []),
+    Pid = ts_ssl:pid(S),
+    true = is_pid(Pid),
+    Bridge = list_to_atom(os:getenv("TS_SSL_BRIDGE")),
+    Bridge = node(Pid),
+    Monitor = erlang:monitor(process, Pid),
+    ok = ts_ssl:close(S),
+    receive {'DOWN', Monitor, process, Pid, _} -> ok after ?WAIT -> ct:fail(socket_lives) end.
+
+%%% ts_ssl only: openssl peers
+
+%% openssl s_server -rev sends each line back reversed.
+openssl_s_server_peer(Config) ->
+    {Server, Port} = ts_ssl_peers:openssl_server(["-cert", file(Config, "server.pem"),
+                                                  "-key", file(Config, "server.key")]),
+    {ok, S} = ts_ssl:connect("127.0.0.1", Port, [{active, false} | verify_1(Config)]),
+    ok = ts_ssl:send(S, "hello openssl\n"),
+    "lssnepo olleh\n" = line(S, []),
+    ok = ts_ssl:close(S),
+    0 = ts_ssl_peers:openssl_exit(Server).
+
+%% openssl s_client verifies our chain and presents its own certificate.
+openssl_s_client_peer(Config) ->
+    {ok, Listen} = ts_ssl:listen(0, [{active, false}, {verify, 2} | ca(Config)] ++
+                                     server_options(Config)),
+    Client = ts_ssl_peers:openssl_client(port(ts_ssl, Listen),
+                                         ["-CAfile", file(Config, "ca.pem"), "-verify_return_error",
+                                          "-cert", file(Config, "client.pem"),
+                                          "-key", file(Config, "client.key")]),
+    {ok, S} = ts_ssl:accept(Listen),
+    {ok, Der} = ts_ssl:peercert(S),
+    Der = ts_ssl_certs:der(certs(Config), "client.pem"),
+    ok = ts_ssl_peers:openssl_write(Client, "from openssl\n"),
+    "from openssl\n" = line(S, []),
+    ok = ts_ssl:send(S, "from ts_ssl\n"),
+    {ok, _} = ts_ssl_peers:openssl_read(Client, <<"from ts_ssl">>),
+    ok = ts_ssl:close(S),
+    _ = ts_ssl_peers:openssl_exit(Client),
+    ok.
+
+%% A node started without -sname reaches the bridge all the same.
+shell_without_sname(_Config) ->
+    {ok, Peer, nonode@nohost} =
+        peer:start_link(#{connection => standard_io,
+                          args => ["-setcookie", atom_to_list(erlang:get_cookie()),
+                                   "-pa", filename:dirname(code:which(ts_ssl))]}),
+    try
+        {ok, {"3.9", _, _}} = peer:call(Peer, ts_ssl, version, [])
+    after
+        peer:stop(Peer)
+    end,
+    ok.
+
+%%% Helpers
+
+mod(Config) -> ?config(mod, Config).
+certs(Config) -> ?config(certs, Config).
+file(Config, Name) -> ts_ssl_certs:path(certs(Config), Name).
+
+server_options(Config) ->
+    [{certfile, file(Config, "server.pem")}, {keyfile, file(Config, "server.key")}].
+
+client_options(Config) ->
+    [{certfile, file(Config, "client.pem")}, {keyfile, file(Config, "client.key")}].
+
+ca(Config) ->
+    [{cacertfile, file(Config, "ca.pem")}].
+
+verify_1(Config) ->
+    [{verify, 1} | ca(Config)].
+
+port(Mod, Listen) ->
+    {ok, {_, Port}} = Mod:sockname(Listen),
+    Port.
+
+%% A connection between the API under test, on Role's side, and native ssl on the other:
+%% {Socket, NativeSocket}, both owned by the caller. The native end is passive and binary.
+pair(Config, Role, Options) ->
+    pair(Config, Role, Options, []).
+
+pair(Config, server, Options, NativeOptions) ->
+    Mod = mod(Config),
+    {ok, Listen} = Mod:listen(0, server_options(Config) ++ Options),
+    Native = native_connect(port(Mod, Listen), NativeOptions),
+    {ok, S} = Mod:accept(Listen),
+    {ok, Peer} = await(Native),
+    {S, Peer};
+pair(Config, client, Options, NativeOptions) ->
+    Mod = mod(Config),
+    {Listen, Port} = native_listen(server_options(Config) ++ NativeOptions),
+    Native = native_accept(Listen),
+    {ok, S} = Mod:connect("127.0.0.1", Port, Options),
+    {ok, Peer} = await(Native),
+    {S, Peer}.
+
+%% ts_ssl connects, with Options, to a native server presenting Name.pem (and the certificates
+%% of ChainFile after it).
+connect_to(Config, Name, Options) ->
+    connect_to(Config, Name, Name ++ ".pem", Options).
+
+connect_to(Config, Name, ChainFile, Options) ->
+    {Listen, Port} = native_listen([{certfile, file(Config, Name ++ ".pem")},
+                                    {keyfile, file(Config, Name ++ ".key")},
+                                    {cacertfile, file(Config, ChainFile)}]),
+    _ = native_accept(Listen),
+    ts_ssl:connect("127.0.0.1", Port, Options).
+
+%% A native client with ClientOptions connects to ts_ssl listening with ServerOptions:
+%% {what ts_ssl:accept/1 says, the client's await reference}.
+accept_from(Config, ServerOptions, ClientOptions) ->
+    {ok, Listen} = ts_ssl:listen(0, ServerOptions ++ server_options(Config)),
+    Native = native_connect(port(ts_ssl, Listen), ClientOptions),
+    {ts_ssl:accept(Listen), Native}.
+
+exchange(Mod, S, Peer) ->
+    ok = Mod:send(S, <<"ping">>),
+    {ok, <<"ping">>} = ssl:recv(Peer, 4, ?WAIT),
+    ok = ssl:send(Peer, <<"pong">>),
+    <<"pong">> = passive_data(Mod, S, 4),
+    ok.
+
+%% Size bytes from a passive socket, in the socket's mode.
+passive_data(Mod, S, Size) ->
+    passive_data(Mod, S, Size, []).
+
+passive_data(_Mod, _S, 0, Acc) ->
+    join(lists:reverse(Acc));
+passive_data(Mod, S, Left, Acc) ->
+    {ok, Data} = Mod:recv(S, 0, ?WAIT),
+    passive_data(Mod, S, Left - iolist_size(Data), [Data | Acc]).
+
+%% Size bytes of {ssl, S, Data} messages, in the socket's mode.
+active_data(S, Size) ->
+    active_data(S, Size, []).
+
+active_data(_S, 0, Acc) ->
+    join(lists:reverse(Acc));
+active_data(S, Left, Acc) ->
+    Data = next_message(S),
+    active_data(S, Left - iolist_size(Data), [Data | Acc]).
+
+%% Pieces all of one mode, joined in that mode.
+join([First | _] = Pieces) when is_binary(First) ->
+    true = lists:all(fun is_binary/1, Pieces),
+    iolist_to_binary(Pieces);
+join(Pieces) ->
+    true = lists:all(fun is_list/1, Pieces),
+    lists:append(Pieces).
+
+next_message(S) ->
+    receive
+        {ssl, S, Data} -> Data;
+        {ssl_closed, S} -> ct:fail(closed);
+        {ssl_error, S, Reason} -> ct:fail({ssl_error, Reason})
+    after ?WAIT ->
+        ct:fail(no_data)
+    end.
+
+%% Nothing from S in the mailbox: to be asked only after a reply from the socket's side that
+%% came after anything it could have sent.
+no_message(S) ->
+    receive
+        {ssl, S, _} = M -> ct:fail({unexpected, M})
+    after 0 ->
+        nothing
+    end.
+
+queued(S) ->
+    {messages, Messages} = process_info(self(), messages),
+    length([M || {ssl, S1, _} = M <- Messages, S1 =:= S]).
+
+%% A process that sends the caller everything it receives.
+relay() ->
+    Parent = self(),
+    spawn_link(fun Loop() -> receive M -> Parent ! {relayed, M}, Loop() end end).
+
+receive_relayed() ->
+    receive {relayed, _} = R -> R after ?WAIT -> ct:fail(nothing_relayed) end.
+
+%% A line from a passive list-mode socket.
+line(S, Acc) ->
+    {ok, Data} = ts_ssl:recv(S, 0, ?WAIT),
+    Got = Acc ++ Data,
+    case lists:last(Got) of
+        $\n -> Got;
+        _ -> line(S, Got)
+    end.
+
+chunks(<<>>, _Size) -> [];
+chunks(Data, Size) when byte_size(Data) =< Size -> [Data];
+chunks(Data, Size) ->
+    <<Chunk:Size/binary, Rest/binary>> = Data,
+    [Chunk | chunks(Rest, Size)].
+
+hash_passive(Mod, S, Size) ->
+    hash_passive(Mod, S, Size, crypto:hash_init(sha256)).
+
+hash_passive(_Mod, _S, 0, Hash) ->
+    crypto:hash_final(Hash);
+hash_passive(Mod, S, Left, Hash) ->
+    {ok, Data} = Mod:recv(S, 0, ?WAIT),
+    hash_passive(Mod, S, Left - byte_size(Data), crypto:hash_update(Hash, Data)).
+
+hash_active(S, Size) ->
+    hash_active(S, Size, crypto:hash_init(sha256)).
+
+hash_active(_S, 0, Hash) ->
+    crypto:hash_final(Hash);
+hash_active(S, Left, Hash) ->
+    Data = next_message(S),
+    hash_active(S, Left - byte_size(Data), crypto:hash_update(Hash, Data)).

@@ -1,0 +1,149 @@
+%% The other end of the suite's connections: native OTP ssl in this node and the openssl command
+%% line, plus the little concurrency the scenarios need (a blocking call on one side while the
+%% other side answers).
+-module(ts_ssl_peers).
+
+-export([async/1, await/1, wait_until/1]).
+-export([native_listen/1, native_accept/1, native_connect/2, native_run/2]).
+-export([openssl_server/1, openssl_client/2, openssl_write/2, openssl_read/2, openssl_exit/1]).
+-export([free_port/0, sha/1]).
+
+%% Anything a peer is expected to do comes well within this; past it a scenario has hung.
+-define(HANG, 30000).
+
+%% Runs Fun in a linked process; await/1 gives what it returned.
+async(Fun) ->
+    Parent = self(),
+    Ref = make_ref(),
+    _ = spawn_link(fun() -> Parent ! {Ref, Fun()} end),
+    Ref.
+
+await(Ref) ->
+    receive
+        {Ref, Value} -> Value
+    after ?HANG ->
+        ct:fail({no_answer_within_ms, ?HANG})
+    end.
+
+%% Waits for a condition that another process makes true (not a timed assertion: it only says
+%% when to look).
+wait_until(Condition) ->
+    wait_until(Condition, ?HANG div 10).
+
+wait_until(Condition, 0) ->
+    ct:fail({condition_never_true, Condition});
+wait_until(Condition, Tries) ->
+    case Condition() of
+        true -> ok;
+        false -> timer:sleep(10), wait_until(Condition, Tries - 1)
+    end.
+
+%% A native ssl listen socket on 127.0.0.1 and its port. Native sockets are passive binary
+%% unless Options say otherwise.
+native_listen(Options) ->
+    {ok, Listen} = ssl:listen(0, [binary, {active, false}, {reuseaddr, true},
+                                  {ip, {127, 0, 0, 1}} | Options]),
+    {ok, {_, Port}} = ssl:sockname(Listen),
+    {Listen, Port}.
+
+%% Accepts one connection in another process; await/1 gives `{ok, Socket}', owned by the caller,
+%% or the handshake's error.
+native_accept(Listen) ->
+    Parent = self(),
+    async(fun() ->
+                  case ssl:transport_accept(Listen, ?HANG) of
+                      {ok, Socket} ->
+                          case ssl:handshake(Socket, ?HANG) of
+                              {ok, Tls} -> give(Tls, Parent);
+                              Error -> Error
+                          end;
+                      Error ->
+                          Error
+                  end
+          end).
+
+native_connect(Port, Options) ->
+    Parent = self(),
+    async(fun() ->
+                  case ssl:connect({127, 0, 0, 1}, Port,
+                                   [binary, {active, false}, {verify, verify_none} | Options],
+                                   ?HANG) of
+                      {ok, Socket} -> give(Socket, Parent);
+                      Error -> Error
+                  end
+          end).
+
+give(Socket, Owner) ->
+    ok = ssl:controlling_process(Socket, Owner),
+    {ok, Socket}.
+
+%% Runs Fun(Socket) in a process that owns the native socket meanwhile; await/1 gives its value.
+native_run(Socket, Fun) ->
+    Parent = self(),
+    Ref = make_ref(),
+    Pid = spawn_link(fun() ->
+                             receive {Ref, go} -> ok end,
+                             Value = Fun(Socket),
+                             _ = ssl:controlling_process(Socket, Parent),
+                             Parent ! {Ref, Value}
+                     end),
+    ok = ssl:controlling_process(Socket, Pid),
+    Pid ! {Ref, go},
+    Ref.
+
+%% `openssl s_server -rev': every line it gets comes back reversed. Returns the port program and
+%% the TCP port it accepts on, once it does.
+openssl_server(Args) ->
+    Port = openssl(["s_server", "-accept", "127.0.0.1:0", "-rev", "-naccept", "1" | Args]),
+    {ok, Line} = read_until(Port, <<"ACCEPT ">>),
+    [_, PortText] = binary:split(Line, <<":">>, [trailing]),
+    {Port, binary_to_integer(string:trim(PortText))}.
+
+%% `openssl s_client' connected to 127.0.0.1:TcpPort: what is written to it goes to the TLS peer,
+%% what the peer sends comes out. It exits when the peer closes.
+openssl_client(TcpPort, Args) ->
+    openssl(["s_client", "-connect", "127.0.0.1:" ++ integer_to_list(TcpPort), "-quiet",
+             "-no_ign_eof" | Args]).
+
+openssl_write(Port, Data) ->
+    true = port_command(Port, Data),
+    ok.
+
+%% Reads from the program's output until Pattern has come, and returns the line that holds it.
+openssl_read(Port, Pattern) ->
+    read_until(Port, Pattern).
+
+%% The exit status of the program once it ends.
+openssl_exit(Port) ->
+    receive
+        {Port, {exit_status, Status}} -> Status
+    after ?HANG ->
+        ct:fail(openssl_did_not_exit)
+    end.
+
+openssl(Args) ->
+    open_port({spawn_executable, os:find_executable("openssl")},
+              [{args, Args}, binary, exit_status, {line, 4096}]).
+
+read_until(Port, Pattern) ->
+    receive
+        {Port, {data, {_, Line}}} ->
+            case binary:match(Line, Pattern) of
+                nomatch -> read_until(Port, Pattern);
+                _ -> {ok, Line}
+            end;
+        {Port, {exit_status, Status}} ->
+            {exit_status, Status}
+    after ?HANG ->
+        ct:fail({openssl_never_said, Pattern})
+    end.
+
+%% A TCP port that was free a moment ago.
+free_port() ->
+    {ok, Listen} = gen_tcp:listen(0, [{ip, {127, 0, 0, 1}}]),
+    {ok, Port} = inet:port(Listen),
+    ok = gen_tcp:close(Listen),
+    Port.
+
+sha(Data) ->
+    crypto:hash(sha256, Data).
