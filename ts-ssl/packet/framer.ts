@@ -29,7 +29,7 @@ import { ChunkQueue } from "./chunks.js";
 import { deliver } from "./deliver.js";
 import { lengthField } from "./length.js";
 import { framePacketAt } from "./parse.js";
-import { FramingError, type FramingOptions, type ParseOptions } from "./types.js";
+import { FramingError, type FramingOptions } from "./types.js";
 
 export { FramingError, defaultFramingOptions, type FramingOptions, type PacketType } from "./types.js";
 export { parsePacket, decodeResultTerm, type DecodeResult } from "./parse.js";
@@ -43,7 +43,6 @@ export const GEN_TCP_BUFFER = 1460;
 
 export class Framer {
   #options!: FramingOptions;
-  #parse!: ParseOptions;
   readonly #queue = new ChunkQueue();
   /** The http parse state: true = among the headers. */
   #inHeaders = false;
@@ -71,20 +70,38 @@ export class Framer {
   next(): Term | undefined {
     const queue = this.#queue;
     if (queue.length < this.#wanted) return undefined;
-    const type = this.#options.packet;
+    const { packet: type, packetSize, lineDelimiter } = this.#options;
+    if (type === "raw") return this.take(0);
     if (type === "httph" || type === "httph_bin") this.#inHeaders = true;
+    // inet reads a packet whose length it cannot tell yet into a buffer of `buffer` bytes, and
+    // truncates lines at that size; a full buffer with no packet in it grows to packet_size if
+    // that is larger, else the packet is emsgsize. A packet whose header tells its length gets
+    // a buffer of that length.
+    let limit = GEN_TCP_BUFFER;
     // Most packets lie in the first chunk: look there first, gather more only when needed.
-    let view = type === "raw" ? queue.peek(queue.length) : queue.first();
+    let view = queue.first().subarray(0, limit);
     for (;;) {
-      const { framed, inHeaders } = framePacketAt(type, view, this.#parse, this.#inHeaders);
+      const parse = { packetSize, lineLength: limit, lineDelimiter };
+      const { framed, inHeaders } = framePacketAt(type, view, parse, this.#inHeaders);
       switch (framed.kind) {
         case "more":
-          if (view.length < queue.length && (framed.size ?? 0) <= queue.length) {
-            view = queue.peek(framed.size ?? queue.length);
+          if (framed.size !== undefined) {
+            if (framed.size > queue.length) {
+              this.#wanted = framed.size;
+              return undefined;
+            }
+            view = queue.peek(framed.size);
             continue;
           }
-          this.#wanted = framed.size ?? queue.length + 1;
-          return undefined;
+          if (view.length === limit) {
+            if (packetSize <= limit) throw FramingError.emsgsize();
+            limit = packetSize;
+          } else if (view.length === queue.length) {
+            this.#wanted = queue.length + 1;
+            return undefined;
+          }
+          view = queue.peek(Math.min(queue.length, limit));
+          continue;
         case "invalid":
           throw FramingError.emsgsize();
         case "frame":
@@ -106,8 +123,14 @@ export class Framer {
    */
   take(length: number): Term | undefined {
     assert(Number.isInteger(length) && length >= 0, "recv length");
-    if (length === 0) return this.next();
-    if (this.#options.packet !== "raw") throw FramingError.einval();
+    const raw = this.#options.packet === "raw";
+    if (length === 0) {
+      if (!raw) return this.next();
+      length = this.#queue.length;
+      if (length === 0) return undefined;
+    } else if (!raw) {
+      throw FramingError.einval();
+    }
     if (this.#queue.length < length) return undefined;
     return deliver(this.#queue.take(length), this.#options);
   }
@@ -124,7 +147,6 @@ export class Framer {
     assert(Number.isInteger(options.header) && options.header >= 0, "header");
     assert(Number.isInteger(options.lineDelimiter) && options.lineDelimiter >= 0 && options.lineDelimiter <= 255, "line_delimiter");
     this.#options = { ...options };
-    this.#parse = { packetSize: options.packetSize, lineLength: GEN_TCP_BUFFER, lineDelimiter: options.lineDelimiter };
     this.#wanted = 1;
   }
 }
