@@ -1,8 +1,12 @@
 /**
- * Asking a real node: many cases per evaluation, each checked by the node itself, which answers
- * `ok` or, for the first case that failed, what it found.
+ * Asking a real node: many cases per evaluation, sent as one external term made by our encoder,
+ * each checked by the node itself, which answers `ok` or, for the first case that failed, what
+ * it found (decoded by our decoder).
  */
-import { atom, tuple, type Term } from "../../etf/terms.js";
+import { decode } from "../../etf/decode.js";
+import { encode } from "../../etf/encode.js";
+import { formatTerm } from "../../etf/format.js";
+import { Tuple, atom, tuple, type Term } from "../../etf/terms.js";
 import type { ParseOptions, PacketType } from "../../ts-ssl/packet/types.js";
 import type { ErlNode } from "../support/erlang.js";
 
@@ -11,33 +15,40 @@ export interface Mismatch {
   index: number;
   /** How many cases failed. */
   count: number;
-  /** What the node said about it, printed by the node. */
-  text: string;
+  /** What the check said about it. */
+  found: Term;
 }
 
 /**
  * Runs `check` (Erlang source of a fun of one argument returning `ok` when the case passes) over
- * `cases` (Erlang source of each case), `batch` cases per evaluation, batches in turn.
+ * `cases`, `batch` cases per evaluation, batches in turn.
  */
-export async function firstMismatch(node: ErlNode, check: string, cases: string[], batch = 2000): Promise<Mismatch | undefined> {
+export async function firstMismatch(node: ErlNode, check: string, cases: Term[], batch = 2000): Promise<Mismatch | undefined> {
   let count = 0;
   let first: Mismatch | undefined;
   for (let start = 0; start < cases.length; start += batch) {
-    const items = cases.slice(start, start + batch);
-    const { text } = await node.eval(`(fun() ->
+    const payload = encode(cases.slice(start, start + batch)).toString("base64");
+    const { etf } = await node.eval(`(fun() ->
       PkCheck = ${check},
+      PkCases = binary_to_term(base64:decode(<<"${payload}">>)),
       {_, PkBad} = lists:foldl(fun(PkCase, {PkI, PkAcc}) ->
           case PkCheck(PkCase) of ok -> {PkI + 1, PkAcc}; PkR -> {PkI + 1, [{PkI, PkR} | PkAcc]} end
-        end, {0, []}, [${items.join(",\n")}]),
+        end, {0, []}, PkCases),
       case lists:reverse(PkBad) of [] -> ok; [{PkI, PkR} | _] -> {length(PkBad), PkI, PkR} end
     end)()`);
-    if (text === "ok") continue;
-    const m = /^\{(\d+),\s*(\d+),/.exec(text);
-    if (m === null) throw new Error(`unexpected answer: ${text}`);
-    count += Number(m[1]);
-    first ??= { index: start + Number(m[2]), count: 0, text };
+    const answer = decode(etf);
+    if (answer === atom("ok")) continue;
+    if (!(answer instanceof Tuple) || answer.size !== 3) throw new Error(`unexpected answer: ${formatTerm(answer)}`);
+    const [n, i, found] = answer.elements as [number, number, Term];
+    count += n;
+    first ??= { index: start + i, count: 0, found };
   }
   return first === undefined ? undefined : { ...first, count };
+}
+
+/** For failure messages: a term as Erlang prints it. */
+export function show(t: Term): string {
+  return formatTerm(t, { maxLength: 4000 });
 }
 
 /** `erlang:decode_packet/3`'s options list for these parse options (line_delimiter only for `line`, as the BIF wants). */
