@@ -254,7 +254,13 @@ export class SslSocket extends Endpoint {
     const tls = this.#tls!;
     // 3.9 answered every send failure with closed.
     if (this.#ended !== undefined || !tls.writable) return tuple(error, reason.closed);
-    const parts = framePacket(data, framingOptions(this.#options));
+    let parts: Uint8Array[];
+    try {
+      parts = framePacket(data, framingOptions(this.#options));
+    } catch (err) {
+      if (err instanceof FramingError) fail(err.reason);
+      throw err;
+    }
     if (parts.length === 0) return ok;
     // Writes of one event-loop turn leave together.
     if (!this.#corked) {
