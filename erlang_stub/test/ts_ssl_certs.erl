@@ -23,9 +23,10 @@
 
 -define(PASSWORD, "s3cret pass").
 
-%% Makes every file in Dir. Returns a map of what the suite uses: file names by role.
+%% Makes every file in Dir, a new directory. Returns a map of what the suite uses: file names by role.
 -spec make(file:filename()) -> #{atom() => term()}.
 make(Dir) ->
+    ok = file:make_dir(Dir),
     ok = write(Dir, "openssl.cnf", config(Dir)),
     ok = write(Dir, "index.txt", ""),
     ok = write(Dir, "serial", "01\n"),

@@ -6,7 +6,7 @@
 -export([async/1, await/1, wait_until/1]).
 -export([native_listen/1, native_accept/1, native_connect/2, native_run/2]).
 -export([openssl_server/1, openssl_client/2, openssl_write/2, openssl_read/2, openssl_exit/1]).
--export([free_port/0, sha/1]).
+-export([free_port/0]).
 
 %% Anything a peer is expected to do comes well within this; past it a scenario has hung.
 -define(HANG, 30000).
@@ -121,9 +121,10 @@ openssl_exit(Port) ->
         ct:fail(openssl_did_not_exit)
     end.
 
+%% Under `timeout', so that a scenario that fails half-way leaves no openssl behind.
 openssl(Args) ->
-    open_port({spawn_executable, os:find_executable("openssl")},
-              [{args, Args}, binary, exit_status, {line, 4096}]).
+    open_port({spawn_executable, os:find_executable("timeout")},
+              [{args, ["120", "openssl" | Args]}, binary, exit_status, {line, 4096}]).
 
 read_until(Port, Pattern) ->
     receive
@@ -144,6 +145,3 @@ free_port() ->
     {ok, Port} = inet:port(Listen),
     ok = gen_tcp:close(Listen),
     Port.
-
-sha(Data) ->
-    crypto:hash(sha256, Data).

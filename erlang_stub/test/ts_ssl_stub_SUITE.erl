@@ -47,7 +47,7 @@ groups() ->
      {unreachable, [], [unreachable_library_calls, unreachable_socket_calls]}].
 
 init_per_suite(Config) ->
-    Certs = ts_ssl_certs:make(?config(priv_dir, Config)),
+    Certs = ts_ssl_certs:make(filename:join(?config(priv_dir, Config), ?MODULE)),
     [{certs, Certs}, {saved_env, os:getenv("TS_SSL_BRIDGE")} | Config].
 
 end_per_suite(_Config) ->
