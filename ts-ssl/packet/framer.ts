@@ -4,14 +4,19 @@
  *
  * Receive: `Framer` holds the decrypted bytes not yet delivered and cuts packets from them on
  * demand. Where a gen_tcp socket differs from `erlang:decode_packet/3`, the Framer follows the
- * socket (each checked against gen_tcp on a real node by test/packet/framer.test.ts):
+ * socket. Each point was found by probing gen_tcp on OTP 25.2.3 and is checked against a
+ * listener/connection pair in a real node by test/packet/gen-tcp.test.ts:
  * - http: the parse state carries over from packet to packet (start line, then headers until
  *   `http_eoh`, then the next start line); decode_packet starts afresh on every call. setopts
  *   does not reset it: a socket switched from `http` to `raw` and back mid-head goes on with
- *   headers. `httph*` leaves it among the headers even when no packet came.
- * - line: a socket cuts lines at its `buffer` size (1460 by default), where decode_packet
- *   without `line_length` waits for the end of the line; without `packet_size`, http lines longer
- *   than that are emsgsize.
+ *   headers; `httph*` leaves it among the headers even when no packet came. getopts still says
+ *   `http`: the "switch to httph" of inet(3) is this state.
+ * - receive buffer: inet reads a packet whose length it cannot yet tell (line, http, an
+ *   unfinished asn1 header) into a buffer of `{buffer, N}` bytes (1460), and decode_packet's
+ *   `line_length` is that size. So lines come cut at 1460 bytes even when packet_size is larger
+ *   and the delimiter comes later; an http line (or a header line and the byte after it) that
+ *   does not fit is emsgsize, unless packet_size is larger, when the buffer grows to it once.
+ *   decode_packet, given the whole binary, would wait for the delimiter or find it too far.
  * - raw: a packet is everything buffered; list mode delivers a charlist, where decode_packet only
  *   knows binaries. `header` and `mode` apply to every binary packet.
  * - a packet the socket cannot frame is `{error, emsgsize}` (decode_packet: `{error, invalid}`);
@@ -19,6 +24,10 @@
  * - when the peer closes, gen_tcp delivers the raw bytes still buffered (active mode gets them as
  *   they come; `recv(S, 0)` gets them); a partial packet of any other type is dropped, and so is
  *   a raw tail shorter than a pending `recv(S, N)`, which gets `{error, closed}`.
+ * Not reproduced: a buffer that grew to packet_size for a long http line stays that large while
+ * bytes read with that line remain in it, so a `line` packet cut from them after a setopts comes
+ * cut at packet_size, not 1460 (probed on OTP 25.2.3). Which bytes inet had read by then depends
+ * on TCP timing, so no framing of the bytes alone can match it.
  *
  * Send: `framePacket`. Only 1, 2 and 4 add anything (the length field); every other type sends
  * the data as is, as gen_tcp does, and an empty send writes nothing.
@@ -36,8 +45,8 @@ export { parsePacket, decodeResultTerm, type DecodeResult } from "./parse.js";
 
 /**
  * gen_tcp's default `{buffer, N}` on Linux (OTP 25; `inet:getopts(S, [buffer])` on a fresh
- * socket). The socket uses it as the truncation length of `line` packets and, without
- * `packet_size`, as the longest http line. ssl 3.9's loopback socket kept the default.
+ * socket): the receive buffer for packets of unknown length (see above). ssl 3.9's loopback
+ * socket kept the default, and ssl has no `buffer` option for a user to change it.
  */
 export const GEN_TCP_BUFFER = 1460;
 
