@@ -283,8 +283,11 @@ bridge() ->
 -spec configured_bridge() -> node() | undefined.
 configured_bridge() ->
     %% The env of an application that is not loaded reads as unset, even when given with
-    %% `-ts_ssl bridge Node' on the command line.
-    _ = application:get_key(ts_ssl, vsn) =:= undefined andalso application:load(ts_ssl),
+    %% `-ts_ssl bridge Node' on the command line; get_key/2 tells without a call.
+    case application:get_key(ts_ssl, vsn) of
+        undefined -> _ = application:load(ts_ssl), ok;
+        {ok, _} -> ok
+    end,
     case application:get_env(ts_ssl, bridge) of
         {ok, Bridge} when is_atom(Bridge) -> Bridge;
         {ok, Bridge} when is_list(Bridge) -> list_to_atom(Bridge);

@@ -18,7 +18,7 @@
          controlling_process_passes_queued_messages/1, controlling_process_refused/1,
          controlling_process_of_a_passive_socket/1, pid_is_answered_locally/1,
          format_error_texts/1, format_error_posix_and_others/1,
-         app_env_names_the_bridge/1, os_env_names_the_bridge/1,
+         app_env_names_the_bridge/1, command_line_names_the_bridge/1, os_env_names_the_bridge/1,
          default_bridge_is_on_this_host/1, socket_calls_go_to_the_socket_node/1,
          unreachable_library_calls/1, unreachable_socket_calls/1,
          shell_without_sname/1, start_and_stop/1]).
@@ -42,7 +42,8 @@ groups() ->
       [send_refuses_what_gen_tcp_refuses, seed_refuses_non_iodata, peercert_refuses_bad_options,
        pid_is_answered_locally, format_error_texts, format_error_posix_and_others]},
      {which_bridge, [],
-      [app_env_names_the_bridge, os_env_names_the_bridge, default_bridge_is_on_this_host,
+      [app_env_names_the_bridge, command_line_names_the_bridge, os_env_names_the_bridge,
+       default_bridge_is_on_this_host,
        socket_calls_go_to_the_socket_node]},
      {unreachable, [], [unreachable_library_calls, unreachable_socket_calls]}].
 
@@ -310,6 +311,19 @@ app_env_names_the_bridge(_Config) ->
     true = os:putenv("TS_SSL_BRIDGE", "ts_ssl_absent@nowhere"),
     fake_bridge(fun(version) -> {ok, {"3.9", "app env", ""}} end),
     {ok, {"3.9", "app env", ""}} = ts_ssl:version(),
+    ok.
+
+%% `erl -ts_ssl bridge Node' sets the application env before ts_ssl is loaded.
+command_line_names_the_bridge(_Config) ->
+    fake_bridge(fun(version) -> {ok, {"3.9", "command line", ""}} end),
+    Args = ["-ts_ssl", "bridge", "'" ++ atom_to_list(node()) ++ "'" | peer_args()],
+    {ok, Peer, Node} = peer:start_link(#{name => peer:random_name(), args => Args,
+                                        env => [{"TS_SSL_BRIDGE", "ts_ssl_absent@nowhere"}]}),
+    try
+        {ok, {"3.9", "command line", ""}} = erpc:call(Node, ts_ssl, version, [])
+    after
+        peer:stop(Peer)
+    end,
     ok.
 
 os_env_names_the_bridge(_Config) ->
