@@ -83,7 +83,14 @@ export abstract class Endpoint {
     );
     this.term = tuple(sslsocket, this.id, this.process.pid);
     table.add(this);
-    this.process.link(owner);
+  }
+
+  /**
+   * Links the socket to its owner: the last step of a subclass's constructor, since a link to
+   * an owner that is already gone may close the socket at once.
+   */
+  protected linkOwner(): void {
+    this.process.link(this.#owner);
   }
 
   get owner(): Pid {

@@ -33,6 +33,7 @@ export class ListenSocket extends Endpoint {
     this.setup = setup;
     server.on("connection", (socket) => this.#arrived(socket));
     server.on("error", () => {});
+    this.linkOwner();
   }
 
   /** `listen/2` for `owner`: binds, loads the TLS settings, then makes the socket. */

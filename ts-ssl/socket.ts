@@ -66,12 +66,14 @@ export class SslSocket extends Endpoint {
     this.#options = options;
     this.#framer = new Framer(framingOptions(options));
     this.#active = activeOf(options);
+    this.linkOwner();
   }
 
   /** A client socket whose handshake is done. */
   static connected(table: SocketTable, owner: Pid, tls: TLSSocket, options: Options): SslSocket {
     const s = new SslSocket(table, owner, "connect", options, "open");
-    s.#start(tls);
+    if (s.open) s.#start(tls);
+    else tls.destroy();
     return s;
   }
 
@@ -81,6 +83,7 @@ export class SslSocket extends Endpoint {
     s.#raw = raw;
     s.#setup = setup;
     raw.on("error", () => {});
+    if (!s.open) raw.destroy();
     return s;
   }
 
@@ -198,6 +201,7 @@ export class SslSocket extends Endpoint {
   #end(why: Term | undefined): void {
     if (this.#ended !== undefined) return;
     this.#ended = { reason: why };
+    for (const done of [...this.#pendingSends]) done(tuple(error, reason.closed));
     this.#pump();
   }
 
