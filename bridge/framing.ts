@@ -1,0 +1,152 @@
+/**
+ * Length-prefixed framing: a 2-byte big-endian length during the handshake, 4 bytes once
+ * connected (`erl_dist_protocol.md`; `{packet, 2}` then `{packet, 4}` in gen_tcp terms). A frame
+ * of length 0 is a tick.
+ *
+ * The reader never copies: a frame inside one chunk comes out as a view of it, and a frame that
+ * spans chunks comes out as the list of its pieces (views too), so the consumer decides where
+ * the one copy happens (a fragmented message is joined once, with its other fragments).
+ */
+
+/** A whole frame: one view, or its pieces in order when it arrived across chunks. */
+export type Frame = Uint8Array | Uint8Array[];
+
+export class FrameError extends Error {
+  readonly code = "frame_too_large";
+  constructor(
+    readonly length: number,
+    readonly limit: number,
+  ) {
+    super(`a frame of ${length} bytes is over the limit of ${limit} bytes`);
+  }
+}
+
+const empty = new Uint8Array(0);
+
+export class FrameReader {
+  readonly #headerSize: 2 | 4;
+  readonly #maxLength: number;
+  // The length prefix, when it arrives split across chunks.
+  readonly #head = new Uint8Array(4);
+  #headFill = 0;
+  // The frame being gathered: its pieces and how many bytes are still to come (0: none).
+  #parts: Uint8Array[] = [];
+  #missing = 0;
+
+  constructor(headerSize: 2 | 4, maxLength: number) {
+    this.#headerSize = headerSize;
+    this.#maxLength = maxLength;
+  }
+
+  /** True when no partial frame is held. */
+  get idle(): boolean {
+    return this.#headFill === 0 && this.#missing === 0;
+  }
+
+  /**
+   * Takes in a chunk and calls `onFrame` for each frame it completes, in order. Throws
+   * `FrameError` on a length over the limit; the stream is then beyond repair.
+   */
+  push(chunk: Uint8Array, onFrame: (frame: Frame) => void): void {
+    const h = this.#headerSize;
+    let off = 0;
+    while (off < chunk.length) {
+      if (this.#missing > 0) {
+        const take = Math.min(this.#missing, chunk.length - off);
+        this.#parts.push(chunk.subarray(off, off + take));
+        this.#missing -= take;
+        off += take;
+        if (this.#missing === 0) {
+          const parts = this.#parts;
+          this.#parts = [];
+          onFrame(parts);
+        }
+        continue;
+      }
+      let length: number;
+      if (this.#headFill === 0 && chunk.length - off >= h) {
+        length = readLength(chunk, off, h);
+        off += h;
+      } else {
+        while (this.#headFill < h && off < chunk.length) this.#head[this.#headFill++] = chunk[off++]!;
+        if (this.#headFill < h) return;
+        this.#headFill = 0;
+        length = readLength(this.#head, 0, h);
+      }
+      if (length > this.#maxLength) throw new FrameError(length, this.#maxLength);
+      if (length === 0) {
+        onFrame(empty);
+      } else if (chunk.length - off >= length) {
+        const frame = chunk.subarray(off, off + length);
+        off += length;
+        onFrame(frame);
+      } else {
+        this.#parts = [chunk.subarray(off)];
+        this.#missing = length - (chunk.length - off);
+        off = chunk.length;
+      }
+    }
+  }
+}
+
+function readLength(bytes: Uint8Array, at: number, size: 2 | 4): number {
+  return size === 2
+    ? (bytes[at]! << 8) | bytes[at + 1]!
+    : ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
+}
+
+/** The length prefix for a frame of `length` bytes. */
+export function frameHeader(length: number, size: 2 | 4): Buffer {
+  const header = Buffer.allocUnsafe(size);
+  if (size === 2) header.writeUInt16BE(length, 0);
+  else header.writeUInt32BE(length, 0);
+  return header;
+}
+
+/** A frame as one contiguous view (joining the pieces, the one copy, when it came in several). */
+export function joinFrame(frame: Frame): Uint8Array {
+  if (!Array.isArray(frame)) return frame;
+  return frame.length === 1 ? frame[0]! : Buffer.concat(frame);
+}
+
+/** The total length of a frame. */
+export function frameLength(frame: Frame): number {
+  if (!Array.isArray(frame)) return frame.length;
+  let n = 0;
+  for (const p of frame) n += p.length;
+  return n;
+}
+
+/**
+ * The first `n` bytes of a frame, contiguous (a view when they lie in its first piece). The
+ * frame must be at least `n` bytes long.
+ */
+export function frameHead(frame: Frame, n: number): Uint8Array {
+  if (!Array.isArray(frame)) return frame.subarray(0, n);
+  if (frame[0]!.length >= n) return frame[0]!.subarray(0, n);
+  const out = new Uint8Array(n);
+  let filled = 0;
+  for (const p of frame) {
+    const take = Math.min(p.length, n - filled);
+    out.set(p.subarray(0, take), filled);
+    filled += take;
+    if (filled === n) break;
+  }
+  return out;
+}
+
+/** The pieces of a frame from byte `from` on, as views. */
+export function frameTail(frame: Frame, from: number): Uint8Array[] {
+  const parts = Array.isArray(frame) ? frame : [frame];
+  const out: Uint8Array[] = [];
+  let skip = from;
+  for (const p of parts) {
+    if (skip >= p.length) {
+      skip -= p.length;
+      continue;
+    }
+    out.push(skip > 0 ? p.subarray(skip) : p);
+    skip = 0;
+  }
+  return out;
+}

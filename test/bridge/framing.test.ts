@@ -1,0 +1,100 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  FrameError,
+  FrameReader,
+  frameHead,
+  frameHeader,
+  frameLength,
+  frameTail,
+  joinFrame,
+  type Frame,
+} from "../../bridge/framing.js";
+
+function encodeFrames(frames: Uint8Array[], size: 2 | 4): Buffer {
+  return Buffer.concat(frames.flatMap((f) => [frameHeader(f.length, size), Buffer.from(f)]));
+}
+
+function readAll(reader: FrameReader, chunks: Uint8Array[]): Buffer[] {
+  const out: Buffer[] = [];
+  for (const c of chunks) reader.push(c, (f) => out.push(Buffer.from(joinFrame(f))));
+  return out;
+}
+
+describe("FrameReader", () => {
+  const frames = [Buffer.from("hello"), Buffer.alloc(0), Buffer.from([1, 2, 3]), Buffer.alloc(300, 7)];
+
+  for (const size of [2, 4] as const) {
+    it(`gives the same frames at every split point (${size}-byte lengths)`, () => {
+      const wire = encodeFrames(frames, size);
+      for (let i = 0; i <= wire.length; i++) {
+        for (const j of [i, Math.min(wire.length, i + 1), Math.min(wire.length, i + 7)]) {
+          const got = readAll(new FrameReader(size, 1 << 20), [wire.subarray(0, i), wire.subarray(i, j), wire.subarray(j)]);
+          expect(got, `split at ${i}/${j}`).toEqual(frames);
+        }
+      }
+    });
+  }
+
+  it("gives every prefix nothing past the frames it completes, and holds the partial rest", () => {
+    const wire = encodeFrames([Buffer.from("abc")], 4);
+    for (let i = 0; i < wire.length; i++) {
+      const reader = new FrameReader(4, 100);
+      expect(readAll(reader, [wire.subarray(0, i)])).toEqual([]);
+      expect(reader.idle).toBe(i === 0);
+    }
+  });
+
+  it("hands out a frame inside one chunk as a view, not a copy", () => {
+    const wire = encodeFrames([Buffer.from("abc")], 4);
+    let frame: Frame | undefined;
+    new FrameReader(4, 100).push(wire, (f) => (frame = f));
+    expect(frame).toBeInstanceOf(Uint8Array);
+    expect((frame as Uint8Array).buffer).toBe(wire.buffer);
+  });
+
+  it("hands out a frame across chunks as its pieces", () => {
+    const wire = encodeFrames([Buffer.from("abcdef")], 4);
+    let frame: Frame | undefined;
+    const r = new FrameReader(4, 100);
+    r.push(wire.subarray(0, 6), (f) => (frame = f));
+    r.push(wire.subarray(6), (f) => (frame = f));
+    expect(Array.isArray(frame)).toBe(true);
+    expect(frameLength(frame!)).toBe(6);
+    expect(Buffer.from(frameHead(frame!, 3)).toString()).toBe("abc");
+    expect(Buffer.concat(frameTail(frame!, 1)).toString()).toBe("bcdef");
+    expect(Buffer.concat(frameTail(frame!, 2)).toString()).toBe("cdef");
+  });
+
+  it("takes a frame of exactly the limit and refuses one byte more", () => {
+    const ok = encodeFrames([Buffer.alloc(1000)], 4);
+    expect(readAll(new FrameReader(4, 1000), [ok])).toHaveLength(1);
+    const big = encodeFrames([Buffer.alloc(1001)], 4);
+    expect(() => readAll(new FrameReader(4, 1000), [big])).toThrow(FrameError);
+  });
+
+  it("refuses a 4 GiB length without allocating", () => {
+    expect(() => readAll(new FrameReader(4, 1 << 20), [Buffer.from([0xff, 0xff, 0xff, 0xff, 1])])).toThrow(FrameError);
+  });
+
+  it("gives the same frames for any chunking (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 10 }),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        (bodies, cuts) => {
+          const wire = encodeFrames(bodies, 4);
+          const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
+          const chunks: Buffer[] = [];
+          let prev = 0;
+          for (const p of points) {
+            chunks.push(wire.subarray(prev, p));
+            prev = p;
+          }
+          chunks.push(wire.subarray(prev));
+          expect(readAll(new FrameReader(4, 1 << 20), chunks)).toEqual(bodies.map((b) => Buffer.from(b)));
+        },
+      ),
+    );
+  });
+});
