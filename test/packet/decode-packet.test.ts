@@ -186,6 +186,18 @@ describe("decode_packet corner cases", () => {
     await agree(cases);
   });
 
+  it("long tokens and lines", async () => {
+    const long = "A".repeat(300_000);
+    const cases: Case[] = [
+      { type: "http", bytes: b(long, " / HTTP/1.1\r\n"), options: {} },
+      { type: "http_bin", bytes: b("GET /", long, " HTTP/1.1\r\n"), options: {} },
+      { type: "httph", bytes: b(long, ": v\r\n\r\n"), options: {} },
+      { type: "httph_bin", bytes: b("X: ", long, "\r\n\r\n"), options: {} },
+      { type: "line", bytes: b(long, "\n"), options: {} },
+    ];
+    await agree(cases);
+  });
+
   it("every known header field, in any case, with its bit number", async () => {
     const cases: Case[] = [];
     for (const name of knownFieldNames) {

@@ -1,5 +1,5 @@
 /**
- * Asking a real node: many cases per evaluation, sent as one external term made by our encoder,
+ * Asking a real node: many cases per evaluation, sent as one compressed external term made by our encoder,
  * each checked by the node itself, which answers `ok` or, for the first case that failed, what
  * it found (decoded by our decoder).
  */
@@ -27,7 +27,7 @@ export async function firstMismatch(node: ErlNode, check: string, cases: Term[],
   let count = 0;
   let first: Mismatch | undefined;
   for (let start = 0; start < cases.length; start += batch) {
-    const payload = encode(cases.slice(start, start + batch)).toString("base64");
+    const payload = encode(cases.slice(start, start + batch), { compressed: true }).toString("base64");
     const { etf } = await node.eval(`(fun() ->
       PkCheck = ${check},
       PkCases = binary_to_term(base64:decode(<<"${payload}">>)),

@@ -75,9 +75,9 @@ export const knownFields: ReadonlyMap<string, KnownField> = new Map(
 export const knownFieldNames: readonly string[] = fieldNames;
 
 /** Methods that come as atoms; any other token comes as a string. Compared case-sensitively. */
-export const knownMethods: ReadonlyMap<string, Atom> = new Map(
-  ["OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "TRACE"].map((m) => [m, atom(m)]),
-);
+const methodNames = ["OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "TRACE"];
+export const knownMethods: ReadonlyMap<string, Atom> = new Map(methodNames.map((m) => [m, atom(m)]));
+export const MAX_METHOD_LENGTH = Math.max(...methodNames.map((m) => m.length));
 
 /**
  * A header name longer than this is delivered as it came, without case normalisation and never

@@ -17,7 +17,7 @@
  * Nothing is sent differently: on send, http data goes out as is.
  */
 import { Charlist, atom, tuple, type Term } from "../../etf/terms.js";
-import { MAX_NAME_LENGTH, knownFields, knownMethods } from "./http-fields.js";
+import { MAX_METHOD_LENGTH, MAX_NAME_LENGTH, knownFields, knownMethods } from "./http-fields.js";
 import { invalid, needMore, type Framed, type ParseOptions } from "./types.js";
 
 const CR = 13;
@@ -181,7 +181,7 @@ function parseStartLine(bytes: Uint8Array, strings: Strings): Term | undefined {
   const methodLength = line.skip((c) => isToken[c]!);
   if (line.done || methodLength === 0 || !isSpace(line.peek())) return undefined;
   const methodBytes = bytes.subarray(0, methodLength);
-  const method = knownMethods.get(latin1(methodBytes)) ?? strings(methodBytes);
+  const method = (methodLength <= MAX_METHOD_LENGTH ? knownMethods.get(latin1(methodBytes)) : undefined) ?? strings(methodBytes);
   line.skip(isSpace);
   const uriStart = line.at;
   if (line.skip((c) => !isSpace(c)) === 0) return undefined;
@@ -290,6 +290,7 @@ function normaliseName(name: Uint8Array): Uint8Array {
   return out;
 }
 
+/** Short names only (methods, field names of at most MAX_NAME_LENGTH bytes). */
 function latin1(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+  return String.fromCharCode(...bytes);
 }

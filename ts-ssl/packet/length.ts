@@ -17,8 +17,8 @@ const maxBody: Record<LengthFieldSize, number> = { 1: 0xff, 2: 0xffff, 4: 0xffff
 
 export function parseLengthPrefixed(size: LengthFieldSize, bytes: Uint8Array, options: ParseOptions): Framed {
   if (bytes.length < size) return needMore;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, size);
-  const bodySize = size === 1 ? view.getUint8(0) : size === 2 ? view.getUint16(0) : view.getUint32(0);
+  let bodySize = 0;
+  for (let i = 0; i < size; i++) bodySize = bodySize * 256 + bytes[i]!;
   const total = sized(bytes, size, bodySize, options.packetSize ?? 0);
   return typeof total === "number" ? frame(total, bytes.subarray(size, total)) : total;
 }
