@@ -1,7 +1,7 @@
 /**
- * Asking a real node: many cases per evaluation, sent as one compressed external term made by our encoder,
- * each checked by the node itself, which answers `ok` or, for the first case that failed, what
- * it found (decoded by our decoder).
+ * Asking a real node: many cases per evaluation, sent as one compressed external term made by
+ * our encoder, each checked by the node itself, which answers `ok` or, for the first case that
+ * failed, what it found (decoded by our decoder).
  */
 import { decode } from "../../etf/decode.js";
 import { encode } from "../../etf/encode.js";

@@ -5,7 +5,7 @@
  * clear) or a long one of at most four octets. The packet is delivered whole, header included.
  * The indefinite form (0x80) counts as an empty body, as inet does.
  */
-import { frame, invalid, needMore, sized, type Framed, type ParseOptions } from "./types.js";
+import { invalid, needMore, sized, type Framed, type ParseOptions } from "./types.js";
 
 /** Bit 8 of an identifier or length octet: "more octets follow" / "long form". */
 const MORE = 0x80;
@@ -35,6 +35,5 @@ export function parseAsn1(bytes: Uint8Array, options: ParseOptions): Framed {
     for (let i = 0; i < octets; i++) bodySize = bodySize * 256 + bytes[at + i]!;
     at += octets;
   }
-  const total = sized(bytes, at, bodySize, options.packetSize ?? 0);
-  return typeof total === "number" ? frame(total, bytes.subarray(0, total)) : total;
+  return sized(bytes, at, bodySize, options);
 }

@@ -3,7 +3,7 @@
  * flags (bit 0: little-endian), message type, then the body size in the byte order the flags say.
  * The packet is delivered whole, header included; a header without the magic is invalid.
  */
-import { frame, invalid, needMore, sized, type Framed, type ParseOptions } from "./types.js";
+import { invalid, needMore, sized, type Framed, type ParseOptions } from "./types.js";
 
 const HEADER_SIZE = 12;
 const MAGIC = [0x47, 0x49, 0x4f, 0x50]; // "GIOP"
@@ -16,6 +16,5 @@ export function parseCdr(bytes: Uint8Array, options: ParseOptions): Framed {
   if (MAGIC.some((b, i) => bytes[i] !== b)) return invalid;
   const view = new DataView(bytes.buffer, bytes.byteOffset, HEADER_SIZE);
   const bodySize = view.getUint32(SIZE_AT, (bytes[FLAGS_AT]! & LITTLE_ENDIAN_FLAG) !== 0);
-  const total = sized(bytes, HEADER_SIZE, bodySize, options.packetSize ?? 0);
-  return typeof total === "number" ? frame(total, bytes.subarray(0, total)) : total;
+  return sized(bytes, HEADER_SIZE, bodySize, options);
 }

@@ -3,7 +3,7 @@
  * request id, content length, padding length, reserved), the content, then the padding. The
  * packet is the header and the content; the padding is consumed but not delivered, as inet does.
  */
-import { frame, invalid, needMore, sized, type Framed, type ParseOptions } from "./types.js";
+import { invalid, needMore, sized, type Framed, type ParseOptions } from "./types.js";
 
 const HEADER_SIZE = 8;
 const FCGI_VERSION_1 = 1;
@@ -15,6 +15,5 @@ export function parseFcgi(bytes: Uint8Array, options: ParseOptions): Framed {
   if (bytes[0] !== FCGI_VERSION_1) return invalid;
   const padding = bytes[PADDING_LENGTH_AT]!;
   const bodySize = ((bytes[CONTENT_LENGTH_AT]! << 8) | bytes[CONTENT_LENGTH_AT + 1]!) + padding;
-  const total = sized(bytes, HEADER_SIZE, bodySize, options.packetSize ?? 0);
-  return typeof total === "number" ? frame(total, bytes.subarray(0, total - padding)) : total;
+  return sized(bytes, HEADER_SIZE, bodySize, options, 0, padding);
 }

@@ -19,8 +19,7 @@ export function parseLengthPrefixed(size: LengthFieldSize, bytes: Uint8Array, op
   if (bytes.length < size) return needMore;
   let bodySize = 0;
   for (let i = 0; i < size; i++) bodySize = bodySize * 256 + bytes[i]!;
-  const total = sized(bytes, size, bodySize, options.packetSize ?? 0);
-  return typeof total === "number" ? frame(total, bytes.subarray(size, total)) : total;
+  return sized(bytes, size, bodySize, options, size);
 }
 
 /**

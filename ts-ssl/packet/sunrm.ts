@@ -3,7 +3,7 @@
  * whose top bit marks the last fragment and whose other 31 bits are the fragment's length. inet
  * frames each fragment on its own and delivers it whole, header included.
  */
-import { frame, needMore, sized, type Framed, type ParseOptions } from "./types.js";
+import { needMore, sized, type Framed, type ParseOptions } from "./types.js";
 
 const HEADER_SIZE = 4;
 /** The 31 bits under the last-fragment flag. */
@@ -13,6 +13,5 @@ export function parseSunrm(bytes: Uint8Array, options: ParseOptions): Framed {
   if (bytes.length < HEADER_SIZE) return needMore;
   const header = new DataView(bytes.buffer, bytes.byteOffset, HEADER_SIZE).getUint32(0);
   const bodySize = header & FRAGMENT_LENGTH;
-  const total = sized(bytes, HEADER_SIZE, bodySize, options.packetSize ?? 0);
-  return typeof total === "number" ? frame(total, bytes.subarray(0, total)) : total;
+  return sized(bytes, HEADER_SIZE, bodySize, options);
 }

@@ -3,7 +3,7 @@
  * big-endian length of the whole packet, header included. Delivered whole. Another version, or a
  * length shorter than the header, is invalid.
  */
-import { frame, invalid, needMore, sized, type Framed, type ParseOptions } from "./types.js";
+import { invalid, needMore, sized, type Framed, type ParseOptions } from "./types.js";
 
 const HEADER_SIZE = 4;
 const TPKT_VERSION = 3;
@@ -13,6 +13,5 @@ export function parseTpkt(bytes: Uint8Array, options: ParseOptions): Framed {
   if (bytes[0] !== TPKT_VERSION) return invalid;
   const length = (bytes[2]! << 8) | bytes[3]!;
   if (length < HEADER_SIZE) return invalid;
-  const total = sized(bytes, HEADER_SIZE, length - HEADER_SIZE, options.packetSize ?? 0);
-  return typeof total === "number" ? frame(total, bytes.subarray(0, total)) : total;
+  return sized(bytes, HEADER_SIZE, length - HEADER_SIZE, options);
 }

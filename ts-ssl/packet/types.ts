@@ -84,14 +84,16 @@ export function frame(size: number, body: Uint8Array): Framed {
 /**
  * A whole packet of `headerSize + bodySize` bytes, or `more` until it is all there: inet's rule for
  * every type whose header carries the length. `bodySize` above `packet_size`, or a total that does
- * not fit a C `int` (OTP 25 checks the sum for wrap-around), is invalid.
+ * not fit a C `int` (OTP 25 checks the sum for wrap-around), is invalid. The packet delivered is
+ * all of it but the first `strip` bytes (1/2/4: the length field) and the last `padding` (fcgi).
  */
-export function sized(bytes: Uint8Array, headerSize: number, bodySize: number, packetSize: number): Framed | number {
+export function sized(bytes: Uint8Array, headerSize: number, bodySize: number, options: ParseOptions, strip = 0, padding = 0): Framed {
+  const packetSize = options.packetSize ?? 0;
   if (packetSize !== 0 && bodySize > packetSize) return invalid;
   const size = headerSize + bodySize;
   if (size > INT_MAX) return invalid;
   if (bytes.length < size) return { kind: "more", size };
-  return size;
+  return frame(size, bytes.subarray(strip, size - padding));
 }
 
 /** C's INT_MAX: inet's packet lengths are `int`. */
