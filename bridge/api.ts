@@ -4,6 +4,7 @@
  * wire. `DistNode` (bridge/node.ts) implements `Node`.
  */
 import type { Atom, Pid, Ref, Term, Tuple } from "../etf/terms.js";
+import type { Logger } from "./log.js";
 
 /**
  * Where a message can go, as in `erlang:send/2`: a pid (local or remote), a locally registered
@@ -58,6 +59,8 @@ export interface Node {
   readonly name: Atom;
   /** The 32-bit creation EPMD gave this incarnation. */
   readonly creation: number;
+  /** Where the node and its processes log. */
+  readonly log: Logger;
   spawn(behaviour: Behaviour, options?: SpawnOptions): Process;
   whereis(name: Atom): Pid | undefined;
   makeRef(): Ref;

@@ -9,6 +9,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { DFLAG, expandDigest, flagNames, missingFlags } from "./flags.js";
+import { splitNodeName } from "./names.js";
 
 /** Message tags (first byte of each handshake message). */
 export const HS_TAG = {
@@ -221,8 +222,7 @@ function newChallenge(): number {
 
 /** `Name@Host`, both parts non-empty (dist_util's `is_node_name/1`). */
 export function isNodeName(s: string): boolean {
-  const parts = s.split("@");
-  return parts.length === 2 && parts[0]!.length > 0 && parts[1]!.length > 0 && s.length <= 255;
+  return splitNodeName(s) !== undefined && s.length <= 255;
 }
 
 function isHostName(s: string): boolean {

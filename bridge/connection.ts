@@ -1,0 +1,292 @@
+/**
+ * One distribution connection in connected state: 4-byte framed messages over a socket, ticks
+ * both ways, and the send side's queueing.
+ *
+ * Sending: each message is encoded once into the connection's encoder and queued as frames.
+ * Writes are gathered and go out once per event-loop turn (one `writev` of coalesced chunks).
+ * A message over 64 KiB goes out in fragments, interleaved with other senders' messages, a
+ * bounded amount per turn, so one large send never holds up the rest; a sender's later messages
+ * wait behind its own fragmented one, which keeps each sender's messages in order.
+ *
+ * Receiving: frames become messages (reassembling fragments), then signals for the node. A
+ * message that does not decode is logged and dropped; the connection goes on. A frame over the
+ * size limit ends the connection, as nothing after it can be trusted.
+ */
+import type { Socket } from "node:net";
+import { Encoder } from "../etf/encode.js";
+import { formatTerm } from "../etf/format.js";
+import type { Atom } from "../etf/terms.js";
+import { ControlError, buildControl, parseSignal, type Signal, type WriteFlags } from "./control.js";
+import { DistError, DistReader, encodeMessage, type WriteMode } from "./dist-message.js";
+import { DFLAG } from "./flags.js";
+import { FrameError, FrameReader, frameLength, type Frame } from "./framing.js";
+import type { Logger } from "./log.js";
+
+export interface ConnectionOptions {
+  /** `net_ticktime` in milliseconds: a peer silent for that long is gone. */
+  netTickTimeMs: number;
+  /** The largest message accepted, whole or reassembled. */
+  maxMessageSize: number;
+  /** Bytes queued (ours and the socket's) above which the connection counts as backed up. */
+  highWaterMark: number;
+  log: Logger;
+}
+
+export interface ConnectionHandler {
+  signal(sig: Signal, from: Connection): void;
+  /** The connection ended; called once. */
+  down(conn: Connection, reason: string): void;
+}
+
+/** A sender's fragmented message being written, and what that sender queued behind it. */
+interface Stream {
+  frames: Uint8Array[][];
+  at: number;
+  backlog: Uint8Array[][][];
+}
+
+const TICK = Buffer.alloc(4);
+/** Fragment bytes written per turn before small messages get their chance again. */
+const FRAGMENT_BUDGET = 256 * 1024;
+/** Binaries this large are written from the sender's memory rather than copied. */
+const CHUNK_THRESHOLD = 16 * 1024;
+
+export class Connection {
+  readonly #socket: Socket;
+  readonly #handler: ConnectionHandler;
+  readonly #log: Logger;
+  readonly #reader: FrameReader;
+  readonly #dist: DistReader;
+  readonly #encoder = new Encoder({ chunkThreshold: CHUNK_THRESHOLD });
+  readonly #mode: WriteMode;
+  readonly #writeFlags: WriteFlags;
+  readonly #highWaterMark: number;
+  readonly #ticker: NodeJS.Timeout;
+
+  #ready: Uint8Array[] = [];
+  readonly #streams = new Map<number, Stream>();
+  #queued = 0;
+  #flushScheduled = false;
+  #waitingForDrain = false;
+  #drainWaiters: Array<() => void> = [];
+  #seq = 0n;
+
+  #readSinceTick = true;
+  #wroteSinceTick = false;
+  #silentTicks = 0;
+  #closed = false;
+
+  constructor(
+    socket: Socket,
+    readonly peer: Atom,
+    readonly peerCreation: number,
+    readonly flags: bigint,
+    options: ConnectionOptions,
+    handler: ConnectionHandler,
+    /** Bytes that arrived with the end of the handshake. */
+    early?: Uint8Array,
+  ) {
+    this.#socket = socket;
+    this.#handler = handler;
+    this.#log = options.log;
+    this.#highWaterMark = options.highWaterMark;
+    const headers = (flags & (DFLAG.DIST_HDR_ATOM_CACHE | DFLAG.FRAGMENTS)) !== 0n;
+    this.#mode = { headers, fragments: (flags & DFLAG.FRAGMENTS) !== 0n };
+    this.#writeFlags = {
+      sendSender: (flags & DFLAG.SEND_SENDER) !== 0n,
+      exitPayload: (flags & DFLAG.EXIT_PAYLOAD) !== 0n,
+    };
+    // A frame holds at most one whole message plus its header and atom cache references.
+    this.#reader = new FrameReader(4, options.maxMessageSize + 64 * 1024);
+    this.#dist = new DistReader(headers, options.maxMessageSize);
+
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => this.#onData(chunk));
+    socket.on("drain", () => this.#onDrain());
+    socket.on("error", (err) => this.#log.debug(`connection to ${peer}: ${err.message}`));
+    socket.on("close", () => this.#down("connection_closed"));
+    this.#ticker = setInterval(() => this.#tick(), Math.max(1, Math.floor(options.netTickTimeMs / 4)));
+    this.#ticker.unref();
+    if (early !== undefined && early.length > 0) this.#onData(early);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Sends a signal to a process on the peer; `sender` keeps one sender's signals in order. */
+  send(sender: number, sig: Signal): void {
+    if (this.#closed) return;
+    if (sig.op === "alias_send" && (this.flags & DFLAG.ALIAS) === 0n) {
+      this.#log.debug(`dropping a message to an alias on ${this.peer}, which does not support aliases`);
+      return;
+    }
+    let frames: Uint8Array[][];
+    try {
+      frames = encodeMessage(this.#encoder, buildControl(sig, this.#writeFlags), this.#mode, () => ++this.#seq);
+    } catch (e) {
+      this.#log.warning(`dropping a ${sig.op} signal to ${this.peer}: ${(e as Error).message}`);
+      return;
+    }
+    let size = 0;
+    for (const f of frames) for (const c of f) size += c.length;
+    this.#queued += size;
+    const stream = this.#streams.get(sender);
+    if (stream !== undefined) stream.backlog.push(frames);
+    else if (frames.length === 1) this.#ready.push(...frames[0]!);
+    else this.#streams.set(sender, { frames, at: 0, backlog: [] });
+    this.#scheduleFlush();
+  }
+
+  /** More queued than the high-water mark: producers for this peer should pause. */
+  get backedUp(): boolean {
+    return this.#queued + this.#socket.writableLength > this.#highWaterMark;
+  }
+
+  whenDrained(): Promise<void> {
+    if (!this.backedUp || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /** Ends the connection; with `flush`, what is queued is written first. */
+  close(reason: string, flush = false): void {
+    if (this.#closed) return;
+    if (flush) {
+      this.#flush(Infinity);
+      this.#socket.end();
+    } else {
+      this.#socket.destroy();
+    }
+    this.#down(reason);
+  }
+
+  #down(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#ticker);
+    this.#ready = [];
+    this.#streams.clear();
+    this.#queued = 0;
+    this.#releaseDrainWaiters();
+    this.#handler.down(this, reason);
+  }
+
+  // ---- receiving ----
+
+  #onData(chunk: Uint8Array): void {
+    this.#readSinceTick = true;
+    try {
+      this.#reader.push(chunk, this.#onFrame);
+    } catch (e) {
+      if (!(e instanceof FrameError)) throw e;
+      this.#log.warning(`connection to ${this.peer}: ${e.message}; disconnecting`);
+      this.close("frame_too_large");
+    }
+  }
+
+  readonly #onFrame = (frame: Frame): void => {
+    if (this.#closed || frameLength(frame) === 0) return; // a tick
+    let sig: Signal;
+    let what = "";
+    try {
+      const msg = this.#dist.read(frame);
+      if (msg === undefined) return;
+      what = formatTerm(msg.control, { maxLength: 200 });
+      sig = parseSignal(msg.control, msg.payload);
+    } catch (e) {
+      if (e instanceof DistError || e instanceof ControlError) {
+        this.#log.warning(`dropping a message from ${this.peer}: ${e.message}${what ? ` (${what})` : ""}`);
+        return;
+      }
+      throw e;
+    }
+    this.#handler.signal(sig, this);
+  };
+
+  #tick(): void {
+    if (this.#closed) return;
+    if (this.#readSinceTick) this.#silentTicks = 0;
+    else if (++this.#silentTicks >= 4) {
+      this.#log.warning(`${this.peer} not responding; removing the connection (net_tick_timeout)`);
+      this.close("net_tick_timeout");
+      return;
+    }
+    this.#readSinceTick = false;
+    if (!this.#wroteSinceTick) this.#socket.write(TICK);
+    this.#wroteSinceTick = false;
+  }
+
+  // ---- sending ----
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#waitingForDrain) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      this.#flush(FRAGMENT_BUDGET);
+    });
+  }
+
+  #onDrain(): void {
+    this.#waitingForDrain = false;
+    this.#flush(FRAGMENT_BUDGET);
+  }
+
+  /** Writes what is ready, then up to `budget` bytes of fragments, round robin over senders. */
+  #flush(budget: number): void {
+    if (this.#closed) return;
+    const out = this.#ready;
+    this.#ready = [];
+    while (this.#streams.size > 0 && budget > 0 && this.#socket.writableLength < this.#highWaterMark) {
+      for (const [sender, s] of this.#streams) {
+        const frame = s.frames[s.at++]!;
+        out.push(...frame);
+        for (const c of frame) budget -= c.length;
+        if (s.at < s.frames.length) continue;
+        // That message is done: the sender's whole messages behind it follow it out, up to
+        // its next fragmented one.
+        let next: Uint8Array[][] | undefined;
+        while ((next = s.backlog.shift()) !== undefined && next.length === 1) out.push(...next[0]!);
+        if (next === undefined) this.#streams.delete(sender);
+        else {
+          s.frames = next;
+          s.at = 0;
+        }
+      }
+    }
+    if (out.length > 0) this.#write(out);
+    if (this.#streams.size > 0) {
+      if (this.#socket.writableLength >= this.#highWaterMark) this.#waitingForDrain = true;
+      else this.#scheduleFlush();
+    }
+    if (!this.backedUp) this.#releaseDrainWaiters();
+  }
+
+  /** One gathered write; chunks that lie back to back in memory go out as one. */
+  #write(chunks: Uint8Array[]): void {
+    const socket = this.#socket;
+    socket.cork();
+    let run = chunks[0]!;
+    for (let i = 1; i < chunks.length; i++) {
+      const c = chunks[i]!;
+      if (c.buffer === run.buffer && c.byteOffset === run.byteOffset + run.byteLength) {
+        run = new Uint8Array(run.buffer, run.byteOffset, run.byteLength + c.byteLength);
+      } else {
+        this.#queued -= run.byteLength;
+        socket.write(run);
+        run = c;
+      }
+    }
+    this.#queued -= run.byteLength;
+    socket.write(run);
+    socket.uncork();
+    this.#wroteSinceTick = true;
+  }
+
+  #releaseDrainWaiters(): void {
+    const waiters = this.#drainWaiters;
+    if (waiters.length === 0) return;
+    this.#drainWaiters = [];
+    for (const w of waiters) w();
+  }
+}

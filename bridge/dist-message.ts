@@ -1,0 +1,316 @@
+/**
+ * Distribution messages as they travel in connected state (`erl_ext_dist.md`, "Distribution
+ * Header"; `erl_dist_protocol.md`, "Protocol between Connected Nodes"):
+ *
+ *   112 (pass through), 131 Control, [131 Payload]          when neither side uses headers
+ *   131, 68, AtomCacheRefs, Control, [Payload]              a whole message
+ *   131, 69, SeqId:64, FragId:64, AtomCacheRefs, Control, [Payload...]   first fragment
+ *   131, 70, SeqId:64, FragId:64, [Payload...]              later fragments, FragId down to 1
+ *
+ * OTP expects headers (and refuses pass-through) once DIST_HDR_ATOM_CACHE or FRAGMENTS is
+ * negotiated. `DistReader` turns frames into control and payload terms, keeping the connection's
+ * atom cache and reassembling interleaved fragmented messages; `encodeMessage` writes a message
+ * as frames ready for the socket, cut into fragments when it is large.
+ */
+import { decodeAt } from "../etf/decode.js";
+import type { Encoder } from "../etf/encode.js";
+import { EtfError } from "../etf/errors.js";
+import { Atom, type Term } from "../etf/terms.js";
+import { controlOp, hasPayload, type ControlMessage } from "./control.js";
+import { frameHead, frameLength, frameTail, joinFrame, type Frame } from "./framing.js";
+
+export const DIST_TAG = {
+  PASS_THROUGH: 112,
+  VERSION: 131,
+  HEADER: 68, // DIST_HEADER
+  FRAG_HEADER: 69, // DIST_FRAG_HEADER, OTP 22
+  FRAG_CONT: 70, // DIST_FRAG_CONT, OTP 22
+} as const;
+
+/** 8 segments of 256 entries (erl_ext_dist.md). */
+export const ATOM_CACHE_SIZE = 2048;
+
+/** Our fragments carry at most this many bytes of message (the brief's 64 KiB rule for large sends). */
+export const FRAGMENT_SIZE = 64 * 1024;
+
+const FRAG_HEADER_SIZE = 2 + 8 + 8;
+
+export interface DistMessage {
+  control: Term;
+  payload: Term | undefined;
+}
+
+export type DistErrorCode = "bad_header" | "bad_fragment" | "too_large" | "bad_term";
+
+export class DistError extends Error {
+  constructor(
+    readonly code: DistErrorCode,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+interface Sequence {
+  /** The atoms the first fragment's header set up, for ATOM_CACHE_REF in the whole message. */
+  atoms: Atom[];
+  /** The message bytes so far (control, then payload), as views of the frames. */
+  parts: Uint8Array[];
+  size: number;
+  /** The FragId the next fragment must carry. */
+  next: bigint;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Reads the atom cache part of a header at `at` (NumberOfAtomCacheRefs onwards), storing new
+ * entries in `cache`; returns the atoms by reference index and the offset after them.
+ */
+export function readAtomCacheRefs(b: Uint8Array, at: number, cache: Array<Atom | undefined>): { atoms: Atom[]; next: number } {
+  const need = (n: number) => {
+    if (at + n > b.length) throw new DistError("bad_header", "the atom cache references run past the message");
+  };
+  need(1);
+  const count = b[at++]!;
+  const atoms: Atom[] = new Array(count);
+  if (count === 0) return { atoms, next: at };
+  const flagBytes = (count >> 1) + 1;
+  need(flagBytes);
+  const flags = at;
+  at += flagBytes;
+  const half = (i: number) => (b[flags + (i >> 1)]! >> ((i & 1) * 4)) & 0xf;
+  const longAtoms = (half(count) & 1) !== 0;
+  for (let i = 0; i < count; i++) {
+    const f = half(i);
+    need(1);
+    const index = ((f & 7) << 8) | b[at++]!;
+    if ((f & 8) === 0) {
+      const cached = cache[index];
+      if (cached === undefined) throw new DistError("bad_header", `atom cache entry ${index} is used before it is set`);
+      atoms[i] = cached;
+      continue;
+    }
+    need(longAtoms ? 2 : 1);
+    const len = longAtoms ? (b[at]! << 8) | b[at + 1]! : b[at]!;
+    at += longAtoms ? 2 : 1;
+    need(len);
+    let name: string;
+    try {
+      name = utf8.decode(b.subarray(at, at + len));
+    } catch {
+      throw new DistError("bad_header", `atom cache entry ${index} is not UTF-8`);
+    }
+    at += len;
+    const a = Atom.of(name);
+    cache[index] = a;
+    atoms[i] = a;
+  }
+  return { atoms, next: at };
+}
+
+export class DistReader {
+  readonly #headers: boolean;
+  readonly #maxSize: number;
+  readonly #cache: Array<Atom | undefined> = new Array(ATOM_CACHE_SIZE);
+  readonly #sequences = new Map<bigint, Sequence>();
+  #buffered = 0;
+
+  /**
+   * `headers`: DIST_HDR_ATOM_CACHE or FRAGMENTS was negotiated. `maxSize` bounds one message
+   * and all partly received fragmented messages together.
+   */
+  constructor(headers: boolean, maxSize: number) {
+    this.#headers = headers;
+    this.#maxSize = maxSize;
+  }
+
+  /** Fragmented messages still waiting for fragments. */
+  get pending(): number {
+    return this.#sequences.size;
+  }
+
+  /**
+   * One frame (not a tick): the message it completes, or undefined while fragments are due.
+   * Throws DistError for anything malformed; the connection may go on with the next frame.
+   */
+  read(frame: Frame): DistMessage | undefined {
+    const head = frameHead(frame, Math.min(2, frameLength(frame)));
+    if (!this.#headers) {
+      if (head[0] !== DIST_TAG.PASS_THROUGH) throw new DistError("bad_header", `expected pass-through (112), got ${head[0]}`);
+      const bytes = joinFrame(frame);
+      return decodeMessage(bytes, 1, true, undefined, this.#maxSize);
+    }
+    if (head.length < 2 || head[0] !== DIST_TAG.VERSION) throw new DistError("bad_header", "not a distribution header");
+    switch (head[1]) {
+      case DIST_TAG.HEADER: {
+        const bytes = joinFrame(frame);
+        const { atoms, next } = readAtomCacheRefs(bytes, 2, this.#cache);
+        return decodeMessage(bytes, next, false, atoms, this.#maxSize);
+      }
+      case DIST_TAG.FRAG_HEADER:
+        return this.#first(joinFrame(frame));
+      case DIST_TAG.FRAG_CONT:
+        return this.#more(frame);
+      default:
+        throw new DistError("bad_header", `unknown distribution header tag ${head[1]}`);
+    }
+  }
+
+  #first(bytes: Uint8Array): DistMessage | undefined {
+    if (bytes.length < FRAG_HEADER_SIZE) throw new DistError("bad_fragment", "a fragment header cut short");
+    const seq = readU64(bytes, 2);
+    const fragId = readU64(bytes, 10);
+    const { atoms, next } = readAtomCacheRefs(bytes, FRAG_HEADER_SIZE, this.#cache);
+    if (fragId === 0n) throw new DistError("bad_fragment", "fragment number 0");
+    if (fragId === 1n) return decodeMessage(bytes, next, false, atoms, this.#maxSize);
+    if (this.#sequences.has(seq)) throw new DistError("bad_fragment", `sequence ${seq} started twice`);
+    const part = bytes.subarray(next);
+    this.#reserve(part.length);
+    this.#sequences.set(seq, { atoms, parts: [part], size: part.length, next: fragId - 1n });
+    return undefined;
+  }
+
+  #more(frame: Frame): DistMessage | undefined {
+    if (frameLength(frame) < FRAG_HEADER_SIZE) throw new DistError("bad_fragment", "a fragment header cut short");
+    const head = frameHead(frame, FRAG_HEADER_SIZE);
+    const seq = readU64(head, 2);
+    const fragId = readU64(head, 10);
+    const s = this.#sequences.get(seq);
+    if (s === undefined) throw new DistError("bad_fragment", `a fragment of unknown sequence ${seq}`);
+    if (fragId !== s.next) {
+      this.#drop(seq, s);
+      throw new DistError("bad_fragment", `sequence ${seq}: fragment ${fragId} where ${s.next} was due`);
+    }
+    const parts = frameTail(frame, FRAG_HEADER_SIZE);
+    let size = 0;
+    for (const p of parts) size += p.length;
+    try {
+      this.#reserve(size);
+    } catch (e) {
+      this.#drop(seq, s);
+      throw e;
+    }
+    s.parts.push(...parts);
+    s.size += size;
+    s.next--;
+    if (s.next > 0n) return undefined;
+    this.#drop(seq, s);
+    // The one copy of a fragmented message: its pieces joined for the decoder.
+    const bytes = s.parts.length === 1 ? s.parts[0]! : Buffer.concat(s.parts, s.size);
+    return decodeMessage(bytes, 0, false, s.atoms, this.#maxSize);
+  }
+
+  #reserve(n: number): void {
+    if (this.#buffered + n > this.#maxSize) {
+      throw new DistError("too_large", `fragmented messages over ${this.#maxSize} bytes`);
+    }
+    this.#buffered += n;
+  }
+
+  #drop(seq: bigint, s: Sequence): void {
+    this.#sequences.delete(seq);
+    this.#buffered -= s.size;
+  }
+}
+
+function readU64(b: Uint8Array, at: number): bigint {
+  const v = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  return v.readBigUInt64BE(at);
+}
+
+function decodeMessage(
+  bytes: Uint8Array,
+  at: number,
+  versionBytes: boolean,
+  atoms: Atom[] | undefined,
+  maxSize: number,
+): DistMessage {
+  const options = {
+    versionByte: versionBytes,
+    maxSize,
+    atomCache: atoms === undefined ? undefined : (i: number) => atoms[i],
+  };
+  try {
+    const c = decodeAt(bytes, at, options);
+    const op = controlOp(c.term);
+    const payload = op !== undefined && hasPayload(op) ? decodeAt(bytes, c.offset, options).term : undefined;
+    return { control: c.term, payload };
+  } catch (e) {
+    if (e instanceof EtfError) throw new DistError("bad_term", e.message);
+    throw e;
+  }
+}
+
+/** What the negotiated flags say about writing messages. */
+export interface WriteMode {
+  /** DIST_HDR_ATOM_CACHE or FRAGMENTS: headers instead of pass-through. */
+  headers: boolean;
+  /** FRAGMENTS: messages over `FRAGMENT_SIZE` go out in fragments. */
+  fragments: boolean;
+}
+
+/**
+ * A message as the frames to write, each a list of chunks with its 4-byte length first. Large
+ * binaries stay the caller's memory (the encoder's chunk threshold); fragments are views of the
+ * encoded message, so nothing is copied twice. `nextSeq` gives a fresh non-zero sequence id.
+ */
+export function encodeMessage(
+  enc: Encoder,
+  msg: ControlMessage,
+  mode: WriteMode,
+  nextSeq: () => bigint,
+  fragmentSize = FRAGMENT_SIZE,
+): Uint8Array[][] {
+  const mark = enc.reserveU32();
+  if (!mode.headers) {
+    enc.u8(DIST_TAG.PASS_THROUGH).external(msg.control);
+    if (msg.payload !== undefined) enc.external(msg.payload);
+    enc.patchU32(mark, enc.length - mark - 4);
+    return [enc.finishChunks()];
+  }
+  enc.u8(DIST_TAG.VERSION).u8(DIST_TAG.HEADER).u8(0).term(msg.control);
+  const controlEnd = enc.length;
+  if (msg.payload !== undefined) enc.term(msg.payload);
+  const total = enc.length;
+  const bodyStart = mark + 4 + 3;
+  if (!mode.fragments || total - bodyStart <= fragmentSize) {
+    enc.patchU32(mark, total - mark - 4);
+    return [enc.finishChunks()];
+  }
+  const chunks = enc.finishChunks();
+  // The control message must be whole in the first fragment.
+  const firstSize = Math.max(fragmentSize, controlEnd - bodyStart);
+  const rest = total - bodyStart - firstSize;
+  const count = 1 + Math.ceil(rest / fragmentSize);
+  const seq = nextSeq();
+  const frames: Uint8Array[][] = [];
+  let from = bodyStart - mark;
+  for (let fragId = count; fragId >= 1; fragId--) {
+    const first = fragId === count;
+    const size = Math.min(first ? firstSize : fragmentSize, total - mark - from);
+    const header = Buffer.allocUnsafe(4 + FRAG_HEADER_SIZE + (first ? 1 : 0));
+    header.writeUInt32BE(header.length - 4 + size, 0);
+    header[4] = DIST_TAG.VERSION;
+    header[5] = first ? DIST_TAG.FRAG_HEADER : DIST_TAG.FRAG_CONT;
+    header.writeBigUInt64BE(seq, 6);
+    header.writeBigUInt64BE(BigInt(fragId), 14);
+    if (first) header[22] = 0; // no atom cache references
+    frames.push([header, ...sliceChunks(chunks, from, from + size)]);
+    from += size;
+  }
+  return frames;
+}
+
+/** Views of bytes `[from, to)` of a chunk list. */
+export function sliceChunks(chunks: readonly Uint8Array[], from: number, to: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let base = 0;
+  for (const c of chunks) {
+    const end = base + c.length;
+    if (end > from && base < to) out.push(c.subarray(Math.max(0, from - base), Math.min(c.length, to - base)));
+    base = end;
+    if (base >= to) break;
+  }
+  return out;
+}

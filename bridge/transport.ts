@@ -1,0 +1,96 @@
+/**
+ * The handshake's transport over a TCP socket: whole messages with a 2-byte length prefix, one
+ * deadline for the whole handshake (OTP's `net_setuptime`, 7 s by default), and the bytes that
+ * arrived past the last handshake message handed on to the connected state.
+ */
+import type { Socket } from "node:net";
+import { frameHeader } from "./framing.js";
+import { HandshakeError, type HandshakeTransport, type Step } from "./handshake.js";
+
+export class SocketTransport implements HandshakeTransport {
+  readonly #socket: Socket;
+  #input: Buffer = Buffer.alloc(0);
+  #waiting: { step: Step; resolve: (m: Uint8Array) => void; reject: (e: Error) => void } | undefined;
+  #failure: HandshakeError | undefined;
+  readonly #timer: NodeJS.Timeout;
+  #lastStep: Step = "recv_name";
+
+  constructor(socket: Socket, timeoutMs: number) {
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    socket.on("data", this.#onData);
+    socket.on("close", this.#onClose);
+    socket.on("error", this.#onError);
+    this.#timer = setTimeout(() => {
+      this.#fail(new HandshakeError(this.#lastStep, "timeout", `no handshake message within ${timeoutMs} ms`));
+      socket.destroy();
+    }, timeoutMs);
+  }
+
+  send(message: Uint8Array): void {
+    if (this.#socket.destroyed) return;
+    this.#socket.write(Buffer.concat([frameHeader(message.length, 2), message]));
+  }
+
+  recv(step: Step): Promise<Uint8Array> {
+    this.#lastStep = step;
+    const m = this.#take();
+    if (m !== undefined) return Promise.resolve(m);
+    if (this.#failure !== undefined) return Promise.reject(new HandshakeError(step, this.#failure.code, this.#failure.message));
+    return new Promise((resolve, reject) => (this.#waiting = { step, resolve, reject }));
+  }
+
+  /** Stops reading for the handshake; returns what arrived after its last message. */
+  detach(): Buffer {
+    clearTimeout(this.#timer);
+    this.#socket.off("data", this.#onData);
+    this.#socket.off("close", this.#onClose);
+    this.#socket.off("error", this.#onError);
+    const rest = this.#input;
+    this.#input = Buffer.alloc(0);
+    return rest;
+  }
+
+  /** Ends the socket after a failed handshake (what was sent, a refusal status, goes out first). */
+  abandon(): void {
+    this.detach();
+    this.#socket.on("error", () => {});
+    this.#socket.end();
+    this.#socket.destroySoon();
+  }
+
+  #take(): Uint8Array | undefined {
+    if (this.#input.length < 2) return undefined;
+    const len = this.#input.readUInt16BE(0);
+    if (this.#input.length < 2 + len) return undefined;
+    const m = this.#input.subarray(2, 2 + len);
+    this.#input = this.#input.subarray(2 + len);
+    return m;
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    this.#input = this.#input.length === 0 ? chunk : Buffer.concat([this.#input, chunk]);
+    const w = this.#waiting;
+    if (w === undefined) return;
+    const m = this.#take();
+    if (m === undefined) return;
+    this.#waiting = undefined;
+    w.resolve(m);
+  };
+
+  readonly #onClose = (): void => {
+    this.#fail(new HandshakeError(this.#lastStep, "closed", "the peer closed the connection"));
+  };
+
+  readonly #onError = (err: Error): void => {
+    this.#fail(new HandshakeError(this.#lastStep, "closed", err.message));
+  };
+
+  #fail(e: HandshakeError): void {
+    clearTimeout(this.#timer);
+    this.#failure ??= e;
+    const w = this.#waiting;
+    this.#waiting = undefined;
+    w?.reject(new HandshakeError(w.step, e.code, e.message));
+  }
+}
