@@ -64,6 +64,9 @@ export abstract class Endpoint {
   /** `{sslsocket, Id, Pid}`: the term the owner holds, in every message the socket sends. */
   readonly term: Tuple;
   #owner: Pid;
+  /** Resolves once the network resources are gone, after the process ended. */
+  readonly settled: Promise<void>;
+  protected readonly settle: () => void;
 
   constructor(
     protected readonly table: SocketTable,
@@ -71,6 +74,9 @@ export abstract class Endpoint {
   ) {
     this.id = table.nextId();
     this.#owner = owner;
+    let settle!: () => void;
+    this.settled = new Promise<void>((resolve) => (settle = resolve));
+    this.settle = settle;
     this.process = table.node.spawn(
       {
         message: (msg) => this.#onMessage(msg),

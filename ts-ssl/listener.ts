@@ -114,7 +114,7 @@ export class ListenSocket extends Endpoint {
   }
 
   protected release(): void {
-    this.#server.close();
+    this.#server.close(() => this.settle());
     for (const socket of this.#queue.splice(0)) socket.destroy();
     // transport_accept while the listen socket closes: {error, closed} (3.9).
     for (const waiter of this.#waiters.splice(0)) waiter.done(new SslError(reason.closed));

@@ -9,6 +9,7 @@
  */
 import { getCiphers } from "node:tls";
 import type { From, Node } from "../bridge/api.js";
+import { formatTerm } from "../etf/format.js";
 import { Atom, charlist, error, listElements, ok, Pid, tuple, Tuple, type Term } from "../etf/terms.js";
 import { host, iodata, ipAddress, natural, port, timeout, type Timeout } from "./args.js";
 import { tlsSetup } from "./context.js";
@@ -156,7 +157,7 @@ export class SslService {
     } catch (err) {
       if (err instanceof SslError) return tuple(error, err.reason);
       // A bug here must not leave the caller without an answer, nor end the bridge.
-      console.error("ts-ssl: request failed:", err);
+      this.node.log.error(`ts_ssl_bridge: ${formatTerm(request, { maxLength: 300 })} failed: ${String(err)}`);
       return tuple(error, reason.einval);
     }
   }
@@ -197,5 +198,15 @@ export class SslService {
   /** Closes every socket (the bridge is stopping). */
   closeAll(): void {
     for (const e of this.sockets.all()) e.close();
+  }
+
+  /** Closes every socket and waits, up to `graceMs`, until their peers have been told. */
+  async shutdown(graceMs = 2_000): Promise<void> {
+    const open = this.sockets.all();
+    for (const e of open) e.close();
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    await Promise.race([Promise.all(open.map((e) => e.settled)), grace]);
+    clearTimeout(timer);
   }
 }

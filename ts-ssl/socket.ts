@@ -355,7 +355,13 @@ export class SslSocket extends Endpoint {
     for (const r of this.#recvs.splice(0)) r.done(tuple(error, reason.closed));
     for (const done of [...this.#pendingSends]) done(tuple(error, reason.closed));
     // The peer sees a TLS close (close_notify, then FIN) after what was written so far.
-    this.#tls?.destroySoon();
-    if (this.#tls === undefined) this.#raw?.destroy();
+    const socket = this.#tls ?? this.#raw;
+    if (socket === undefined || socket.closed) {
+      this.settle();
+      return;
+    }
+    socket.once("close", this.settle);
+    if (socket === this.#tls) socket.destroySoon();
+    else socket.destroy();
   }
 }

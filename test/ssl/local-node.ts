@@ -6,6 +6,7 @@
  */
 import { Atom, atom, Pid, Ref, Tuple, tuple, type Term } from "../../etf/terms.js";
 import type { Behaviour, Destination, Node, Process, SpawnOptions } from "../../bridge/api.js";
+import { MemoryLogger } from "../../bridge/log.js";
 
 const EXIT = atom("EXIT");
 const DOWN = atom("DOWN");
@@ -107,6 +108,7 @@ class LocalProcess implements Process {
 export class LocalNode implements Node {
   readonly name: Atom;
   readonly creation = 1;
+  readonly log = new MemoryLogger();
   #nextPid = 100;
   #nextRef = 1;
   readonly #processes = new Map<number, LocalProcess>();
