@@ -20,7 +20,8 @@
  * it, and every element takes at least one byte, so allocation is bounded by the input size.
  *
  * Acceptance follows `binary_to_term/1` of OTP 25 (checked against it by the tests), except that
- * `decode` refuses trailing bytes, which `binary_to_term/1` ignores.
+ * `decode` refuses trailing bytes, which `binary_to_term/1` ignores, and the ETS-internal tags
+ * (tags.ts, INTERNAL_TAGS) are refused as unknown where OTP 25 lets some through.
  */
 import { inflateSync } from "node:zlib";
 import { EtfError, type EtfErrorCode } from "./errors.js";
@@ -131,8 +132,8 @@ class Frame {
     readonly n: number,
     /** Where the container's tag is, for errors. */
     readonly at: number,
-    /** NEW_FUN_EXT: the fields read before the free variables, and where the fun must end. */
-    readonly fun?: { arity: number; uniq: Uint8Array; index: number; module: Atom; oldIndex: Term; oldUniq: Term; pid: Pid; end: number },
+    /** NEW_FUN_EXT: the fields read before the free variables. */
+    readonly fun?: { arity: number; uniq: Uint8Array; index: number; module: Atom; oldIndex: Term; oldUniq: Term; pid: Pid },
   ) {}
 }
 
@@ -551,14 +552,13 @@ class Decoder {
 
   /**
    * NEW_FUN_EXT: Size:32 Arity:8 Uniq:16/binary Index:32 NumFree:32 Module OldIndex OldUniq Pid
-   * FreeVars. Size counts from the Size field to the end of the fun and must be right.
+   * FreeVars. Size (from the Size field to the end of the fun) is not checked: the emulator
+   * ignores it too, and the encoder computes it afresh.
    */
   #newFun(at: number, depth: number): Frame {
     const b = this.#bytes;
     const tag = Tag.NEW_FUN_EXT;
     this.#need(at, 1 + 4 + 1 + 16 + 4 + 4, tag, at);
-    const size = this.#u32(at + 1);
-    this.#need(at + 1, size, tag, at);
     const arity = b[at + 5]!;
     const uniq = b.subarray(at + 6, at + 22);
     const index = this.#u32(at + 22);
@@ -567,7 +567,7 @@ class Decoder {
     const oldIndex = this.#integerField(this.pos);
     const oldUniq = this.#integerField(this.pos);
     const pid = this.#pid(this.pos);
-    const f = new Frame(Kind.Fun, numFree, at, { arity, uniq, index, module, oldIndex, oldUniq, pid, end: at + 1 + size });
+    const f = new Frame(Kind.Fun, numFree, at, { arity, uniq, index, module, oldIndex, oldUniq, pid });
     if (numFree > 0) {
       this.#need(this.pos, numFree, tag, at);
       if (depth >= this.#maxDepth) this.#fail("too_deep", tag, at, `nested deeper than ${this.#maxDepth}`);
@@ -577,7 +577,6 @@ class Decoder {
 
   #finishFun(f: Frame): Fun {
     const x = f.fun!;
-    if (this.pos !== x.end) this.#fail("bad_fun", Tag.NEW_FUN_EXT, f.at, `the size field says the fun ends at ${x.end}, it ends at ${this.pos}`);
     return new Fun(x.arity, x.uniq, x.index, x.module, x.oldIndex, x.oldUniq, x.pid, f.items);
   }
 }

@@ -22,7 +22,6 @@ export const EtfErrorCodes = {
   bad_bit_binary: "the bit count of a bitstring is out of range",
   bad_reference: "a reference has a bad number of id words",
   bad_creation: "a creation does not fit its field",
-  bad_fun: "a fun is malformed",
   bad_pid: "expected a pid",
   duplicate_key: "a map holds the same key twice",
   no_atom_cache: "ATOM_CACHE_REF without an atom cache entry for it",

@@ -3,7 +3,7 @@
  *
  *   formatTerm(t, { mode?: "p" | "w", maxLength? }): string
  *     "p" (default) is `io_lib:format("~p")` on one line: printable lists as strings, printable
- *     binaries as `<<"...">>`, `#{k => v}`; "w" is `~w`: lists and binaries as numbers. Atoms,
+ *     binaries as `<<"...">>`, "w" is `~w`: lists and binaries as numbers. Atoms,
  *     floats and bitstrings are written as Erlang writes them (quoted when they must be; the
  *     shorter of `0.001` and `1.0e-3`). Pids, references and ports carry their node's name
  *     (`<a@host.85.0>`) where Erlang would print a node index. The result is at most `maxLength`
@@ -33,7 +33,7 @@ export interface FormatOptions {
 }
 
 const RESERVED = new Set(
-  "after and andalso band begin bnot bor bsl bsr bxor case catch cond div end fun if let not of or orelse receive rem try when xor maybe else".split(
+  "after and andalso band begin bnot bor bsl bsr bxor case catch cond div end fun if let not of or orelse receive rem try when xor".split(
     " ",
   ),
 );
@@ -73,14 +73,14 @@ export function formatTerm(t: Term, options?: FormatOptions): string {
     else if (x instanceof ErlMap) {
       const entries = x.size <= Limit.FLATMAP_KEYS ? sortedEntries(x) : x.entries();
       stack.push(new Text("}"));
-      const arrow = new Text(p ? " => " : "=>");
+      const arrow = new Text(" => ");
       for (let i = entries.length - 1; i >= 0; i--) {
         stack.push(entries[i]![1], arrow, entries[i]![0]);
         if (i > 0) stack.push(sep);
       }
       stack.push(new Text("#{"));
     } else if (x instanceof Pid || x instanceof Ref || x instanceof Port) out += x.toString();
-    else if (x instanceof ExportFun) out += `fun ${formatAtom(x.module.name)}:${formatAtom(x.function_.name)}/${x.arity}`;
+    else if (x instanceof ExportFun) out += `fun ${funAtom(x.module.name)}:${funAtom(x.function_.name)}/${x.arity}`;
     else if (x instanceof Fun) out += `#Fun<${formatAtom(x.module.name)}.${String(x.oldIndex)}.${String(x.oldUniq)}>`;
     else out += `<not a term: ${typeof x}>`;
   }
@@ -135,8 +135,7 @@ function quoteString(s: string, q: string, max: number): string {
     const c = ch.codePointAt(0)!;
     if (ch === q || ch === "\\") out += "\\" + ch;
     else if (ESCAPES[c] !== undefined) out += ESCAPES[c];
-    else if (c < 32) out += "\\^" + String.fromCharCode(c + 64);
-    else if (c >= 128 && c < 160) out += "\\" + c.toString(8);
+    else if (c < 32 || (c >= 128 && c < 160)) out += "\\" + c.toString(8).padStart(3, "0");
     else if (c > 255) out += `\\x{${c.toString(16).toUpperCase()}}`;
     else out += ch;
   }
@@ -150,8 +149,27 @@ export function formatAtom(name: string): string {
 }
 
 /**
- * The shortest digits that read back as the same float (as Erlang prints floats since OTP 25),
- * written in plain or exponent notation, whichever is shorter (plain on a tie).
+ * Atoms in `fun M:F/A`, which the emulator prints itself: unquoted only when plain ASCII
+ * (no `@`, no latin1 letters), quoted with control characters escaped and the rest as is.
+ * (The emulator writes the UTF-8 bytes of other characters one by one; we write characters.)
+ */
+function funAtom(name: string): string {
+  if (/^[a-z][a-zA-Z0-9_]*$/.test(name)) return name;
+  let out = "'";
+  for (const ch of name) {
+    const c = ch.codePointAt(0)!;
+    if (ch === "'" || ch === "\\") out += "\\" + ch;
+    else if (c < 32) out += ESCAPES[c] ?? "\\" + c.toString(8).padStart(3, "0");
+    else if (c >= 128 && c < 160) out += "\\" + c.toString(8);
+    else out += ch;
+  }
+  return out + "'";
+}
+
+/**
+ * `float_to_list(F, [short])`, which ~p and ~w use: the shortest digits that read back as the
+ * same float, in plain or exponent notation, whichever is shorter (plain on a tie), and always
+ * in exponent notation from 2^53 on.
  */
 export function formatFloat(v: number): string {
   if (v === 0) return Object.is(v, -0) ? "-0.0" : "0.0";
@@ -164,6 +182,8 @@ export function formatFloat(v: number): string {
   if (e < 0) plain = `0.${"0".repeat(-e - 1)}${digits}`;
   else if (digits.length <= e + 1) plain = `${digits}${"0".repeat(e + 1 - digits.length)}.0`;
   else plain = `${digits.slice(0, e + 1)}.${digits.slice(e + 1)}`;
+  // Past 2^53 plain notation would suggest integer precision the float does not have.
+  if (Math.abs(v) >= 2 ** 53) return sign + scientific;
   return sign + (plain.length <= scientific.length ? plain : scientific);
 }
 

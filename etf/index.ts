@@ -14,5 +14,5 @@ export { encode, Encoder, type EncodeOptions } from "./encode.js";
 export { EtfError, EtfErrorCodes, type EtfErrorCode } from "./errors.js";
 export { compare, compareKeys, sortedEntries, type Order } from "./order.js";
 export { formatTerm, formatAtom, formatFloat, type FormatOptions } from "./format.js";
-export { Tag, tagName, VERSION_MAGIC, Limit } from "./tags.js";
+export { Tag, INTERNAL_TAGS, tagName, VERSION_MAGIC, Limit } from "./tags.js";
 export * from "./terms.js";

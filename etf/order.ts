@@ -263,21 +263,22 @@ function maps(a: ErlMap, b: ErlMap, exact: boolean, stack: Pair[]): Order {
 }
 
 /**
- * Export funs sort before local funs; exports by module, name, arity; local funs by module,
- * old index, old uniq, then their free variables.
+ * Local funs sort before export funs; exports by module, name, arity; local funs by module,
+ * index, old uniq, number of free variables, then the free variables (as OTP 25 does).
  */
 function funs(a: ExportFun | Fun, b: ExportFun | Fun, exact: boolean, stack: Pair[]): Order {
   if (a instanceof ExportFun || b instanceof ExportFun) {
-    if (!(a instanceof ExportFun)) return 1;
-    if (!(b instanceof ExportFun)) return -1;
+    if (!(a instanceof ExportFun)) return -1;
+    if (!(b instanceof ExportFun)) return 1;
     return atoms(a.module, b.module) || atoms(a.function_, b.function_) || cmp(a.arity, b.arity);
   }
   const r = atoms(a.module, b.module);
   if (r !== 0) return r;
-  // Popped in the reverse order of pushing: old index, old uniq, free variable count, free variables.
-  if (a.freeVars.length === b.freeVars.length) {
-    for (let i = a.freeVars.length - 1; i >= 0; i--) stack.push([a.freeVars[i]!, b.freeVars[i]!, exact]);
-  }
-  stack.push([a.freeVars.length, b.freeVars.length, false], [a.oldUniq, b.oldUniq, exact], [a.oldIndex, b.oldIndex, exact]);
+  // The emulator takes the sign of a 32-bit C difference (which wraps), for index and old uniq.
+  const d = sign((a.index - b.index) | 0) || sign((Number(a.oldUniq) - Number(b.oldUniq)) | 0);
+  if (d !== 0) return d;
+  const n = cmp(a.freeVars.length, b.freeVars.length);
+  if (n !== 0) return n;
+  for (let i = a.freeVars.length - 1; i >= 0; i--) stack.push([a.freeVars[i]!, b.freeVars[i]!, exact]);
   return 0;
 }

@@ -42,9 +42,21 @@ export const Tag = {
   LOCAL_EXT: 121, // OTP 26: node-local encoding, meaningless to any other node; refused
 } as const;
 
+/**
+ * Tags the emulator uses only in its own ETS storage (erts/emulator/beam/external.h): indexes
+ * into one node's atom table and pointers to its binaries. OTP 25's binary_to_term/1 lets the
+ * atom ones through; on the wire they mean nothing, and the decoder refuses them as unknown.
+ */
+export const INTERNAL_TAGS = {
+  ATOM_INTERNAL_REF2: 73,
+  BINARY_INTERNAL_REF: 74,
+  ATOM_INTERNAL_REF3: 75,
+  BIT_BINARY_INTERNAL_REF: 76,
+} as const;
+
 export type TagValue = (typeof Tag)[keyof typeof Tag];
 
-const names = new Map<number, string>(Object.entries(Tag).map(([name, value]) => [value, name]));
+const names = new Map<number, string>([...Object.entries(Tag), ...Object.entries(INTERNAL_TAGS)].map(([name, value]) => [value, name]));
 
 /** `"SMALL_INTEGER_EXT (97)"` for a known tag, `"unknown tag 42"` otherwise. */
 export function tagName(tag: number): string {

@@ -1,0 +1,52 @@
+/**
+ * A real `erl` node with `etf_oracle` loaded: batches of terms or byte strings go over in one
+ * evaluation and come back answered element by element.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { Epmd, ErlNode, randomCookie, repoRoot } from "../support/erlang.js";
+import { Tuple, decode, encode, type Term } from "../../etf/index.js";
+
+const ebin = join(repoRoot, "_build", "test_support", "etf");
+
+/** Bytes as an Erlang binary literal. */
+export function erlBinary(b: Uint8Array): string {
+  return `<<${Array.from(b).join(",")}>>`;
+}
+
+export class Oracle {
+  private constructor(readonly node: ErlNode) {}
+
+  static async start(): Promise<Oracle> {
+    mkdirSync(ebin, { recursive: true });
+    const r = spawnSync("erlc", ["-o", ebin, join(repoRoot, "test", "etf", "etf_oracle.erl")], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`erlc etf_oracle.erl: ${r.stderr}${r.stdout}`);
+    const epmd = await Epmd.start();
+    return new Oracle(await ErlNode.start({ epmdPort: epmd.port, cookie: randomCookie(), codePaths: [ebin] }));
+  }
+
+  async #call(fn: string, arg: Term): Promise<Term[]> {
+    const { etf } = await this.node.eval(`etf_oracle:${fn}(binary_to_term(${erlBinary(encode(arg))}))`);
+    return decode(etf) as Term[];
+  }
+
+  /** For each input: the node's canonical re-encoding of binary_to_term(input), or undefined if it refused. */
+  async decodeEach(inputs: Uint8Array[]): Promise<Array<Buffer | undefined>> {
+    const out = await this.#call("decode_each", inputs);
+    return out.map((r) => (r instanceof Tuple ? Buffer.from(r.at(1) as Uint8Array) : undefined));
+  }
+
+  /** For each pair: [term order, map-key order] as the node sees them. */
+  async compareEach(pairs: Array<[Term, Term]>): Promise<Array<[number, number]>> {
+    const out = await this.#call("compare_each", pairs.map(([a, b]) => new Tuple([a, b])));
+    return out.map((r) => [(r as Tuple).at(0) as number, (r as Tuple).at(1) as number]);
+  }
+
+  /** For each term: [~w, single-line ~p]. */
+  async formatEach(terms: Term[]): Promise<Array<[string, string]>> {
+    const out = await this.#call("format_each", terms);
+    const text = (x: Term | undefined) => Buffer.from(x as Uint8Array).toString("utf8");
+    return out.map((r) => [text((r as Tuple).at(0)), text((r as Tuple).at(1))]);
+  }
+}
