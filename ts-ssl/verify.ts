@@ -57,8 +57,12 @@ export function verifyChain(input: ChainInput): VerifyFailure | undefined {
   return checkCaFlags(built, input.depth) ?? checkSignaturesAndDates(built, input);
 }
 
+/**
+ * Signed by its own key under its own name (OpenSSL's X509_self_signed): key usage is not looked
+ * at, so a self-signed end-entity certificate without keyCertSign still counts.
+ */
 function selfIssued(cert: X509Certificate): boolean {
-  return cert.checkIssued(cert);
+  return cert.subject === cert.issuer && cert.verify(cert.publicKey);
 }
 
 function isTrusted(cert: X509Certificate, trusted: readonly X509Certificate[]): boolean {

@@ -239,6 +239,7 @@ describe("verification of the server ({verify, 1} on connect)", () => {
     ["an expired certificate", (p) => p.expired, [t(a("verify"), 1)], "{error,epeercertexpired}"],
     ["a certificate not yet valid", (p) => p.notYetValid, [t(a("verify"), 1)], "{error,epeercertinvalid}"],
     ["a self-signed certificate", (p) => p.selfSigned, [t(a("verify"), 1)], "{error,eselfsignedcert}"],
+    ["a self-signed end-entity certificate", (p) => p.selfSignedNoCertSign, [t(a("verify"), 1)], "{error,eselfsignedcert}"],
     ["an unknown issuer", (p) => p.unknownIssuer, [t(a("verify"), 1)], "{error,enoissuercert}"],
     ["a missing intermediate", (p) => p.missingIntermediate, [t(a("verify"), 1)], "{error,enoissuercert}"],
     ["a chain through an intermediate at the default depth 1", (p) => p.chained, [t(a("verify"), 1)], "ok"],

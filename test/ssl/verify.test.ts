@@ -73,6 +73,7 @@ describe("certificate chain verification", () => {
     ["a missing intermediate", (p) => [p.missingIntermediate, [p.root]], 1, "enoissuercert"],
     ["a self-signed peer certificate", (p) => [p.selfSigned, [p.root]], 1, "eselfsignedcert"],
     ["a self-signed peer certificate that is trusted", (p) => [p.selfSigned, [p.selfSigned]], 1, "ok"],
+    ["a self-signed peer certificate without keyCertSign", (p) => [p.selfSignedNoCertSign, [p.root]], 1, "eselfsignedcert"],
     ["an intermediate trusted without its root", (p) => [p.chained, [p.int1]], 1, "enoissuercert"],
     ["a client certificate", (p) => [p.client, [p.root]], 1, "ok"],
     ["a certificate issued by a certificate that is not a CA", (p) => [p.nonCaIssued, [p.root]], 1, "epeercert"],

@@ -41,6 +41,8 @@ export interface Pki {
   readonly notYetValid: Credential;
   /** Self-signed and in no CA file. */
   readonly selfSigned: Credential;
+  /** Self-signed, with a key usage that does not allow signing certificates (not even itself). */
+  readonly selfSignedNoCertSign: Credential;
   /** Signed by a CA nobody trusts (`rogueRoot`). */
   readonly unknownIssuer: Credential;
   readonly rogueRoot: Credential;
@@ -108,10 +110,12 @@ class Maker {
     return file;
   }
 
-  selfSigned(name: string, cn: string, ca: boolean, keyFile = this.key(name)): Credential {
+  selfSigned(name: string, cn: string, ca: boolean, keyUsage?: string): Credential {
+    const keyFile = this.key(name);
     const ext = ca
       ? ["-addext", "basicConstraints=critical,CA:true", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]
       : ["-addext", "basicConstraints=CA:false", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"];
+    if (keyUsage !== undefined) ext.push("-addext", `keyUsage=${keyUsage}`);
     openssl(this.dir, ["req", "-x509", "-new", "-key", keyFile, "-subj", `/CN=${cn}`, "-days", "3650", ...ext, "-out", `${name}.pem`]);
     return this.credential(`${name}.pem`, keyFile);
   }
@@ -176,6 +180,7 @@ export function makePki(): Pki {
   const expired = m.signed("expired", "localhost", root, { from: "20200101000000Z", until: "20210101000000Z" });
   const notYetValid = m.signed("future", "localhost", root, { from: "20900101000000Z", until: "20910101000000Z" });
   const selfSigned = m.selfSigned("self", "localhost", false);
+  const selfSignedNoCertSign = m.selfSigned("self-leaf", "localhost", false, "digitalSignature,keyAgreement");
   const rogueRoot = m.selfSigned("rogue", "Rogue CA", true);
   const unknownIssuer = m.signed("unknown", "localhost", rogueRoot);
   const missingIntermediate = m.signed("orphan", "localhost", int1);
@@ -206,6 +211,7 @@ export function makePki(): Pki {
     expired,
     notYetValid,
     selfSigned,
+    selfSignedNoCertSign,
     unknownIssuer,
     rogueRoot,
     missingIntermediate,
