@@ -671,9 +671,11 @@ controlling_process_passes_queued_messages(Config) ->
     nothing = no_message(S).
 
 listen_socket_closes_with_its_owner(Config) ->
-    Owner = async(fun() -> {ok, L} = ts_ssl:listen(0, server_options(Config)), L end),
-    Listen = await(Owner),
-    Port = port(ts_ssl, Listen),
+    Owner = async(fun() ->
+                          {ok, L} = ts_ssl:listen(0, server_options(Config)),
+                          {L, port(ts_ssl, L)}
+                  end),
+    {Listen, Port} = await(Owner),
     Monitor = erlang:monitor(process, ts_ssl:pid(Listen)),
     receive {'DOWN', Monitor, process, _, _} -> ok after ?WAIT -> ct:fail(socket_lives) end,
     {error, econnrefused} = gen_tcp:connect({127, 0, 0, 1}, Port, []).

@@ -96,7 +96,7 @@ native_run(Socket, Fun) ->
 openssl_server(Args) ->
     Port = openssl(["s_server", "-accept", "127.0.0.1:0", "-rev", "-naccept", "1" | Args]),
     {ok, Line} = read_until(Port, <<"ACCEPT ">>),
-    [_, PortText] = binary:split(Line, <<":">>, [trailing]),
+    [_, PortText] = string:split(Line, ":", trailing),
     {Port, binary_to_integer(string:trim(PortText))}.
 
 %% `openssl s_client' connected to 127.0.0.1:TcpPort: what is written to it goes to the TLS peer,
