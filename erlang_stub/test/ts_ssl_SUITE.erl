@@ -57,10 +57,12 @@ groups() ->
        ssl_accept_timeout]},
      {connecting, [], [connect_timeout, connection_refused, no_such_host, connect_empty_options]},
      {data, [],
-      [recv_in_active_mode, recv_length_with_packet, packet_too_large, packet_3_refused]},
+      [recv_in_active_mode, recv_length_with_packet, packet_too_large, packet_3_refused,
+       active_n]},
      {owners, [],
       [controlling_process_only_by_owner, controlling_process_passes_queued_messages,
-       listen_socket_closes_with_its_owner, socket_pid_stands_for_the_socket]},
+       listen_socket_closes_with_its_owner, socket_pid_stands_for_the_socket,
+       socket_killed_signals_its_owner]},
      {openssl, [], [openssl_s_server_peer, openssl_s_client_peer]}].
 
 %% The scenarios both ssl and ts_ssl must pass.
@@ -70,7 +72,8 @@ shared() ->
      passive_list, passive_binary, recv_timeout, packet_raw, packet_1_2_4, packet_empty,
      header_in_binary_mode, header_in_list_mode, setopts_then_getopts, sockname_and_peername,
      connect_ip_and_port, listen_ip, connection_info_agrees, peercert_is_der, close_closes,
-     close_listen_socket, owner_exit_closes, controlling_process_moves_delivery_and_link,
+     close_listen_socket, owner_exit_closes, acceptor_exit_closes,
+     controlling_process_moves_delivery_and_link,
      controlling_process_lets_creator_go, ten_mib_each_way].
 
 init_per_suite(Config) ->
@@ -103,14 +106,20 @@ accept_and_exchange(Config) ->
     {S, Peer} = pair(Config, server, [binary, {active, false}]),
     exchange(mod(Config), S, Peer).
 
+%% Without and with a Timeout.
 transport_accept_then_ssl_accept(Config) ->
     Mod = mod(Config),
     {ok, Listen} = Mod:listen(0, server_options(Config) ++ [binary, {active, false}]),
-    Native = native_connect(port(Mod, Listen), []),
-    {ok, S} = Mod:transport_accept(Listen),
-    ok = Mod:ssl_accept(S),
-    {ok, Peer} = await(Native),
-    exchange(Mod, S, Peer).
+    First = native_connect(port(Mod, Listen), []),
+    {ok, S1} = Mod:transport_accept(Listen),
+    ok = Mod:ssl_accept(S1),
+    {ok, Peer1} = await(First),
+    ok = exchange(Mod, S1, Peer1),
+    Second = native_connect(port(Mod, Listen), []),
+    {ok, S2} = Mod:transport_accept(Listen, ?WAIT),
+    ok = Mod:ssl_accept(S2, ?WAIT),
+    {ok, Peer2} = await(Second),
+    exchange(Mod, S2, Peer2).
 
 %% Active mode is the default, and list mode: data comes as {ssl, S, Bytes}.
 active_list(Config) ->
@@ -247,7 +256,7 @@ connect_ip_and_port(Config) ->
     {Listen, Port} = native_listen(server_options(Config)),
     Native = native_accept(Listen),
     LocalPort = ts_ssl_peers:free_port(),
-    {ok, S} = Mod:connect("127.0.0.1", Port, [{ip, {127, 0, 0, 1}}, {port, LocalPort}]),
+    {ok, S} = Mod:connect("127.0.0.1", Port, [{ip, {127, 0, 0, 1}}, {port, LocalPort}], ?WAIT),
     {ok, {{127, 0, 0, 1}, LocalPort}} = Mod:sockname(S),
     {ok, Peer} = await(Native),
     {ok, {{127, 0, 0, 1}, LocalPort}} = ssl:peername(Peer).
@@ -298,6 +307,16 @@ owner_exit_closes(Config) ->
     Native = native_accept(Listen),
     Owner = async(fun() -> {ok, _S} = Mod:connect("127.0.0.1", Port, []), connected end),
     connected = await(Owner),
+    {ok, Peer} = await(Native),
+    {error, closed} = ssl:recv(Peer, 0, ?WAIT).
+
+%% The owner of an accepted socket is the caller of transport_accept (or accept).
+acceptor_exit_closes(Config) ->
+    Mod = mod(Config),
+    {ok, Listen} = Mod:listen(0, server_options(Config)),
+    Native = native_connect(port(Mod, Listen), []),
+    Acceptor = async(fun() -> {ok, _S} = Mod:accept(Listen), accepted end),
+    accepted = await(Acceptor),
     {ok, Peer} = await(Native),
     {error, closed} = ssl:recv(Peer, 0, ?WAIT).
 
@@ -648,6 +667,17 @@ packet_3_refused(Config) ->
     {S, _Peer} = pair(Config, client, []),
     {error, einval} = ts_ssl:setopts(S, [{packet, 3}]).
 
+%% {active, N} (newer OTP, a superset): N messages, then {ssl_passive, S} and a passive socket.
+active_n(Config) ->
+    {S, Peer} = pair(Config, client, [binary, {packet, 2}, {active, 2}], [{packet, 2}]),
+    [ok = ssl:send(Peer, M) || M <- [<<"1">>, <<"2">>, <<"3">>]],
+    <<"1">> = next_message(S),
+    <<"2">> = next_message(S),
+    receive {ssl_passive, S} -> ok after ?WAIT -> ct:fail(no_ssl_passive) end,
+    {ok, [{active, false}]} = ts_ssl:getopts(S, [active]),
+    nothing = no_message(S),
+    {ok, <<"3">>} = ts_ssl:recv(S, 0).
+
 %%% ts_ssl only: owners
 
 %% Only the owner may give a socket away; the refusal changes nothing.
@@ -690,6 +720,25 @@ socket_pid_stands_for_the_socket(Config) ->
     Monitor = erlang:monitor(process, Pid),
     ok = ts_ssl:close(S),
     receive {'DOWN', Monitor, process, Pid, _} -> ok after ?WAIT -> ct:fail(socket_lives) end.
+
+%% A socket that dies abnormally sends its owner the exit signal, and the peer sees the end.
+socket_killed_signals_its_owner(Config) ->
+    {Listen, Port} = native_listen(server_options(Config)),
+    Native = native_accept(Listen),
+    Parent = self(),
+    Owner = spawn_link(fun() ->
+                               process_flag(trap_exit, true),
+                               {ok, S} = ts_ssl:connect("127.0.0.1", Port, []),
+                               Parent ! {socket, S},
+                               receive {'EXIT', Pid, Why} -> Parent ! {owner_got, Pid, Why} end
+                       end),
+    S = receive {socket, Given} -> Given after ?WAIT -> ct:fail(no_socket) end,
+    {ok, Peer} = await(Native),
+    Pid = ts_ssl:pid(S),
+    exit(Pid, kill),
+    receive {owner_got, Pid, killed} -> ok after ?WAIT -> ct:fail({no_exit_signal, Owner}) end,
+    {error, closed} = ssl:recv(Peer, 0, ?WAIT),
+    {error, closed} = ts_ssl:send(S, <<"x">>).
 
 %%% ts_ssl only: openssl peers
 
