@@ -360,6 +360,25 @@ describe("options on a socket", () => {
     expect(show(await owner.call("connection_info", S12))).toBe(`{ok,{'tlsv1.2',"ECDHE-ECDSA-AES128-GCM-SHA256"}}`);
   });
 
+  it("sends SNI for a host name (not for an address, nor with {server_name_indication, disable}); ALPN", async () => {
+    const owner = bench.caller();
+    const names: Array<string | false> = [];
+    const alpn = await TlsPeerServer.start({ ...credentials(pki.server), ALPNProtocols: ["h2", "http/1.1"] }, (sock) => names.push(sock.servername));
+    const via = async (host: Term, options: Term[]) => {
+      const peer = alpn.accepted();
+      await owner.socket("connect", host, alpn.port, options, infinity);
+      return peer;
+    };
+    await via(s("localhost"), []);
+    await via(s("127.0.0.1"), []);
+    await via(s("localhost"), [t(a("server_name_indication"), a("disable"))]);
+    await via(s("127.0.0.1"), [t(a("server_name_indication"), s("example.org"))]);
+    const negotiated = await via(s("localhost"), [t(a("alpn_advertised_protocols"), [Buffer.from("spdy/1"), Buffer.from("http/1.1")])]);
+    expect(negotiated.alpnProtocol).toBe("http/1.1");
+    expect(names).toEqual(["localhost", false, false, "example.org", "localhost"]);
+    alpn.close();
+  });
+
   it("peercert/1 gives the server's certificate as DER", async () => {
     const owner = bench.caller();
     const [S] = await connected(owner, []);

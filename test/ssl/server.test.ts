@@ -115,6 +115,13 @@ describe("transport_accept/1,2 and ssl_accept/1,2", () => {
     expect(owner.pending).toEqual([]);
   });
 
+  it("chooses a protocol with {alpn_preferred_protocols, [Bin]}", async () => {
+    const owner = bench.caller();
+    const [L, port] = await listening(owner, [...own(pki.server), t(a("alpn_preferred_protocols"), [Buffer.from("h2"), Buffer.from("http/1.1")])]);
+    const [, client] = await acceptOne(owner, L, port, { ALPNProtocols: ["http/1.1", "h2"] });
+    expect(client.alpnProtocol).toBe("h2");
+  });
+
   it("accept/2 does both steps", async () => {
     const owner = bench.caller();
     const [L, port] = await listening(owner, own(pki.server));
