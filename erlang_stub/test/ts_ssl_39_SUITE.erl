@@ -1,0 +1,504 @@
+%% What the ssl 3.9 manual says that native ssl does not, against the bridge named by
+%% TS_SSL_BRIDGE: ciphers/0, version/0 and seed/1, the options and their defaults, every reason
+%% that can be provoked (verification, files, accepting, connecting, data), the owner rules, and
+%% openssl's s_server and s_client as peers. ts_ssl_SUITE has the scenarios native ssl shares.
+-module(ts_ssl_39_SUITE).
+
+-include_lib("common_test/include/ct.hrl").
+-include_lib("public_key/include/public_key.hrl").
+-include("ts_ssl_test.hrl").
+
+-compile([export_all, nowarn_export_all]).
+
+-import(ts_ssl_peers, [async/1, await/1, wait_until/1, native_listen/1, native_accept/1,
+                       native_connect/2]).
+-import(ts_ssl_conn, [certs/1, file/2, server_options/1, client_options/1, ca/1, verify_1/1,
+                      port/2, pair/3, pair/4, connect_to/3, connect_to/4, accept_from/3,
+                      exchange/3, next_message/1, no_message/1, queued/1, relay/0,
+                      receive_relayed/0]).
+
+suite() ->
+    [{timetrap, {seconds, 60}}].
+
+all() ->
+    case os:getenv("TS_SSL_BRIDGE") of
+        false ->
+            {skip, "TS_SSL_BRIDGE names no bridge"};
+        _ ->
+            [{group, library}, {group, options}, {group, verification}, {group, files},
+             {group, accepting}, {group, connecting}, {group, data}, {group, owners},
+             {group, openssl}, shell_without_sname]
+    end.
+
+groups() ->
+    [{library, [], [ciphers_are_openssl_names, version_is_3_9, seed_takes_iodata]},
+     {options, [],
+      [listen_defaults, connect_defaults, getopts_in_the_order_asked, backlog_option,
+       nodelay_option, binary_is_mode_binary, listen_without_options, unknown_options,
+       ssl_options_in_setopts, ciphers_option, bad_ciphers]},
+     {verification, [],
+      [verify_0_by_default, verify_1_trusted, verify_1_expired, verify_1_not_yet_valid,
+       verify_1_self_signed, verify_1_self_signed_in_chain, verify_1_unknown_issuer,
+       verify_1_without_cacertfile, depth_1_by_default, depth_1_chain_too_long,
+       depth_2_longer_chain, verify_1_client_without_certificate,
+       verify_2_client_without_certificate, verify_2_client_certificate,
+       verify_1_untrusted_client_certificate]},
+     {files, [],
+      [missing_certfile, corrupt_certfile, missing_keyfile, corrupt_keyfile,
+       missing_cacertfile, corrupt_cacertfile, key_not_matching_certificate,
+       password_protected_key, wrong_password, cacertfile_read_by_connect]},
+     {accepting, [],
+      [accept_timeout, transport_accept_timeout, transport_accept_when_listen_socket_closes,
+       accept_on_a_connected_socket, accept_without_certificate, non_tls_client,
+       ssl_accept_timeout]},
+     {connecting, [], [connect_timeout, connection_refused, no_such_host, connect_empty_options]},
+     {data, [],
+      [recv_in_active_mode, recv_length_with_packet, packet_too_large, packet_3_refused,
+       active_n]},
+     {owners, [],
+      [controlling_process_only_by_owner, controlling_process_passes_queued_messages,
+       listen_socket_closes_with_its_owner, socket_pid_stands_for_the_socket,
+       socket_killed_signals_its_owner]},
+     {openssl, [], [openssl_s_server_peer, openssl_s_client_peer]}].
+
+init_per_suite(Config) ->
+    {ok, _} = application:ensure_all_started(ssl),
+    ok = ts_ssl:start(),
+    [{certs, ts_ssl_certs:make(filename:join(?config(priv_dir, Config), ?MODULE))} | Config].
+
+end_per_suite(_Config) ->
+    ok.
+
+init_per_group(_, Config) ->
+    [{mod, ts_ssl} | Config].
+
+end_per_group(_, _Config) ->
+    ok.
+
+%%% The library
+
+ciphers_are_openssl_names(Config) ->
+    {ok, Ciphers} = ts_ssl:ciphers(),
+    Names = string:lexemes(Ciphers, ":"),
+    true = length(Names) > 0,
+    [true = io_lib:printable_latin1_list(N) || N <- Names],
+    {S, _Peer} = pair(Config, client, []),
+    {ok, {_, Cipher}} = ts_ssl:connection_info(S),
+    true = lists:member(Cipher, Names).
+
+version_is_3_9(_Config) ->
+    {ok, {"3.9", Compiled, Runtime}} = ts_ssl:version(),
+    true = Compiled =/= "" andalso io_lib:printable_latin1_list(Compiled),
+    true = Runtime =/= "" andalso io_lib:printable_latin1_list(Runtime).
+
+seed_takes_iodata(_Config) ->
+    ok = ts_ssl:seed(<<"some entropy">>),
+    ok = ts_ssl:seed(["some", [$e], <<"ntropy">>]),
+    {error, edata} = ts_ssl:seed(not_data).
+
+%%% Options and their defaults
+
+listen_defaults(Config) ->
+    {ok, Listen} = ts_ssl:listen(0, server_options(Config)),
+    {ok, [{mode, list}, {packet, 0}, {header, 0}, {active, true}, {backlog, 5},
+          {ip, {0, 0, 0, 0}}]} =
+        ts_ssl:getopts(Listen, [mode, packet, header, active, backlog, ip]).
+
+connect_defaults(Config) ->
+    {S, _Peer} = pair(Config, client, []),
+    {ok, [{mode, list}, {packet, 0}, {header, 0}, {nodelay, false}, {active, true}]} =
+        ts_ssl:getopts(S, [mode, packet, header, nodelay, active]).
+
+%% The accepted socket inherits the listen socket's options.
+getopts_in_the_order_asked(Config) ->
+    {S, _Peer} = pair(Config, server, [binary, {packet, 2}, {active, false}]),
+    {ok, [{active, false}, {packet, 2}, {mode, binary}]} =
+        ts_ssl:getopts(S, [active, packet, mode]).
+
+backlog_option(Config) ->
+    {ok, Listen} = ts_ssl:listen(0, [{backlog, 12} | server_options(Config)]),
+    {ok, [{backlog, 12}]} = ts_ssl:getopts(Listen, [backlog]).
+
+nodelay_option(Config) ->
+    {S, Peer} = pair(Config, client, [{nodelay, true}, binary, {active, false}]),
+    {ok, [{nodelay, true}]} = ts_ssl:getopts(S, [nodelay]),
+    ok = ts_ssl:setopts(S, [{nodelay, false}]),
+    {ok, [{nodelay, false}]} = ts_ssl:getopts(S, [nodelay]),
+    exchange(ts_ssl, S, Peer).
+
+%% `binary' and {mode, binary} are the same; {mode, list} is the absence of `binary'.
+binary_is_mode_binary(Config) ->
+    [begin
+         {ok, Listen} = ts_ssl:listen(0, Option ++ server_options(Config)),
+         {ok, [{mode, Mode}]} = ts_ssl:getopts(Listen, [mode])
+     end || {Option, Mode} <- [{[binary], binary}, {[{mode, binary}], binary},
+                               {[{mode, list}], list}]],
+    ok.
+
+listen_without_options(_Config) ->
+    {error, enooptions} = ts_ssl:listen(0, []).
+
+unknown_options(Config) ->
+    {error, eoptions} = ts_ssl:listen(0, [{no_such_option, 1} | server_options(Config)]),
+    {error, eoptions} = ts_ssl:listen(0, [{verify, 3} | server_options(Config)]),
+    {error, eoptions} = ts_ssl:listen(0, [{packet, bogus} | server_options(Config)]),
+    {error, eoptions} = ts_ssl:connect("127.0.0.1", 1, [{no_such_option, 1}]),
+    {error, eoptions} = ts_ssl:connect("127.0.0.1", 1, [not_an_option]).
+
+ssl_options_in_setopts(Config) ->
+    {S, _Peer} = pair(Config, client, []),
+    {error, eoptions} = ts_ssl:setopts(S, [{verify, 1}]),
+    {error, eoptions} = ts_ssl:setopts(S, [{certfile, "server.pem"}]),
+    {error, eoptions} = ts_ssl:setopts(S, [{depth, 3}]).
+
+%% {ciphers, String}: the server's list decides; the peer here offers only TLS 1.2.
+ciphers_option(Config) ->
+    Cipher = "ECDHE-ECDSA-AES128-GCM-SHA256",
+    {S, _Peer} = pair(Config, server, [{ciphers, Cipher}], [{versions, ['tlsv1.2']}]),
+    {ok, {'tlsv1.2', Cipher}} = ts_ssl:connection_info(S).
+
+bad_ciphers(Config) ->
+    {error, ecipher} = ts_ssl:listen(0, [{ciphers, "NO-SUCH-CIPHER"} | server_options(Config)]).
+
+%%% Verifying the peer (reference: "Certificate verification")
+
+verify_0_by_default(Config) ->
+    {ok, _} = connect_to(Config, "self_signed", []),
+    {ok, _} = connect_to(Config, "expired", [{verify, 0}]).
+
+verify_1_trusted(Config) ->
+    {ok, _} = connect_to(Config, "server", verify_1(Config)).
+
+verify_1_expired(Config) ->
+    {error, epeercertexpired} = connect_to(Config, "expired", verify_1(Config)).
+
+verify_1_not_yet_valid(Config) ->
+    {error, epeercertinvalid} = connect_to(Config, "not_yet_valid", verify_1(Config)).
+
+%% The manual: "Certificate provided by peer is self signed", whether alone or at the top of the
+%% chain the peer sent.
+verify_1_self_signed(Config) ->
+    {error, eselfsignedcert} = connect_to(Config, "self_signed", verify_1(Config)).
+
+verify_1_self_signed_in_chain(Config) ->
+    {error, eselfsignedcert} =
+        connect_to(Config, "stranger", "stranger_bundle.pem", verify_1(Config)).
+
+verify_1_unknown_issuer(Config) ->
+    {error, enoissuercert} = connect_to(Config, "stranger", verify_1(Config)).
+
+verify_1_without_cacertfile(Config) ->
+    {error, enoissuercert} = connect_to(Config, "server", [{verify, 1}]).
+
+%% The manual's depth: peer certificate 0, its CA 1, the next CA 2; OpenSSL's, in which depth
+%% N lets a chain reach the trusted root at level N + 1.
+depth_1_by_default(Config) ->
+    {ok, _} = connect_to(Config, "short_chain", "short_chain_bundle.pem", verify_1(Config)).
+
+depth_1_chain_too_long(Config) ->
+    {error, echaintoolong} =
+        connect_to(Config, "long_chain", "long_chain_bundle.pem", verify_1(Config)).
+
+depth_2_longer_chain(Config) ->
+    {ok, _} = connect_to(Config, "long_chain", "long_chain_bundle.pem",
+                         [{depth, 2} | verify_1(Config)]).
+
+verify_1_client_without_certificate(Config) ->
+    {{ok, S}, _} = accept_from(Config, verify_1(Config), []),
+    {error, enopeercert} = ts_ssl:peercert(S).
+
+verify_2_client_without_certificate(Config) ->
+    {{error, esslaccept}, _} = accept_from(Config, [{verify, 2} | ca(Config)], []).
+
+%% The client's certificate, in each form peercert/2 gives.
+verify_2_client_certificate(Config) ->
+    {{ok, S}, _} = accept_from(Config, [{verify, 2} | ca(Config)], client_options(Config)),
+    Der = ts_ssl_certs:der(certs(Config), "client.pem"),
+    Plain = public_key:pkix_decode_cert(Der, plain),
+    Otp = public_key:pkix_decode_cert(Der, otp),
+    {ok, Der} = ts_ssl:peercert(S),
+    {ok, Plain} = ts_ssl:peercert(S, [pkix]),
+    {ok, Otp} = ts_ssl:peercert(S, [ssl]),
+    {ok, {rdnSequence, _} = Subject} = ts_ssl:peercert(S, [ssl, subject]),
+    Subject = Otp#'OTPCertificate'.tbsCertificate#'OTPTBSCertificate'.subject,
+    {ok, {rdnSequence, _}} = ts_ssl:peercert(S, [pkix, subject]),
+    {error, eoptions} = ts_ssl:peercert(S, [subject]),
+    {error, eoptions} = ts_ssl:peercert(S, [pkix, ssl]).
+
+verify_1_untrusted_client_certificate(Config) ->
+    Stranger = [{certfile, file(Config, "stranger.pem")}, {keyfile, file(Config, "stranger.key")}],
+    {{error, enoissuercert}, _} = accept_from(Config, verify_1(Config), Stranger).
+
+%%% Certificate, key and CA files
+
+missing_certfile(Config) ->
+    {error, ecertfile} = ts_ssl:listen(0, [{certfile, file(Config, "missing.pem")},
+                                           {keyfile, file(Config, "server.key")}]).
+
+corrupt_certfile(Config) ->
+    [{error, ecertfile} = ts_ssl:listen(0, [{certfile, file(Config, Corrupt)},
+                                            {keyfile, file(Config, "server.key")}])
+     || Corrupt <- ["corrupt.pem", "garbage.bin"]],
+    ok.
+
+missing_keyfile(Config) ->
+    {error, ekeyfile} = ts_ssl:listen(0, [{certfile, file(Config, "server.pem")},
+                                          {keyfile, file(Config, "missing.key")}]).
+
+corrupt_keyfile(Config) ->
+    [{error, ekeyfile} = ts_ssl:listen(0, [{certfile, file(Config, "server.pem")},
+                                           {keyfile, file(Config, Corrupt)}])
+     || Corrupt <- ["corrupt.key", "garbage.bin"]],
+    ok.
+
+missing_cacertfile(Config) ->
+    {error, ecacertfile} =
+        ts_ssl:listen(0, [{cacertfile, file(Config, "missing.pem")} | server_options(Config)]).
+
+corrupt_cacertfile(Config) ->
+    [{error, ecacertfile} =
+         ts_ssl:listen(0, [{cacertfile, file(Config, Corrupt)} | server_options(Config)])
+     || Corrupt <- ["corrupt.pem", "garbage.bin"]],
+    ok.
+
+key_not_matching_certificate(Config) ->
+    {error, ekeymismatch} = ts_ssl:listen(0, [{certfile, file(Config, "server.pem")},
+                                              {keyfile, file(Config, "client.key")}]).
+
+%% {password, _} opens an encrypted key; the connection then works as any other.
+password_protected_key(Config) ->
+    #{password := Password} = certs(Config),
+    Options = [{certfile, file(Config, "server.pem")},
+               {keyfile, file(Config, "server_encrypted.key")}, {password, Password},
+               binary, {active, false}],
+    {ok, Listen} = ts_ssl:listen(0, Options),
+    Native = native_connect(port(ts_ssl, Listen), []),
+    {ok, S} = ts_ssl:accept(Listen),
+    {ok, Peer} = await(Native),
+    exchange(ts_ssl, S, Peer).
+
+wrong_password(Config) ->
+    Encrypted = [{certfile, file(Config, "server.pem")},
+                 {keyfile, file(Config, "server_encrypted.key")}],
+    {error, ekeyfile} = ts_ssl:listen(0, [{password, "not it"} | Encrypted]),
+    {error, ekeyfile} = ts_ssl:listen(0, Encrypted).
+
+cacertfile_read_by_connect(Config) ->
+    {error, ecacertfile} =
+        connect_to(Config, "server", [{verify, 1}, {cacertfile, file(Config, "missing.pem")}]).
+
+%%% Accepting
+
+accept_timeout(Config) ->
+    {ok, Listen} = ts_ssl:listen(0, server_options(Config)),
+    {error, timeout} = ts_ssl:accept(Listen, 50).
+
+transport_accept_timeout(Config) ->
+    {ok, Listen} = ts_ssl:listen(0, server_options(Config)),
+    {error, timeout} = ts_ssl:transport_accept(Listen, 50).
+
+%% A transport_accept that waits when its listen socket closes: closed.
+transport_accept_when_listen_socket_closes(Config) ->
+    {ok, Listen} = ts_ssl:listen(0, server_options(Config)),
+    Waiting = async(fun() -> ts_ssl:transport_accept(Listen) end),
+    ok = ts_ssl:close(Listen),
+    {error, closed} = await(Waiting).
+
+accept_on_a_connected_socket(Config) ->
+    {S, _Peer} = pair(Config, client, []),
+    {error, enotlistener} = ts_ssl:accept(S),
+    {error, enotlistener} = ts_ssl:transport_accept(S, 1000).
+
+accept_without_certificate(_Config) ->
+    {ok, Listen} = ts_ssl:listen(0, [{active, false}]),
+    _ = native_connect(port(ts_ssl, Listen), []),
+    {error, enoservercert} = ts_ssl:accept(Listen).
+
+%% Not TLS on a TLS listen socket: the handshake fails; nothing hangs.
+non_tls_client(Config) ->
+    {ok, Listen} = ts_ssl:listen(0, server_options(Config)),
+    {ok, Tcp} = gen_tcp:connect({127, 0, 0, 1}, port(ts_ssl, Listen), [binary]),
+    ok = gen_tcp:send(Tcp, <<"GET / HTTP/1.0\r\n\r\n">>),
+    {ok, S} = ts_ssl:transport_accept(Listen),
+    {error, esslaccept} = ts_ssl:ssl_accept(S).
+
+ssl_accept_timeout(Config) ->
+    {ok, Listen} = ts_ssl:listen(0, server_options(Config)),
+    {ok, _Silent} = gen_tcp:connect({127, 0, 0, 1}, port(ts_ssl, Listen), []),
+    {ok, S} = ts_ssl:transport_accept(Listen),
+    {error, timeout} = ts_ssl:ssl_accept(S, 50).
+
+%%% Connecting
+
+%% A TCP server that never answers the handshake.
+connect_timeout(_Config) ->
+    {ok, Tcp} = gen_tcp:listen(0, [{ip, {127, 0, 0, 1}}]),
+    {ok, Port} = inet:port(Tcp),
+    {error, timeout} = ts_ssl:connect("127.0.0.1", Port, [], 100).
+
+connection_refused(_Config) ->
+    {error, econnrefused} = ts_ssl:connect("127.0.0.1", ts_ssl_peers:free_port(), []).
+
+%% Whatever gen_tcp says about a host that does not exist, here.
+no_such_host(_Config) ->
+    Host = "no-such-host.invalid",
+    {error, Reason} = gen_tcp:connect(Host, 443, []),
+    {error, Reason} = ts_ssl:connect(Host, 443, []).
+
+%% Only listen/2 refuses an empty list of options.
+connect_empty_options(Config) ->
+    {S, Peer} = pair(Config, client, []),
+    ok = ts_ssl:send(S, "x"),
+    {ok, <<"x">>} = ssl:recv(Peer, 1, ?WAIT).
+
+%%% Data
+
+recv_in_active_mode(Config) ->
+    {S, _Peer} = pair(Config, client, []),
+    {error, {badcall, _}} = ts_ssl:recv(S, 0, 1000).
+
+%% A positive length is for raw mode only.
+recv_length_with_packet(Config) ->
+    {S, Peer} = pair(Config, client, [{packet, 2}, {active, false}], [{packet, 2}]),
+    {error, einval} = ts_ssl:recv(S, 5),
+    ok = ssl:send(Peer, <<"still fine">>),
+    {ok, "still fine"} = ts_ssl:recv(S, 0).
+
+%% More than the length field holds is refused rather than wrapped.
+packet_too_large(Config) ->
+    {S, Peer} = pair(Config, client, [{packet, 1}, {active, false}], [{packet, 1}]),
+    {error, {badarg, {packet_to_large, 256, 255}}} = ts_ssl:send(S, binary:copy(<<"x">>, 256)),
+    ok = ts_ssl:send(S, binary:copy(<<"x">>, 255)),
+    {ok, <<_:255/binary>>} = ssl:recv(Peer, 0, ?WAIT).
+
+packet_3_refused(Config) ->
+    {S, _Peer} = pair(Config, client, []),
+    {error, einval} = ts_ssl:setopts(S, [{packet, 3}]).
+
+%% {active, N} (newer OTP, a superset): N messages, then {ssl_passive, S} and a passive socket.
+active_n(Config) ->
+    {S, Peer} = pair(Config, client, [binary, {packet, 2}, {active, 2}], [{packet, 2}]),
+    [ok = ssl:send(Peer, M) || M <- [<<"1">>, <<"2">>, <<"3">>]],
+    <<"1">> = next_message(S),
+    <<"2">> = next_message(S),
+    receive {ssl_passive, S} -> ok after ?WAIT -> ct:fail(no_ssl_passive) end,
+    {ok, [{active, false}]} = ts_ssl:getopts(S, [active]),
+    nothing = no_message(S),
+    {ok, <<"3">>} = ts_ssl:recv(S, 0).
+
+%%% Owners
+
+%% Only the owner may give a socket away; the refusal changes nothing.
+controlling_process_only_by_owner(Config) ->
+    {S, Peer} = pair(Config, server, [binary, {packet, 2}], [{packet, 2}]),
+    Stranger = async(fun() -> ts_ssl:controlling_process(S, self()) end),
+    {error, {badcall, _}} = await(Stranger),
+    ok = ssl:send(Peer, <<"still mine">>),
+    <<"still mine">> = next_message(S).
+
+%% Messages that came before the change go on to the new owner, in order, before later ones.
+controlling_process_passes_queued_messages(Config) ->
+    {S, Peer} = pair(Config, server, [binary, {packet, 2}], [{packet, 2}]),
+    Sent = [<<"one">>, <<"two">>, <<"three">>],
+    [ok = ssl:send(Peer, M) || M <- Sent],
+    wait_until(fun() -> queued(S) =:= length(Sent) end),
+    Relay = relay(),
+    ok = ts_ssl:controlling_process(S, Relay),
+    ok = ssl:send(Peer, <<"four">>),
+    [{relayed, {ssl, S, M}} = receive_relayed() || M <- Sent ++ [<<"four">>]],
+    nothing = no_message(S).
+
+listen_socket_closes_with_its_owner(Config) ->
+    Owner = async(fun() ->
+                          {ok, L} = ts_ssl:listen(0, server_options(Config)),
+                          {L, port(ts_ssl, L)}
+                  end),
+    {Listen, Port} = await(Owner),
+    Monitor = erlang:monitor(process, ts_ssl:pid(Listen)),
+    receive {'DOWN', Monitor, process, _, _} -> ok after ?WAIT -> ct:fail(socket_lives) end,
+    {error, econnrefused} = gen_tcp:connect({127, 0, 0, 1}, Port, []).
+
+%% pid/1: a process on the bridge node, for watching the socket's end.
+socket_pid_stands_for_the_socket(Config) ->
+    {S, _Peer} = pair(Config, client, []),
+    Pid = ts_ssl:pid(S),
+    true = is_pid(Pid),
+    Bridge = list_to_atom(os:getenv("TS_SSL_BRIDGE")),
+    Bridge = node(Pid),
+    Monitor = erlang:monitor(process, Pid),
+    ok = ts_ssl:close(S),
+    receive {'DOWN', Monitor, process, Pid, _} -> ok after ?WAIT -> ct:fail(socket_lives) end.
+
+%% A socket that dies abnormally sends its owner the exit signal, and the peer sees the end.
+socket_killed_signals_its_owner(Config) ->
+    {Listen, Port} = native_listen(server_options(Config)),
+    Native = native_accept(Listen),
+    Parent = self(),
+    Owner = spawn_link(fun() ->
+                               process_flag(trap_exit, true),
+                               {ok, S} = ts_ssl:connect("127.0.0.1", Port, []),
+                               Parent ! {socket, S},
+                               receive {'EXIT', Pid, Why} -> Parent ! {owner_got, Pid, Why} end
+                       end),
+    S = receive {socket, Given} -> Given after ?WAIT -> ct:fail(no_socket) end,
+    {ok, Peer} = await(Native),
+    Pid = ts_ssl:pid(S),
+    exit(Pid, kill),
+    receive {owner_got, Pid, killed} -> ok after ?WAIT -> ct:fail({no_exit_signal, Owner}) end,
+    {error, closed} = ssl:recv(Peer, 0, ?WAIT),
+    {error, closed} = ts_ssl:send(S, <<"x">>).
+
+%%% The openssl command line as peer
+
+%% openssl s_server -rev sends each line back reversed.
+openssl_s_server_peer(Config) ->
+    {Server, Port} = ts_ssl_peers:openssl_server(["-cert", file(Config, "server.pem"),
+                                                  "-key", file(Config, "server.key")]),
+    {ok, S} = ts_ssl:connect("127.0.0.1", Port, [{active, false} | verify_1(Config)]),
+    ok = ts_ssl:send(S, "hello openssl\n"),
+    "lssnepo olleh\n" = line(S, []),
+    ok = ts_ssl:close(S),
+    0 = ts_ssl_peers:openssl_exit(Server).
+
+%% openssl s_client verifies our chain and presents its own certificate.
+openssl_s_client_peer(Config) ->
+    {ok, Listen} = ts_ssl:listen(0, [{active, false}, {verify, 2} | ca(Config)] ++
+                                     server_options(Config)),
+    Client = ts_ssl_peers:openssl_client(port(ts_ssl, Listen),
+                                         ["-CAfile", file(Config, "ca.pem"), "-verify_return_error",
+                                          "-cert", file(Config, "client.pem"),
+                                          "-key", file(Config, "client.key")]),
+    {ok, S} = ts_ssl:accept(Listen),
+    {ok, Der} = ts_ssl:peercert(S),
+    Der = ts_ssl_certs:der(certs(Config), "client.pem"),
+    ok = ts_ssl_peers:openssl_write(Client, "from openssl\n"),
+    "from openssl\n" = line(S, []),
+    ok = ts_ssl:send(S, "from ts_ssl\n"),
+    {ok, _} = ts_ssl_peers:openssl_read(Client, <<"from ts_ssl">>),
+    ok = ts_ssl:close(S),
+    _ = ts_ssl_peers:openssl_exit(Client),
+    ok.
+
+%% A node started without -sname reaches the bridge all the same.
+shell_without_sname(_Config) ->
+    {ok, Peer, nonode@nohost} =
+        peer:start_link(#{connection => standard_io,
+                          args => ["-setcookie", atom_to_list(erlang:get_cookie()),
+                                   "-pa", filename:dirname(code:which(ts_ssl))]}),
+    try
+        {ok, {"3.9", _, _}} = peer:call(Peer, ts_ssl, version, [])
+    after
+        peer:stop(Peer)
+    end,
+    ok.
+
+%%% Helpers
+
+%% A line from a passive list-mode socket.
+line(S, Acc) ->
+    {ok, Data} = ts_ssl:recv(S, 0, ?WAIT),
+    Got = Acc ++ Data,
+    case lists:last(Got) of
+        $\n -> Got;
+        _ -> line(S, Got)
+    end.
