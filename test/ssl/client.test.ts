@@ -362,7 +362,7 @@ describe("options on a socket", () => {
 
   it("sends SNI for a host name (not for an address, nor with {server_name_indication, disable}); ALPN", async () => {
     const owner = bench.caller();
-    const names: Array<string | false> = [];
+    const names: Array<string | false | null> = [];
     const alpn = await TlsPeerServer.start({ ...credentials(pki.server), ALPNProtocols: ["h2", "http/1.1"] }, (sock) => names.push(sock.servername));
     const via = async (host: Term, options: Term[]) => {
       const peer = alpn.accepted();

@@ -1,0 +1,91 @@
+/**
+ * The bridge as `npm start` starts it (ts-ssl/launch.ts): what it prints, that an erl node
+ * started as it says reaches ts_ssl_bridge, and that stopping closes every socket, so the TLS
+ * peer sees the close, and leaves EPMD.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { createConnection } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { CliError } from "../../bridge/cli.js";
+import { MemoryLogger } from "../../bridge/log.js";
+import { erlCommand, launch, type Bridge } from "../../ts-ssl/launch.js";
+import { makePki } from "../support/certs.js";
+import { ErlNode, freePort, randomCookie, randomName, stopAll } from "../support/erlang.js";
+
+const home = mkdtempSync(join(tmpdir(), "ts-ssl-home-"));
+const bridges: Bridge[] = [];
+afterAll(async () => {
+  await Promise.all(bridges.map((b) => b.stop().catch(() => {})));
+  await stopAll();
+  rmSync(home, { recursive: true, force: true });
+});
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ host: "127.0.0.1", port }, () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.on("error", () => resolve(true));
+  });
+}
+
+describe("launch (npm start)", () => {
+  it("serves EPMD when none runs, says how to reach it, and an erl node started so reaches it", async () => {
+    const epmdPort = await freePort();
+    const cookie = randomCookie();
+    const name = randomName("tsb");
+    const lines: string[] = [];
+    const bridge = await launch(["--sname", name, "--setcookie", cookie], { ERL_EPMD_PORT: String(epmdPort), HOME: home }, (l) => lines.push(l), new MemoryLogger());
+    bridges.push(bridge);
+    const node = bridge.node.name.name;
+    expect(lines[0]).toBe(`ts-ssl bridge: node ${node}, hidden, serving ts_ssl_bridge`);
+    expect(lines[1]).toBe("cookie: given with --setcookie");
+    expect(lines[2]).toBe(`EPMD: port ${epmdPort} (served by this bridge: no EPMD was running)`);
+    const command = lines[4]!.trim();
+    expect(command).toBe(erlCommand(bridge.args));
+    expect(command).toMatch(new RegExp(`^ERL_EPMD_PORT=${epmdPort} erl -sname shell -setcookie ${cookie} -pa \\S+/_build/default/lib/ts_ssl/ebin -ts_ssl bridge ${node}$`));
+
+    // The erl node as the printed line starts it (its own name, the same cookie, port and bridge).
+    const [, bridgeArg] = /-ts_ssl bridge (\S+)$/.exec(command)!;
+    const erl = await ErlNode.start({ epmdPort, cookie, args: ["-ts_ssl", "bridge", bridgeArg!] });
+    expect((await erl.eval("ok = ts_ssl:start(), ts_ssl:version()")).text).toMatch(/^\{ok,\{"3\.9","OpenSSL [\d.]+","OpenSSL [\d.]+"\}\}$/);
+
+    // A connection open when the bridge stops: its TLS peer sees the close.
+    const pki = makePki();
+    const closed = erl.eval(`
+      {ok, _} = application:ensure_all_started(ssl),
+      {ok, L} = ssl:listen(0, [binary, {active, false}, {ip, {127,0,0,1}}, {certfile, "${pki.server.certFile}"}, {keyfile, "${pki.server.keyFile}"}]),
+      {ok, {_, Port}} = ssl:sockname(L),
+      Self = self(),
+      spawn(fun() -> {ok, S} = ts_ssl:connect({127,0,0,1}, Port, []), Self ! connected, receive never -> S end end),
+      {ok, T} = ssl:transport_accept(L, 10000),
+      {ok, Peer} = ssl:handshake(T, 10000),
+      receive connected -> ok end,
+      ssl:recv(Peer, 0, 20000)`);
+    while (bridge.service.sockets.size === 0) await new Promise((r) => setTimeout(r, 10));
+    await bridge.stop();
+    bridges.pop();
+    expect((await closed).text).toBe("{error,closed}");
+    expect(await refused(epmdPort)).toBe(true);
+    pki.remove();
+    await erl.stop();
+  });
+
+  it("reads the cookie from ~/.erlang.cookie, making it as erl does when missing", async () => {
+    const epmdPort = await freePort();
+    const lines: string[] = [];
+    const bridge = await launch(["--sname", randomName("tsb")], { ERL_EPMD_PORT: String(epmdPort), HOME: home }, (l) => lines.push(l), new MemoryLogger());
+    bridges.push(bridge);
+    expect(lines[1]).toBe(`cookie: ${join(home, ".erlang.cookie")} (created now)`);
+    expect(bridge.args.cookie).toMatch(/^[A-Z]{20}$/);
+    await bridge.stop();
+    bridges.pop();
+  });
+
+  it("refuses a command line erl would not take", async () => {
+    await expect(launch(["--nmae", "x"], { HOME: home }, () => {})).rejects.toBeInstanceOf(CliError);
+  });
+});
