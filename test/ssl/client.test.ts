@@ -134,6 +134,22 @@ describe("active delivery", () => {
     expect(await owner.next(S)).toBe("{ssl_passive,S}");
   });
 
+  it("{active, true} stops reading while the owner's connection is backed up, and goes on when it drains", async () => {
+    const owner = bench.caller();
+    bench.node.backedUp = true;
+    try {
+      const [S, peer] = await connected(owner, [t(a("packet"), 1)]);
+      expect(bench.node.drainWaits).toEqual([bench.node.name]);
+      peer.write(Buffer.from([1, 65]));
+      // The socket waits for the owner's node to drain before it reads; once it has, data flows.
+      bench.node.drain();
+      expect(await owner.next(S)).toBe('{ssl,S,"A"}');
+    } finally {
+      bench.node.drain();
+      bench.node.drainWaits.length = 0;
+    }
+  });
+
   it("{ssl_closed, S} when the peer closes, after the last data", async () => {
     const owner = bench.caller();
     const [S, peer] = await connected(owner, []);

@@ -136,12 +136,26 @@ export class LocalNode implements Node {
     return new Ref(this.name, this.creation, [this.#nextRef++, 0, 0]);
   }
 
+  /** Whether the (pretend) connection to every other node is backed up; see `drain`. */
+  backedUp = false;
+  /** The nodes someone waited on with `whenDrained`, in order. */
+  readonly drainWaits: Atom[] = [];
+  #drainWaiters: Array<() => void> = [];
+
   isBackedUp(): boolean {
-    return false;
+    return this.backedUp;
   }
 
-  whenDrained(): Promise<void> {
-    return Promise.resolve();
+  whenDrained(node: Atom): Promise<void> {
+    this.drainWaits.push(node);
+    if (!this.backedUp) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /** The backlog is gone: `whenDrained` promises resolve. */
+  drain(): void {
+    this.backedUp = false;
+    for (const w of this.#drainWaiters.splice(0)) w();
   }
 
   async stop(): Promise<void> {
