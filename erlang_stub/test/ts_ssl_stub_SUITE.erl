@@ -2,8 +2,8 @@
 %% ts_ssl talks to the bridge"), the files it reads, the certificates it decodes, the messages it
 %% passes on to a new owner, the texts of format_error/1, which bridge it asks, and what it
 %% answers when no bridge can be reached. The bridge here is a plain process registered as
-%% `ts_ssl_bridge' that records each request and gives the answer the case scripts; the suite
-%% ts_ssl_SUITE runs the same API against the real bridge.
+%% `ts_ssl_bridge' that records each request and gives the answer the case scripts; the suites
+%% ts_ssl_SUITE and ts_ssl_39_SUITE run the same API against the real bridge.
 -module(ts_ssl_stub_SUITE).
 
 -include_lib("common_test/include/ct.hrl").
