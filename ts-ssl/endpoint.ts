@@ -10,10 +10,11 @@
  *   the network resources and forgets the socket, so later calls answer `{error, closed}`.
  */
 import type { Node, Process } from "../bridge/api.js";
-import { atom, isTagged, Pid, termEquals, tuple, type Term, type Tuple } from "../etf/terms.js";
+import { atom, isTagged, Pid, Ref, termEquals, tuple, type Term, type Tuple } from "../etf/terms.js";
 import { badcall } from "./errors.js";
 
 const EXIT = atom("EXIT");
+const DOWN = atom("DOWN");
 const normal = atom("normal");
 const sslsocket = atom("sslsocket");
 
@@ -53,6 +54,10 @@ export class SocketTable {
   }
 }
 
+function refKey(r: Ref): string {
+  return `${r.node.name}/${r.creation}/${r.ids.join(".")}`;
+}
+
 /** True for a term of the shape `{sslsocket, Id, Pid}`. */
 export function isSocketTerm(t: Term): t is Tuple {
   return isTagged(t, sslsocket, 3) && typeof t.elements[1] === "number" && t.elements[2] instanceof Pid;
@@ -64,6 +69,8 @@ export abstract class Endpoint {
   /** `{sslsocket, Id, Pid}`: the term the owner holds, in every message the socket sends. */
   readonly term: Tuple;
   #owner: Pid;
+  /** What to do when a watched caller goes (see `watch`), by monitor reference. */
+  readonly #watched = new Map<string, () => void>();
   /** Resolves once the network resources are gone, after the process ended. */
   readonly settled: Promise<void>;
   protected readonly settle: () => void;
@@ -134,6 +141,20 @@ export abstract class Endpoint {
     this.process.terminate(reason);
   }
 
+  /**
+   * Calls `gone` if `caller` exits before the returned function is called. A call that waits
+   * (recv, transport_accept) watches its caller, so that a caller that died does not take the
+   * next packet or connection, as a gen_tcp call dies with its caller.
+   */
+  protected watch(caller: Pid, gone: () => void): () => void {
+    const ref = this.process.monitor(caller);
+    const key = refKey(ref);
+    this.#watched.set(key, gone);
+    return () => {
+      if (this.#watched.delete(key) && this.process.alive) this.process.demonitor(ref);
+    };
+  }
+
   /** Frees network resources and answers waiting calls; called once, when the process ends. */
   protected abstract release(): void;
 
@@ -141,6 +162,13 @@ export abstract class Endpoint {
     if (isTagged(msg, EXIT, 3)) {
       // An old owner's exit that raced with controlling_process/2 is not this owner's.
       if (termEquals(msg.elements[1]!, this.#owner)) this.close();
+      return;
+    }
+    if (isTagged(msg, DOWN, 5) && msg.elements[1] instanceof Ref) {
+      const key = refKey(msg.elements[1]);
+      const gone = this.#watched.get(key);
+      this.#watched.delete(key);
+      gone?.();
       return;
     }
     this.die(tuple(atom("error"), tuple(atom("badinfo"), msg)));

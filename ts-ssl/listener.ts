@@ -61,23 +61,30 @@ export class ListenSocket extends Endpoint {
   transportAccept(caller: Pid, signal: AbortSignal | undefined): Promise<SslSocket> {
     if (!this.setup.hasCertificate) fail(reason.enoservercert);
     return new Promise<SslSocket>((resolve, reject) => {
+      let unwatch: (() => void) | undefined;
       const waiter: Waiter = {
         owner: caller,
         done: (result) => {
           signal?.removeEventListener("abort", onAbort);
+          unwatch?.();
           if (result instanceof SslError) reject(result);
           else resolve(result);
         },
       };
-      const onAbort = () => {
+      const withdraw = (why: SslError) => {
         const i = this.#waiters.indexOf(waiter);
         if (i >= 0) this.#waiters.splice(i, 1);
-        waiter.done(new SslError(reason.timeout));
+        waiter.done(why);
       };
+      const onAbort = () => withdraw(new SslError(reason.timeout));
       this.#waiters.push(waiter);
+      this.#handOut();
+      if (!this.#waiters.includes(waiter)) return;
+      // It waits: a timeout, or the caller's exit, withdraws it, so the next connection goes on
+      // to the next caller.
       if (signal?.aborted) onAbort();
       else signal?.addEventListener("abort", onAbort, { once: true });
-      this.#handOut();
+      if (this.#waiters.includes(waiter)) unwatch = this.watch(caller, () => withdraw(new SslError(reason.closed)));
     });
   }
 

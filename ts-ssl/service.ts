@@ -98,9 +98,9 @@ const handlers: ReadonlyMap<string, Handler> = new Map<string, Handler>([
   ["send/2", (s, [socket, data]) => s.connection(socket!).send(arg(iodata(data!)))],
   [
     "recv/3",
-    (s, [socket, length, time], _from, request) => {
+    (s, [socket, length, time], from, request) => {
       const conn = s.connection(socket!);
-      return conn.recv(arg(natural(length)), signalFor(arg(timeout(time))), request);
+      return conn.recv(arg(natural(length)), signalFor(arg(timeout(time))), from.pid, request);
     },
   ],
   [

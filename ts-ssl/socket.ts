@@ -128,29 +128,35 @@ export class SslSocket extends Endpoint {
 
   // ---- receiving
 
-  /** `recv/2,3`. */
-  recv(length: number, signal: AbortSignal | undefined, request: Term): Promise<Term> {
+  /** `recv/2,3` for `caller`. */
+  recv(length: number, signal: AbortSignal | undefined, caller: Pid, request: Term): Promise<Term> {
     if (this.#state !== "open") fail(reason.ebadstate);
     if (this.#active !== false) throw badcall(request);
     if (length > 0 && this.#options.get("packet") !== 0) fail(reason.einval);
     return new Promise<Term>((resolve) => {
+      let unwatch: (() => void) | undefined;
       const r: Recv = {
         length,
         done: (reply) => {
           signal?.removeEventListener("abort", onAbort);
+          unwatch?.();
           resolve(reply);
         },
       };
-      const onAbort = () => {
+      const withdraw = (reply: Term) => {
         const i = this.#recvs.indexOf(r);
         if (i >= 0) this.#recvs.splice(i, 1);
-        r.done(tuple(error, reason.timeout));
+        r.done(reply);
         this.#flow();
       };
+      const onAbort = () => withdraw(tuple(error, reason.timeout));
       this.#recvs.push(r);
+      this.#pump();
+      if (!this.#recvs.includes(r)) return;
+      // It waits: a timeout, or the caller's exit, withdraws it (the caller gets no reply then).
       if (signal?.aborted) onAbort();
       else signal?.addEventListener("abort", onAbort, { once: true });
-      this.#pump();
+      if (this.#recvs.includes(r)) unwatch = this.watch(caller, () => withdraw(tuple(error, reason.closed)));
     });
   }
 

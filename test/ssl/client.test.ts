@@ -190,6 +190,17 @@ describe("passive delivery: recv/2,3", () => {
     expect(show(await owner.call("recv", S, 0, 0))).toBe('{ok,"d"}');
   });
 
+  it("a recv whose caller exits while it waits takes nothing: the data goes to the next recv", async () => {
+    const owner = bench.caller();
+    const doomed = bench.caller();
+    const [S, peer] = await connected(owner, [t(a("active"), a("false"))]);
+    const abandoned = doomed.call("recv", S, 0, infinity);
+    doomed.mailbox.process.terminate(a("killed"));
+    expect(show(await abandoned)).toBe("{error,closed}");
+    peer.write("for the living");
+    expect(show(await owner.call("recv", S, 0, infinity))).toBe('{ok,"for the living"}');
+  });
+
   it("recv on an active socket is {error, {badcall, Request}}", async () => {
     const owner = bench.caller();
     const [S] = await connected(owner, []);

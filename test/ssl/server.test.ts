@@ -122,6 +122,18 @@ describe("transport_accept/1,2 and ssl_accept/1,2", () => {
     expect(client.alpnProtocol).toBe("h2");
   });
 
+  it("a transport_accept whose caller exits while it waits takes no connection", async () => {
+    const owner = bench.caller();
+    const doomed = bench.caller();
+    const [L, port] = await listening(owner, own(pki.server));
+    const abandoned = doomed.call("transport_accept", L, infinity);
+    doomed.mailbox.process.terminate(a("killed"));
+    expect(show(await abandoned)).toBe("{error,closed}");
+    const [S, client] = await acceptOne(owner, L, port);
+    client.write("alive");
+    expect(await owner.next(S)).toBe('{ssl,S,"alive"}');
+  });
+
   it("accept/2 does both steps", async () => {
     const owner = bench.caller();
     const [L, port] = await listening(owner, own(pki.server));
