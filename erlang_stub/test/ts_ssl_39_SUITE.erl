@@ -50,7 +50,7 @@ groups() ->
      {accepting, [],
       [accept_timeout, transport_accept_timeout, transport_accept_when_listen_socket_closes,
        accept_on_a_connected_socket, accept_without_certificate, non_tls_client,
-       ssl_accept_timeout]},
+       ssl_accept_timeout, peer_alert_during_accept, traffic_before_ssl_accept]},
      {connecting, [], [connect_timeout, connection_refused, no_such_host, connect_empty_options]},
      {data, [],
       [recv_in_active_mode, recv_length_with_packet, packet_too_large, packet_3_refused,
@@ -327,6 +327,20 @@ ssl_accept_timeout(Config) ->
     {ok, _Silent} = gen_tcp:connect({127, 0, 0, 1}, port(ts_ssl, Listen), []),
     {ok, S} = ts_ssl:transport_accept(Listen),
     {error, timeout} = ts_ssl:ssl_accept(S, 50).
+
+%% A client that refuses our certificate ends the handshake with a fatal alert.
+peer_alert_during_accept(Config) ->
+    Distrustful = [{verify, verify_peer}, {cacertfile, file(Config, "other_ca.pem")}],
+    {{error, esslerrssl}, _} = accept_from(Config, [], Distrustful).
+
+%% The manual's warning: no traffic on a transport_accept'ed socket before ssl_accept.
+traffic_before_ssl_accept(Config) ->
+    {ok, Listen} = ts_ssl:listen(0, server_options(Config)),
+    _ = native_connect(port(ts_ssl, Listen), []),
+    {ok, S} = ts_ssl:transport_accept(Listen),
+    {error, ebadstate} = ts_ssl:send(S, <<"too early">>),
+    {error, ebadstate} = ts_ssl:recv(S, 0, 1000),
+    ok = ts_ssl:ssl_accept(S).
 
 %%% Connecting
 
