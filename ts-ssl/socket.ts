@@ -15,16 +15,14 @@
  */
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { atom, charlist, error, ok, tuple, type Term } from "../etf/terms.js";
+import { atom, charlist, error, ok, tuple, type Pid, type Term } from "../etf/terms.js";
 import { ipTuple } from "./args.js";
-import type { TlsSetup } from "./context.js";
-import { protocols } from "./context.js";
+import { protocols, type TlsSetup } from "./context.js";
 import { Endpoint, type SocketTable } from "./endpoint.js";
 import { badcall, fail, reason, reasonOf } from "./errors.js";
 import { acceptTls } from "./handshake.js";
 import { ACTIVE_MAX, activeOf, activeTerm, framingOptions, Options, type Active, type SocketKind } from "./options.js";
 import { Framer, framePacket, FramingError } from "./packet/framer.js";
-import type { Pid } from "../etf/terms.js";
 
 const ssl = atom("ssl");
 const sslClosed = atom("ssl_closed");
@@ -51,8 +49,10 @@ export class SslSocket extends Endpoint {
   readonly #recvs: Recv[] = [];
   /** Set when nothing more will come from the peer: undefined reason = it closed cleanly. */
   #ended: { reason: Term | undefined } | undefined;
-  /** The end has been told to the owner (active) or to a recv (passive). */
-  #endReported = false;
+  /** `{ssl_closed, S}` has been sent. */
+  #closedSent = false;
+  /** The end's reason has been told, as `{ssl_error, S, R}` or as a recv's `{error, R}`. */
+  #reasonTold = false;
   #waitingForDrain = false;
   #corked = false;
   readonly #pendingSends = new Set<(reply: Term) => void>();
@@ -212,28 +212,28 @@ export class SslSocket extends Endpoint {
   }
 
   #reportEnd(): void {
-    if (this.#endReported) return;
     const why = this.#ended!.reason;
+    const tell = () => {
+      const r = !this.#reasonTold && why !== undefined ? why : reason.closed;
+      this.#reasonTold = true;
+      return r;
+    };
     if (this.#active !== false) {
+      if (this.#closedSent) return;
       const rest = this.#framer.drainOnClose();
       if (rest !== undefined) this.#deliver(rest);
-      if (why !== undefined) this.toOwner(tuple(sslError, this.term, why));
+      const told = tell();
+      if (told !== reason.closed) this.toOwner(tuple(sslError, this.term, told));
       this.toOwner(tuple(sslClosed, this.term));
-      this.#endReported = true;
+      this.#closedSent = true;
       return;
     }
     // Passive: recv(S, 0) gets the raw rest; a recv that wants more than there is gets closed.
-    let reported = false;
     while (this.#recvs.length > 0) {
       const r = this.#recvs.shift()!;
       const rest = this.#framer.drainOnClose();
-      if (rest !== undefined && r.length === 0) r.done(tuple(ok, rest));
-      else {
-        r.done(tuple(error, !reported && why !== undefined ? why : reason.closed));
-        reported = true;
-      }
+      r.done(rest !== undefined && r.length === 0 ? tuple(ok, rest) : tuple(error, tell()));
     }
-    if (reported) this.#endReported = true;
   }
 
   /** Reads from TLS only while someone wants data and the owner's connection keeps up. */
@@ -242,7 +242,7 @@ export class SslSocket extends Endpoint {
     if (tls === undefined || !this.open || this.#ended !== undefined) return;
     let want: boolean;
     if (this.#active === false) want = this.#recvs.length > 0;
-    else if (this.#active === true && this.table.node.isBackedUp(this.owner.node)) {
+    else if (this.#active !== "once" && this.table.node.isBackedUp(this.owner.node)) {
       want = false;
       if (!this.#waitingForDrain) {
         this.#waitingForDrain = true;

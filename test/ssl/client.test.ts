@@ -167,6 +167,8 @@ describe("active delivery", () => {
     expect(await owner.next(S)).toBe("{ssl_error,S,emsgsize}");
     expect(await owner.next(S)).toBe("{ssl_closed,S}");
     await once(peer, "close");
+    expect(show(await owner.call("setopts", S, [t(a("active"), a("false"))]))).toBe("ok");
+    expect(show(await owner.call("recv", S, 0, infinity))).toBe("{error,closed}");
   });
 });
 
@@ -224,7 +226,16 @@ describe("passive delivery: recv/2,3", () => {
     await once(peer, "finish");
     expect(show(await owner.call("recv", S, 0, infinity))).toBe('{ok,"last words"}');
     expect(show(await owner.call("recv", S, 0, infinity))).toBe("{error,closed}");
+    expect(show(await owner.call("recv", S, 5, infinity))).toBe("{error,closed}");
     expect(show(await owner.call("send", S, Buffer.from("x")))).toBe("{error,closed}");
+  });
+
+  it("a packet over packet_size: the waiting recv gets emsgsize, later ones closed", async () => {
+    const owner = bench.caller();
+    const [S, peer] = await connected(owner, [t(a("active"), a("false")), t(a("packet"), 1), t(a("packet_size"), 2)]);
+    peer.write(Buffer.from([3, 1, 2, 3]));
+    expect(show(await owner.call("recv", S, 0, infinity))).toBe("{error,emsgsize}");
+    expect(show(await owner.call("recv", S, 0, infinity))).toBe("{error,closed}");
   });
 
   it("switches from passive to active with what is buffered", async () => {
