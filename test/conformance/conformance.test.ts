@@ -1,0 +1,36 @@
+/**
+ * `npm test`'s part of the differential run: every scenario with OTP's ssl and with ts_ssl
+ * through a bridge in this process (runner.ts). Fails on any DIFF, showing both traces, and when
+ * README.md's dialect table is not the one conf_dialect.erl makes. Without a bridge (before
+ * bridge/node.ts exists) OTP's ssl is compared with itself, which checks the scenarios.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { stopAll } from "../support/erlang.js";
+import { runConformance, type ConformanceRun } from "./runner.js";
+import { dialectMarkdown, formatTable, formatTraces, readmeDialect } from "./table.js";
+
+afterAll(stopAll);
+
+describe("ts_ssl against OTP's ssl, scenario by scenario", () => {
+  let run: ConformanceRun;
+
+  it("gives what OTP's ssl gives, or what the dialect table explains", async () => {
+    run = await runConformance();
+    const table = formatTable(run);
+    const diffs = run.rows.filter((r) => r.verdict === "DIFF");
+    expect(run.rows.length, table).toBeGreaterThanOrEqual(60);
+    expect(diffs.map((r) => formatTraces(r).join("\n")), table).toEqual([]);
+  }, 240_000);
+
+  it("README.md's dialect table is conf_dialect.erl's", () => {
+    expect(run, "the run above did not finish").toBeDefined();
+    expect(readmeDialect()).toBe(dialectMarkdown(run.dialect));
+  });
+
+  it("uses every rule of the dialect table", () => {
+    expect(run, "the run above did not finish").toBeDefined();
+    if (run.against !== "ts_ssl") return;
+    const used = new Set(run.rows.flatMap((r) => r.rules));
+    expect(run.dialect.map((d) => d.name).filter((n) => !used.has(n))).toEqual([]);
+  });
+});

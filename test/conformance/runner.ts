@@ -1,0 +1,250 @@
+/**
+ * The differential conformance run: every scenario of test/conformance/scenarios (and of any
+ * folder added) runs twice on one real `erl` node, once with OTP's own `ssl` and once with
+ * `ts_ssl` served by a bridge in this process, and the two normalised traces are compared
+ * through the dialect table (erl/conf_dialect.erl). The Erlang side is erl/conf_runner.erl;
+ * this file starts everything (its own EPMD, the bridge, the node), compiles the scenarios,
+ * runs them one by one and renders the table. `npm run conformance` (main.ts) and
+ * conformance.test.ts both call `runConformance`.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { decode } from "../../etf/decode.js";
+import { Atom, Tuple, atom, listElements, type Term } from "../../etf/terms.js";
+import type { From, Node, Process } from "../../bridge/api.js";
+import { Epmd, ErlNode, randomCookie, randomName, repoRoot, tsSslEbin } from "../support/erlang.js";
+
+export const conformanceDir = join(repoRoot, "test", "conformance");
+export const scenarioDir = join(conformanceDir, "scenarios");
+const libraryDir = join(conformanceDir, "erl");
+/** The certificate maker the Common Test suites use, reused here. */
+const certMaker = join(repoRoot, "erlang_stub", "test", "ts_ssl_certs.erl");
+
+/** How one scenario fared: `same` (equal traces), `dialect` (differences the table explains), `DIFF`. */
+export type Verdict = "same" | "dialect" | "DIFF";
+
+export interface Row {
+  module: string;
+  scenario: string;
+  verdict: Verdict;
+  /** The dialect rules that explained the differences. */
+  rules: string[];
+  /** The 1-based step that no rule explains (DIFF), else 0. */
+  at: number;
+  /** The traces as `label: value` lines, normalised. */
+  otp: string[];
+  bridge: string[];
+}
+
+export interface DialectRule {
+  name: string;
+  otp: string;
+  tsSsl: string;
+  why: string;
+}
+
+export interface ConformanceOptions {
+  /** Extra folders of scenario modules (`*.erl`), besides test/conformance/scenarios. */
+  dirs?: string[];
+  /** Run only scenarios whose `module:function` contains one of these. */
+  only?: string[];
+  /**
+   * Compare OTP's ssl with itself instead of with ts_ssl: a check of the scenarios (a scenario
+   * that differs from itself depends on timing). Also what runs when there is no bridge yet.
+   */
+  selfCheck?: boolean;
+  /** Progress lines (one per scenario). */
+  log?: (line: string) => void;
+}
+
+export interface ConformanceRun {
+  /** `ts_ssl`, or `ssl` when OTP was compared with itself. */
+  against: "ts_ssl" | "ssl";
+  /** Why the bridge did not run, when it did not. */
+  noBridge?: string;
+  rows: Row[];
+  dialect: DialectRule[];
+  elapsedMs: number;
+}
+
+/** A run of each scenario past this (both sides) has hung; the Erlang side gives up at 20 s each. */
+const SCENARIO_GUARD_MS = 50_000;
+
+/** The bridge, as bridge/node.ts and ts-ssl/server.ts give it. */
+interface BridgeModules {
+  start(options: { name: string; cookie: string; epmdPort: number }): Promise<Node>;
+  serve(node: Node): unknown;
+}
+
+/** A module of this repository by its path without extension: the .ts under vitest, the .js when compiled. */
+function sourceModule(relative: string): string | undefined {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const ext of [".ts", ".js"]) {
+    const path = join(here, "..", "..", relative + ext);
+    if (existsSync(path)) return pathToFileURL(path).href;
+  }
+  return undefined;
+}
+
+/**
+ * The bridge's two halves. Before ts-ssl/server.ts exists, SslService is served with the
+ * bridge's own serveCalls, which is what serveSsl is specified to do.
+ */
+async function loadBridge(): Promise<BridgeModules | string> {
+  const node = sourceModule("bridge/node");
+  if (node === undefined) return "bridge/node.ts is not there yet";
+  const { DistNode } = (await import(node)) as { DistNode: { start(o: object): Promise<Node> } };
+  const start = (o: { name: string; cookie: string; epmdPort: number }) => DistNode.start({ ...o, logger: quietLogger });
+  const server = sourceModule("ts-ssl/server");
+  if (server !== undefined) {
+    const { serveSsl } = (await import(server)) as { serveSsl(node: Node): unknown };
+    return { start, serve: serveSsl };
+  }
+  const service = sourceModule("ts-ssl/service");
+  const calls = sourceModule("bridge/gen-server");
+  if (service === undefined || calls === undefined) return "ts-ssl/server.ts is not there yet";
+  const { SslService } = (await import(service)) as {
+    SslService: new (node: Node) => { call(request: Term, from: From): Promise<Term> };
+  };
+  const { serveCalls, reply } = (await import(calls)) as {
+    serveCalls(node: Node, name: Atom, handle: (request: Term, from: From) => void): Process;
+    reply(server: Process, from: From, value: Term): void;
+  };
+  return {
+    start,
+    serve: (n: Node) => {
+      const ssl = new SslService(n);
+      const server: Process = serveCalls(n, atom("ts_ssl_bridge"), (request, from) => {
+        void ssl.call(request, from).then((value) => reply(server, from, value));
+      });
+    },
+  };
+}
+
+/** The bridge logs what peers do wrong; scenarios provoke that on purpose. Errors still show. */
+const quietLogger = {
+  debug: () => {},
+  info: () => {},
+  warning: () => {},
+  error: (message: string) => console.error(`bridge: ${message}`),
+};
+
+/** The scenario modules of the folders: every `*.erl`. */
+function scenarioFiles(dirs: string[]): string[] {
+  return dirs.flatMap((d) =>
+    readdirSync(d)
+      .filter((f) => f.endsWith(".erl"))
+      .sort()
+      .map((f) => join(d, f)),
+  );
+}
+
+/** Compiles the library, the scenarios and the certificate maker into `out`. */
+function compile(files: string[], out: string): void {
+  const library = readdirSync(libraryDir)
+    .filter((f) => f.endsWith(".erl"))
+    .map((f) => join(libraryDir, f));
+  const r = spawnSync("erlc", ["+debug_info", "-I", libraryDir, "-o", out, ...library, certMaker, ...files], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`erlc failed:\n${r.stdout}${r.stderr}`);
+}
+
+function ensureTsSsl(): void {
+  if (existsSync(join(tsSslEbin, "ts_ssl.beam"))) return;
+  const r = spawnSync("rebar3", ["compile"], { cwd: repoRoot, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`rebar3 compile failed:\n${r.stdout}${r.stderr}`);
+}
+
+const text = (t: Term | undefined): string => {
+  if (t instanceof Atom) return t.name;
+  if (t instanceof Uint8Array) return Buffer.from(t).toString("utf8");
+  throw new Error(`expected an atom or a binary, not ${String(t)}`);
+};
+
+const texts = (t: Term | undefined): string[] => (listElements(t ?? [])! ?? []).map(text);
+
+function rowOf(t: Term): Row {
+  if (!(t instanceof Tuple) || t.size !== 7) throw new Error("conf_runner:row/4 gave something else");
+  const [module, scenario, verdict, rules, at, otp, bridge] = t.elements;
+  const v = text(verdict);
+  return {
+    module: text(module),
+    scenario: text(scenario),
+    verdict: v === "diff" ? "DIFF" : (v as Verdict),
+    rules: texts(rules),
+    at: Number(at),
+    otp: texts(otp),
+    bridge: texts(bridge),
+  };
+}
+
+async function evalTerm(node: ErlNode, source: string): Promise<Term> {
+  return decode((await node.eval(source)).etf);
+}
+
+/** A hang of the whole node (not of one scenario, which the Erlang side catches) fails the run. */
+function guarded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+}
+
+export async function runConformance(options: ConformanceOptions = {}): Promise<ConformanceRun> {
+  const started = Date.now();
+  const log = options.log ?? (() => {});
+  const work = mkdtempSync(join(tmpdir(), "ts-ssl-conformance-"));
+  const ebin = join(work, "ebin");
+  spawnSync("mkdir", ["-p", ebin]);
+  const files = scenarioFiles([scenarioDir, ...(options.dirs ?? [])]);
+  compile(files, ebin);
+  ensureTsSsl();
+
+  const cookie = randomCookie();
+  let epmd: Epmd | undefined;
+  let bridgeNode: Node | undefined;
+  let erl: ErlNode | undefined;
+  try {
+    epmd = await Epmd.start();
+    let noBridge: string | undefined;
+    if (!options.selfCheck) {
+      const bridge = await loadBridge();
+      if (typeof bridge === "string") noBridge = bridge;
+      else {
+        bridgeNode = await bridge.start({ name: randomName("tsbridge"), cookie, epmdPort: epmd.port });
+        bridge.serve(bridgeNode);
+      }
+    }
+    const against = bridgeNode === undefined ? "ssl" : "ts_ssl";
+    erl = await ErlNode.start({ epmdPort: epmd.port, cookie, codePaths: [ebin] });
+    const bridgeEnv = bridgeNode === undefined ? "ok" : `application:set_env(ts_ssl, bridge, '${bridgeNode.name.name}')`;
+    await erl.eval(`${bridgeEnv}, conf_runner:setup("${join(work, "certs")}")`);
+
+    const modules = files.map((f) => f.slice(f.lastIndexOf("/") + 1, -".erl".length));
+    const listed = listElements(await evalTerm(erl, `conf_runner:scenarios([${modules.join(", ")}])`)) ?? [];
+    const scenarios = listed
+      .map((t) => (t as Tuple).elements.map(text) as [string, string])
+      .filter(([m, f]) => options.only === undefined || options.only.some((o) => `${m}:${f}`.includes(o)));
+
+    const mod = against === "ts_ssl" ? "ts_ssl" : "conf_ssl";
+    const rows: Row[] = [];
+    for (const [m, f] of scenarios) {
+      const row = rowOf(await guarded(evalTerm(erl, `conf_runner:row(${m}, ${f}, ${mod}, 20000)`), SCENARIO_GUARD_MS, `${m}:${f}`));
+      rows.push(row);
+      log(`${row.verdict.padEnd(7)} ${m}:${f}${row.rules.length > 0 ? ` (${row.rules.join(", ")})` : ""}`);
+    }
+    const dialect = (listElements(await evalTerm(erl, "conf_runner:dialect_table()")) ?? []).map((t) => {
+      const [name, otp, tsSsl, why] = (t as Tuple).elements.map(text) as [string, string, string, string];
+      return { name, otp, tsSsl, why };
+    });
+    return { against, ...(noBridge === undefined ? {} : { noBridge }), rows, dialect, elapsedMs: Date.now() - started };
+  } finally {
+    await erl?.stop();
+    await bridgeNode?.stop();
+    await epmd?.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}

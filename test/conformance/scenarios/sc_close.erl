@@ -1,0 +1,106 @@
+%% close/1 from each side, and what each end sees afterwards.
+-module(sc_close).
+
+-include("conf.hrl").
+
+-export([client_closes_server_passive/1, server_closes_client_passive/1,
+         client_closes_server_active/1, server_closes_client_active/1,
+         data_then_close_passive/1, data_then_close_active/1, calls_after_close/1,
+         close_twice/1, peer_closes_while_recv_waits/1, send_after_peer_closed/1,
+         close_listen_socket_keeps_accepted/1, transport_accept_when_listen_closes/1,
+         calls_on_closed_listen_socket/1]).
+
+client_closes_server_passive(#{mod := M} = C) ->
+    {Client, Server} = conf:pair(C, [{active, false}]),
+    ?note(close, M:close(Client)),
+    ?note(recv, M:recv(Server, 0, ?WAIT)),
+    ?note(recv_again, M:recv(Server, 0, ?WAIT)).
+
+server_closes_client_passive(#{mod := M} = C) ->
+    {Client, Server} = conf:pair(C, [{active, false}]),
+    ?note(close, M:close(Server)),
+    ?note(recv, M:recv(Client, 0, ?WAIT)).
+
+client_closes_server_active(#{mod := M} = C) ->
+    {Client, Server} = conf:pair(C, []),
+    ?note(close, M:close(Client)),
+    ?note(message, conf:next(Server)),
+    ?note(no_more, conf:nothing(Server)).
+
+server_closes_client_active(#{mod := M} = C) ->
+    {Client, Server} = conf:pair(C, [binary]),
+    ?note(close, M:close(Server)),
+    ?note(message, conf:next(Client)).
+
+%% What was sent before close/1 arrives before the end.
+data_then_close_passive(#{mod := M} = C) ->
+    {Client, Server} = conf:pair(C, [binary, {packet, 2}, {active, false}]),
+    ok = M:send(Client, "last words"),
+    ?note(close, M:close(Client)),
+    ?note(data, M:recv(Server, 0, ?WAIT)),
+    ?note('end', M:recv(Server, 0, ?WAIT)).
+
+data_then_close_active(#{mod := M} = C) ->
+    {Client, Server} = conf:pair(C, [binary, {packet, 2}]),
+    ok = M:send(Client, "last words"),
+    ?note(close, M:close(Client)),
+    ?note(data, conf:next(Server)),
+    ?note('end', conf:next(Server)).
+
+%% After close/1 every call on the socket says closed (3.9 made the caller exit).
+calls_after_close(#{mod := M} = C) ->
+    {Client, _Server} = conf:pair(C, [{active, false}]),
+    ok = M:close(Client),
+    ?note(send, M:send(Client, "x")),
+    ?note(recv, M:recv(Client, 0, 100)),
+    ?note(setopts, M:setopts(Client, [binary])),
+    ?note(getopts, M:getopts(Client, [mode])),
+    ?note(controlling_process, M:controlling_process(Client, self())),
+    ?note(sockname, M:sockname(Client)),
+    ?note(peername, M:peername(Client)).
+
+close_twice(#{mod := M} = C) ->
+    {Client, _Server} = conf:pair(C, []),
+    ?note(first, M:close(Client)),
+    ?note(second, M:close(Client)).
+
+peer_closes_while_recv_waits(#{mod := M} = C) ->
+    {Client, Server} = conf:pair(C, [{active, false}]),
+    Waiting = conf:async(fun() -> M:recv(Server, 0) end),
+    conf:pause(),
+    ?note(close, M:close(Client)),
+    ?note(recv, conf:await(Waiting)).
+
+%% The peer has gone: a send may still be accepted (the manual: closed "for the operation in
+%% question"), but not for long, and recv says closed.
+send_after_peer_closed(#{mod := M} = C) ->
+    {Client, Server} = conf:pair(C, [{active, false}]),
+    ok = M:close(Client),
+    ?note(recv, M:recv(Server, 0, ?WAIT)),
+    ?note(sends, lists:usort([M:send(Server, "into the void") || _ <- lists:seq(1, 20)])).
+
+%% Closing the listen socket leaves accepted connections alone and refuses new ones.
+close_listen_socket_keeps_accepted(#{mod := M} = C) ->
+    {ok, L} = M:listen(0, conf:server(C) ++ [{active, false}]),
+    Port = conf:port(M, L),
+    Client = conf:connecting(M, "localhost", Port, [{active, false}]),
+    {ok, S} = M:accept(L, ?WAIT),
+    {ok, Cs} = conf:await(Client),
+    ?note(close, M:close(L)),
+    ok = M:send(Cs, "still here"),
+    ?note(recv, M:recv(S, 0, ?WAIT)),
+    ?note(new_connection, gen_tcp:connect(conf:loopback(), Port, [])).
+
+transport_accept_when_listen_closes(#{mod := M} = C) ->
+    {ok, L} = M:listen(0, conf:server(C)),
+    Waiting = conf:async(fun() -> M:transport_accept(L) end),
+    conf:pause(),
+    ?note(close, M:close(L)),
+    ?note(transport_accept, conf:await(Waiting)).
+
+calls_on_closed_listen_socket(#{mod := M} = C) ->
+    {ok, L} = M:listen(0, conf:server(C)),
+    ok = M:close(L),
+    ?note(transport_accept, M:transport_accept(L, 100)),
+    ?note(close_again, M:close(L)),
+    ?note(sockname, M:sockname(L)).
