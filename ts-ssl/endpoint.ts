@@ -155,6 +155,13 @@ export abstract class Endpoint {
     };
   }
 
+  /** `getopts/2`: `{Tag, Value}` for each tag asked. */
+  abstract getopts(tags: Term): Term[];
+  /** `setopts/2`. */
+  abstract setopts(list: Term): void;
+  /** `sockname/1`: `{ok, {Address, Port}}`. */
+  abstract sockname(): Term;
+
   /** Frees network resources and answers waiting calls; called once, when the process ends. */
   protected abstract release(): void;
 

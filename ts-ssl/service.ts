@@ -115,19 +115,18 @@ const handlers: ReadonlyMap<string, Handler> = new Map<string, Handler>([
   [
     "getopts/2",
     (s, [socket, tags]) => {
-      const e = s.endpoint(socket!);
-      return tuple(ok, (e as SslSocket | ListenSocket).getopts(tags!));
+      return tuple(ok, s.endpoint(socket!).getopts(tags!));
     },
   ],
   [
     "setopts/2",
     (s, [socket, optionList]) => {
-      (s.endpoint(socket!) as SslSocket | ListenSocket).setopts(optionList!);
+      s.endpoint(socket!).setopts(optionList!);
       return ok;
     },
   ],
   ["peername/1", (s, [socket]) => s.connection(socket!).peername()],
-  ["sockname/1", (s, [socket]) => (s.endpoint(socket!) as SslSocket | ListenSocket).sockname()],
+  ["sockname/1", (s, [socket]) => s.endpoint(socket!).sockname()],
   ["peercert/1", (s, [socket]) => s.connection(socket!).peercert()],
   ["connection_info/1", (s, [socket]) => s.connection(socket!).connectionInfo()],
   // The OpenSSL names of the ciphers node:tls can use (3.9: the library's cipher list).
