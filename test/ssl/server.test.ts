@@ -237,6 +237,20 @@ describe("verification of the client ({verify, 0|1|2} on listen)", () => {
   });
 });
 
+it("a ts_ssl client refused by {verify, 2} for want of a certificate: esslconnect on TLS 1.2; on TLS 1.3 closed after connect", async () => {
+  const owner = bench.caller();
+  const client = bench.caller();
+  const outcome = async (version: string) => {
+    const [L, port] = await listening(owner, [...own(pki.server), cacertfile(pki.root), t(a("verify"), 2)]);
+    const accepting = owner.call("accept", L, infinity);
+    const c = await client.call("connect", s("127.0.0.1"), port, [t(a("versions"), [a(version)])], infinity);
+    expect(show(await accepting)).toBe("{error,esslaccept}");
+    return show(c).startsWith("{ok,") ? `connected, then ${await client.next((c as Tuple).elements[1])}` : show(c);
+  };
+  expect(await outcome("tlsv1.2")).toBe("{error,esslconnect}");
+  expect(await outcome("tlsv1.3")).toBe("connected, then {ssl_closed,S}");
+});
+
 describe("verification of the server ({verify, 1} on connect)", () => {
   const servers = new Map<Credential, TlsPeerServer>();
   afterAll(() => {
