@@ -417,6 +417,16 @@ describe("options on a socket", () => {
     alpn.close();
   });
 
+  it("speaks TLS 1.0 and 1.1 when versions asks for them", async () => {
+    const old = await TlsPeerServer.start({ ...credentials(pki.server), minVersion: "TLSv1", ciphers: "DEFAULT:@SECLEVEL=0" });
+    const owner = bench.caller();
+    for (const [version, atomText] of [["tlsv1", "tlsv1"], ["tlsv1.1", "'tlsv1.1'"]] as const) {
+      const S = await owner.socket("connect", s("127.0.0.1"), old.port, [t(a("versions"), [a(version)])], infinity);
+      expect(show(await owner.call("connection_info", S))).toMatch(new RegExp(`^\\{ok,\\{${atomText.replace(".", "\\.")},"ECDHE-ECDSA-AES\\d+-SHA"\\}\\}$`));
+    }
+    old.close();
+  });
+
   it("peercert/1 gives the server's certificate as DER", async () => {
     const owner = bench.caller();
     const [S] = await connected(owner, []);
