@@ -54,10 +54,6 @@ export class SocketTable {
   }
 }
 
-function refKey(r: Ref): string {
-  return `${r.node.name}/${r.creation}/${r.ids.join(".")}`;
-}
-
 /** True for a term of the shape `{sslsocket, Id, Pid}`. */
 export function isSocketTerm(t: Term): t is Tuple {
   return isTagged(t, sslsocket, 3) && typeof t.elements[1] === "number" && t.elements[2] instanceof Pid;
@@ -69,8 +65,8 @@ export abstract class Endpoint {
   /** `{sslsocket, Id, Pid}`: the term the owner holds, in every message the socket sends. */
   readonly term: Tuple;
   #owner: Pid;
-  /** What to do when a watched caller goes (see `watch`), by monitor reference. */
-  readonly #watched = new Map<string, () => void>();
+  /** What to do when a watched caller goes (see `watch`), with the monitor's reference. */
+  readonly #watched: Array<{ readonly ref: Ref; readonly gone: () => void }> = [];
   /** Resolves once the network resources are gone, after the process ended. */
   readonly settled: Promise<void>;
   protected readonly settle: () => void;
@@ -147,11 +143,13 @@ export abstract class Endpoint {
    * next packet or connection, as a gen_tcp call dies with its caller.
    */
   protected watch(caller: Pid, gone: () => void): () => void {
-    const ref = this.process.monitor(caller);
-    const key = refKey(ref);
-    this.#watched.set(key, gone);
+    const watch = { ref: this.process.monitor(caller), gone };
+    this.#watched.push(watch);
     return () => {
-      if (this.#watched.delete(key) && this.process.alive) this.process.demonitor(ref);
+      const i = this.#watched.indexOf(watch);
+      if (i < 0) return;
+      this.#watched.splice(i, 1);
+      if (this.process.alive) this.process.demonitor(watch.ref);
     };
   }
 
@@ -171,11 +169,9 @@ export abstract class Endpoint {
       if (termEquals(msg.elements[1]!, this.#owner)) this.close();
       return;
     }
-    if (isTagged(msg, DOWN, 5) && msg.elements[1] instanceof Ref) {
-      const key = refKey(msg.elements[1]);
-      const gone = this.#watched.get(key);
-      this.#watched.delete(key);
-      gone?.();
+    if (isTagged(msg, DOWN, 5)) {
+      const i = this.#watched.findIndex((w) => termEquals(w.ref, msg.elements[1]!));
+      if (i >= 0) this.#watched.splice(i, 1)[0]!.gone();
       return;
     }
     this.die(tuple(atom("error"), tuple(atom("badinfo"), msg)));
