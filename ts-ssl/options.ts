@@ -68,12 +68,8 @@ function activeValue(v: Term): Term | undefined {
   return typeof v === "number" && Number.isInteger(v) && v >= ACTIVE_MIN && v <= ACTIVE_MAX ? v : undefined;
 }
 
+/** A string, or a path (a file option's Contents travel beside it: see `split`). */
 const stringValue = (v: Term) => (text(v) !== undefined ? v : undefined);
-
-/** `{certfile, Path, Contents}` as ts_ssl sends it: Contents a binary or `{error, Posix}`. */
-function fileValue(v: Term): Term | undefined {
-  return text(v) !== undefined ? v : undefined;
-}
 
 const protocolAtoms = ["tlsv1", "tlsv1.1", "tlsv1.2", "tlsv1.3"].map(atom);
 
@@ -110,10 +106,10 @@ const specs: ReadonlyMap<string, Spec> = new Map<string, Spec>([
   ["port", { in: ["connect"], kinds: ["connect"], value: (v) => port(v), default: 0 }],
   ["verify", { ...sslOption, value: verifyValue, default: 0 }],
   ["depth", { ...sslOption, value: (v) => natural(v, 255), default: 1 }],
-  ["certfile", { ...sslOption, value: fileValue }],
-  ["keyfile", { ...sslOption, value: fileValue }],
+  ["certfile", { ...sslOption, value: stringValue }],
+  ["keyfile", { ...sslOption, value: stringValue }],
   ["password", { ...sslOption, value: stringValue }],
-  ["cacertfile", { ...sslOption, value: fileValue }],
+  ["cacertfile", { ...sslOption, value: stringValue }],
   ["ciphers", { ...sslOption, value: stringValue }],
   // gen_tcp options that 3.9 refused and that we accept with gen_tcp's meaning.
   ["packet_size", { ...socketOption, value: (v) => natural(v, 0x7fffffff), default: 0 }],
