@@ -68,8 +68,17 @@ function activeValue(v: Term): Term | undefined {
   return typeof v === "number" && Number.isInteger(v) && v >= ACTIVE_MIN && v <= ACTIVE_MAX ? v : undefined;
 }
 
-/** A string, or a path (a file option's Contents travel beside it: see `split`). */
 const stringValue = (v: Term) => (text(v) !== undefined ? v : undefined);
+
+/**
+ * A file name as ts_ssl got it (`file:filename_all()`: a binary, or a list of code points, which
+ * may pass 255); only given back by getopts, since the contents travel beside it (see `split`).
+ */
+function pathValue(v: Term): Term | undefined {
+  if (v instanceof Uint8Array) return v;
+  const chars = listElements(v);
+  return chars !== undefined && chars.every((c) => typeof c === "number" && Number.isInteger(c) && c >= 0) ? v : undefined;
+}
 
 const protocolAtoms = ["tlsv1", "tlsv1.1", "tlsv1.2", "tlsv1.3"].map(atom);
 
@@ -106,10 +115,10 @@ const specs: ReadonlyMap<string, Spec> = new Map<string, Spec>([
   ["port", { in: ["connect"], kinds: ["connect"], value: (v) => port(v), default: 0 }],
   ["verify", { ...sslOption, value: verifyValue, default: 0 }],
   ["depth", { ...sslOption, value: (v) => natural(v, 255), default: 1 }],
-  ["certfile", { ...sslOption, value: stringValue }],
-  ["keyfile", { ...sslOption, value: stringValue }],
+  ["certfile", { ...sslOption, value: pathValue }],
+  ["keyfile", { ...sslOption, value: pathValue }],
   ["password", { ...sslOption, value: stringValue }],
-  ["cacertfile", { ...sslOption, value: stringValue }],
+  ["cacertfile", { ...sslOption, value: pathValue }],
   ["ciphers", { ...sslOption, value: stringValue }],
   // gen_tcp options that 3.9 refused and that we accept with gen_tcp's meaning.
   ["packet_size", { ...socketOption, value: (v) => natural(v, 0x7fffffff), default: 0 }],

@@ -110,6 +110,8 @@ describe("option lists", () => {
     expect(getopts(o, ["certfile", "keyfile"])).toBe('[{certfile,"/c.pem"},{keyfile,"/k.pem"}]');
     expect(o.file("certfile")).toBe(contents);
     expect(formatTerm(o.file("keyfile")!)).toBe("{error,enoent}");
+    const unicode = Options.parse([t(a("cacertfile"), [47, 0x4e2d, 46, 112], contents)], "connect");
+    expect(getopts(unicode, ["cacertfile"])).toBe("[{cacertfile,[47,20013,46,112]}]");
     // Without its contents (ts_ssl always sends them) a file option is not valid.
     expect(outcome([t(a("certfile"), charlist("/c.pem"))], "connect")).toBe("eoptions");
     expect(outcome([t(a("certfile"), charlist("/c.pem"), a("oops"))], "connect")).toBe("eoptions");
