@@ -17,7 +17,7 @@ import { Encoder } from "../etf/encode.js";
 import { formatTerm } from "../etf/format.js";
 import type { Atom } from "../etf/terms.js";
 import { ControlError, buildControl, parseSignal, type Signal, type WriteFlags } from "./control.js";
-import { DistError, DistReader, encodeMessage, type WriteMode } from "./dist-message.js";
+import { DistError, DistReader, encodeMessage, type DistMessage, type WriteMode } from "./dist-message.js";
 import { DFLAG } from "./flags.js";
 import { FrameError, FrameReader, frameLength, type Frame } from "./framing.js";
 import type { Logger } from "./log.js";
@@ -186,21 +186,16 @@ export class Connection {
 
   readonly #onFrame = (frame: Frame): void => {
     if (this.#closed || frameLength(frame) === 0) return; // a tick
-    let sig: Signal;
-    let what = "";
+    let msg: DistMessage | undefined;
     try {
-      const msg = this.#dist.read(frame);
+      msg = this.#dist.read(frame);
       if (msg === undefined) return;
-      what = formatTerm(msg.control, { maxLength: 200 });
-      sig = parseSignal(msg.control, msg.payload);
+      this.#handler.signal(parseSignal(msg.control, msg.payload), this);
     } catch (e) {
-      if (e instanceof DistError || e instanceof ControlError) {
-        this.#log.warning(`dropping a message from ${this.peer}: ${e.message}${what ? ` (${what})` : ""}`);
-        return;
-      }
-      throw e;
+      if (!(e instanceof DistError || e instanceof ControlError)) throw e;
+      const what = msg === undefined ? "" : ` (${formatTerm(msg.control, { maxLength: 200 })})`;
+      this.#log.warning(`dropping a message from ${this.peer}: ${e.message}${what}`);
     }
-    this.#handler.signal(sig, this);
   };
 
   #tick(): void {
@@ -265,6 +260,12 @@ export class Connection {
   /** One gathered write; chunks that lie back to back in memory go out as one. */
   #write(chunks: Uint8Array[]): void {
     const socket = this.#socket;
+    this.#wroteSinceTick = true;
+    if (chunks.length === 1) {
+      this.#queued -= chunks[0]!.byteLength;
+      socket.write(chunks[0]!);
+      return;
+    }
     socket.cork();
     let run = chunks[0]!;
     for (let i = 1; i < chunks.length; i++) {
@@ -280,7 +281,6 @@ export class Connection {
     this.#queued -= run.byteLength;
     socket.write(run);
     socket.uncork();
-    this.#wroteSinceTick = true;
   }
 
   #releaseDrainWaiters(): void {

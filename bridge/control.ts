@@ -120,114 +120,133 @@ export function parseSignal(control: Term, payload: Term | undefined): Signal {
   const op = controlOp(control);
   if (op === undefined) throw new ControlError("malformed", undefined, "not a tuple opening with an operation code");
   const e = (control as Tuple).elements;
-  const bad = (what: string): never => {
-    throw new ControlError("malformed", op, what);
-  };
-  const arity = (...allowed: number[]) => {
-    if (!allowed.includes(e.length)) bad(`a tuple of ${e.length} elements`);
-  };
-  const pid = (i: number): Pid => (e[i] instanceof Pid ? (e[i] as Pid) : bad(`element ${i + 1} is not a pid`));
-  const ref = (i: number): Ref => (e[i] instanceof Ref ? (e[i] as Ref) : bad(`element ${i + 1} is not a reference`));
-  const proc = (i: number): Pid | Atom =>
-    e[i] instanceof Pid || e[i] instanceof Atom ? (e[i] as Pid | Atom) : bad(`element ${i + 1} is not a pid or a name`);
-  const id = (i: number): number | bigint => {
-    const v = e[i];
-    return isInteger(v) && v !== 0 && v !== 0n && v >= 0 ? v : bad("the unlink id is not in 1..2^64-1");
-  };
-  const withPayload = (): Term => (payload === undefined ? bad("no payload") : payload);
-
+  const n = e.length;
   switch (op) {
     case DOP.SEND:
     case DOP.SEND_TT:
-      arity(op === DOP.SEND ? 3 : 4);
-      return { op: "send", from: undefined, to: pid(2), message: withPayload() };
+      arity(op, n, op === DOP.SEND ? 3 : 4);
+      return { op: "send", from: undefined, to: pid(op, e, 2), message: withPayload(op, payload) };
     case DOP.SEND_SENDER:
     case DOP.SEND_SENDER_TT:
-      arity(op === DOP.SEND_SENDER ? 3 : 4);
-      return { op: "send", from: pid(1), to: pid(2), message: withPayload() };
+      arity(op, n, op === DOP.SEND_SENDER ? 3 : 4);
+      return { op: "send", from: pid(op, e, 1), to: pid(op, e, 2), message: withPayload(op, payload) };
     case DOP.REG_SEND:
     case DOP.REG_SEND_TT: {
-      arity(op === DOP.REG_SEND ? 4 : 5);
-      const to = e[3] instanceof Atom ? e[3] : bad("element 4 is not a name");
-      return { op: "reg_send", from: pid(1), to, message: withPayload() };
+      arity(op, n, op === DOP.REG_SEND ? 4 : 5);
+      const to = e[3];
+      if (!(to instanceof Atom)) throw malformed(op, "element 4 is not a name");
+      return { op: "reg_send", from: pid(op, e, 1), to, message: withPayload(op, payload) };
     }
     case DOP.ALIAS_SEND:
     case DOP.ALIAS_SEND_TT:
-      arity(op === DOP.ALIAS_SEND ? 3 : 4);
-      return { op: "alias_send", from: pid(1), to: ref(2), message: withPayload() };
+      arity(op, n, op === DOP.ALIAS_SEND ? 3 : 4);
+      return { op: "alias_send", from: pid(op, e, 1), to: ref(op, e, 2), message: withPayload(op, payload) };
     case DOP.LINK:
-      arity(3);
-      return { op: "link", from: pid(1), to: pid(2) };
+      arity(op, n, 3);
+      return { op: "link", from: pid(op, e, 1), to: pid(op, e, 2) };
     case DOP.UNLINK_ID:
-      arity(4);
-      return { op: "unlink_id", id: id(1), from: pid(2), to: pid(3) };
+      arity(op, n, 4);
+      return { op: "unlink_id", id: unlinkId(op, e[1]), from: pid(op, e, 2), to: pid(op, e, 3) };
     case DOP.UNLINK_ID_ACK:
-      arity(4);
-      return { op: "unlink_id_ack", id: id(1), from: pid(2), to: pid(3) };
+      arity(op, n, 4);
+      return { op: "unlink_id_ack", id: unlinkId(op, e[1]), from: pid(op, e, 2), to: pid(op, e, 3) };
     case DOP.EXIT:
-      arity(4);
-      return { op: "exit", from: pid(1), to: pid(2), reason: e[3]! };
+      arity(op, n, 4);
+      return { op: "exit", from: pid(op, e, 1), to: pid(op, e, 2), reason: e[3]! };
     case DOP.EXIT_TT:
-      arity(5);
-      return { op: "exit", from: pid(1), to: pid(2), reason: e[4]! };
+      arity(op, n, 5);
+      return { op: "exit", from: pid(op, e, 1), to: pid(op, e, 2), reason: e[4]! };
     case DOP.PAYLOAD_EXIT:
     case DOP.PAYLOAD_EXIT_TT:
-      arity(op === DOP.PAYLOAD_EXIT ? 3 : 4);
-      return { op: "exit", from: pid(1), to: pid(2), reason: withPayload() };
+      arity(op, n, op === DOP.PAYLOAD_EXIT ? 3 : 4);
+      return { op: "exit", from: pid(op, e, 1), to: pid(op, e, 2), reason: withPayload(op, payload) };
     case DOP.EXIT2:
-      arity(4);
-      return { op: "exit2", from: pid(1), to: pid(2), reason: e[3]! };
+      arity(op, n, 4);
+      return { op: "exit2", from: pid(op, e, 1), to: pid(op, e, 2), reason: e[3]! };
     case DOP.EXIT2_TT:
-      arity(5);
-      return { op: "exit2", from: pid(1), to: pid(2), reason: e[4]! };
+      arity(op, n, 5);
+      return { op: "exit2", from: pid(op, e, 1), to: pid(op, e, 2), reason: e[4]! };
     case DOP.PAYLOAD_EXIT2:
     case DOP.PAYLOAD_EXIT2_TT:
-      arity(op === DOP.PAYLOAD_EXIT2 ? 3 : 4);
-      return { op: "exit2", from: pid(1), to: pid(2), reason: withPayload() };
+      arity(op, n, op === DOP.PAYLOAD_EXIT2 ? 3 : 4);
+      return { op: "exit2", from: pid(op, e, 1), to: pid(op, e, 2), reason: withPayload(op, payload) };
     case DOP.MONITOR_P:
-      arity(4);
-      return { op: "monitor", from: pid(1), to: proc(2), ref: ref(3) };
+      arity(op, n, 4);
+      return { op: "monitor", from: pid(op, e, 1), to: proc(op, e, 2), ref: ref(op, e, 3) };
     case DOP.DEMONITOR_P:
-      arity(4);
-      return { op: "demonitor", from: pid(1), to: proc(2), ref: ref(3) };
+      arity(op, n, 4);
+      return { op: "demonitor", from: pid(op, e, 1), to: proc(op, e, 2), ref: ref(op, e, 3) };
     case DOP.MONITOR_P_EXIT:
-      arity(5);
-      return { op: "monitor_exit", from: proc(1), to: pid(2), ref: ref(3), reason: e[4]! };
+      arity(op, n, 5);
+      return { op: "monitor_exit", from: proc(op, e, 1), to: pid(op, e, 2), ref: ref(op, e, 3), reason: e[4]! };
     case DOP.PAYLOAD_MONITOR_P_EXIT:
-      arity(4);
-      return { op: "monitor_exit", from: proc(1), to: pid(2), ref: ref(3), reason: withPayload() };
+      arity(op, n, 4);
+      return { op: "monitor_exit", from: proc(op, e, 1), to: pid(op, e, 2), ref: ref(op, e, 3), reason: withPayload(op, payload) };
     case DOP.GROUP_LEADER:
-      arity(3);
-      return { op: "group_leader", from: pid(1), to: pid(2) };
+      arity(op, n, 3);
+      return { op: "group_leader", from: pid(op, e, 1), to: pid(op, e, 2) };
     case DOP.SPAWN_REQUEST:
     case DOP.SPAWN_REQUEST_TT:
-      arity(op === DOP.SPAWN_REQUEST ? 6 : 7);
+      arity(op, n, op === DOP.SPAWN_REQUEST ? 6 : 7);
       return {
         op: "spawn_request",
-        ref: ref(1),
-        from: pid(2),
-        groupLeader: pid(3),
+        ref: ref(op, e, 1),
+        from: pid(op, e, 2),
+        groupLeader: pid(op, e, 3),
         mfa: e[4]!,
         options: e[5]!,
-        args: withPayload(),
+        args: withPayload(op, payload),
       };
     case DOP.SPAWN_REPLY:
     case DOP.SPAWN_REPLY_TT: {
-      arity(op === DOP.SPAWN_REPLY ? 5 : 6);
+      arity(op, n, op === DOP.SPAWN_REPLY ? 5 : 6);
       const flags = e[3];
-      return {
-        op: "spawn_reply",
-        ref: ref(1),
-        to: pid(2),
-        flags: typeof flags === "number" ? flags : bad("element 4 is not a small integer"),
-        result: e[4]!,
-      };
+      if (typeof flags !== "number") throw malformed(op, "element 4 is not a small integer");
+      return { op: "spawn_reply", ref: ref(op, e, 1), to: pid(op, e, 2), flags, result: e[4]! };
     }
     case DOP.UNLINK:
       throw new ControlError("unsupported", op, "the old unlink protocol (OTP 26 dropped it; UNLINK_ID replaces it)");
     default:
       throw new ControlError("unsupported", op, "not an operation we handle");
   }
+}
+
+// Field readers for parseSignal: plain functions, as this runs for every message received.
+
+function malformed(op: number, what: string): ControlError {
+  return new ControlError("malformed", op, what);
+}
+
+function arity(op: number, n: number, expected: number): void {
+  if (n !== expected) throw malformed(op, `a tuple of ${n} elements`);
+}
+
+function pid(op: number, e: Term[], i: number): Pid {
+  const v = e[i];
+  if (v instanceof Pid) return v;
+  throw malformed(op, `element ${i + 1} is not a pid`);
+}
+
+function ref(op: number, e: Term[], i: number): Ref {
+  const v = e[i];
+  if (v instanceof Ref) return v;
+  throw malformed(op, `element ${i + 1} is not a reference`);
+}
+
+function proc(op: number, e: Term[], i: number): Pid | Atom {
+  const v = e[i];
+  if (v instanceof Pid || v instanceof Atom) return v;
+  throw malformed(op, `element ${i + 1} is not a pid or a name`);
+}
+
+function unlinkId(op: number, v: Term | undefined): number | bigint {
+  if (isInteger(v) && v > 0) return v;
+  throw malformed(op, "the unlink id is not in 1..2^64-1");
+}
+
+function withPayload(op: number, payload: Term | undefined): Term {
+  if (payload === undefined) throw malformed(op, "no payload");
+  return payload;
 }
 
 /** The parts of a distribution message: the control tuple and, for some operations, a payload. */

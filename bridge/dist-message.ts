@@ -12,12 +12,12 @@
  * atom cache and reassembling interleaved fragmented messages; `encodeMessage` writes a message
  * as frames ready for the socket, cut into fragments when it is large.
  */
-import { decodeAt } from "../etf/decode.js";
+import { decodeAt, type DecodeOptions } from "../etf/decode.js";
 import type { Encoder } from "../etf/encode.js";
 import { EtfError } from "../etf/errors.js";
 import { Atom, type Term } from "../etf/terms.js";
 import { controlOp, hasPayload, type ControlMessage } from "./control.js";
-import { frameHead, frameLength, frameTail, joinFrame, type Frame } from "./framing.js";
+import { FrameJoiner, frameHead, frameLength, frameTail, type Frame } from "./framing.js";
 
 export const DIST_TAG = {
   PASS_THROUGH: 112,
@@ -34,6 +34,8 @@ export const ATOM_CACHE_SIZE = 2048;
 export const FRAGMENT_SIZE = 64 * 1024;
 
 const FRAG_HEADER_SIZE = 2 + 8 + 8;
+/** How much of a first fragment is copied to read its header when the frame came in pieces. */
+const HEADER_PEEK = 4096;
 
 export interface DistMessage {
   control: Term;
@@ -62,6 +64,7 @@ interface Sequence {
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+const noAtoms: Atom[] = [];
 
 /**
  * Reads the atom cache part of a header at `at` (NumberOfAtomCacheRefs onwards), storing new
@@ -73,8 +76,8 @@ export function readAtomCacheRefs(b: Uint8Array, at: number, cache: Array<Atom |
   };
   need(1);
   const count = b[at++]!;
+  if (count === 0) return { atoms: noAtoms, next: at };
   const atoms: Atom[] = new Array(count);
-  if (count === 0) return { atoms, next: at };
   const flagBytes = (count >> 1) + 1;
   need(flagBytes);
   const flags = at;
@@ -114,6 +117,7 @@ export class DistReader {
   readonly #maxSize: number;
   readonly #cache: Array<Atom | undefined> = new Array(ATOM_CACHE_SIZE);
   readonly #sequences = new Map<bigint, Sequence>();
+  readonly #joiner = new FrameJoiner();
   #buffered = 0;
 
   /**
@@ -135,40 +139,71 @@ export class DistReader {
    * Throws DistError for anything malformed; the connection may go on with the next frame.
    */
   read(frame: Frame): DistMessage | undefined {
-    const head = frameHead(frame, Math.min(2, frameLength(frame)));
+    // Fragments stay in pieces until the message is whole; everything else is decoded from
+    // one view.
+    if (Array.isArray(frame) && this.#headers && frameLength(frame) >= 2) {
+      const head = frameHead(frame, 2);
+      if (head[0] === DIST_TAG.VERSION && head[1] === DIST_TAG.FRAG_CONT) return this.#more(frame);
+      if (head[0] === DIST_TAG.VERSION && head[1] === DIST_TAG.FRAG_HEADER) return this.#firstInPieces(frame);
+    }
+    const bytes = this.#joiner.join(frame);
     if (!this.#headers) {
-      if (head[0] !== DIST_TAG.PASS_THROUGH) throw new DistError("bad_header", `expected pass-through (112), got ${head[0]}`);
-      const bytes = joinFrame(frame);
+      if (bytes[0] !== DIST_TAG.PASS_THROUGH) throw new DistError("bad_header", `expected pass-through (112), got ${bytes[0]}`);
       return decodeMessage(bytes, 1, true, undefined, this.#maxSize);
     }
-    if (head.length < 2 || head[0] !== DIST_TAG.VERSION) throw new DistError("bad_header", "not a distribution header");
-    switch (head[1]) {
+    if (bytes.length < 2 || bytes[0] !== DIST_TAG.VERSION) throw new DistError("bad_header", "not a distribution header");
+    switch (bytes[1]) {
       case DIST_TAG.HEADER: {
-        const bytes = joinFrame(frame);
         const { atoms, next } = readAtomCacheRefs(bytes, 2, this.#cache);
         return decodeMessage(bytes, next, false, atoms, this.#maxSize);
       }
       case DIST_TAG.FRAG_HEADER:
-        return this.#first(joinFrame(frame));
+        return this.#first(bytes);
       case DIST_TAG.FRAG_CONT:
-        return this.#more(frame);
+        return this.#more(bytes);
       default:
-        throw new DistError("bad_header", `unknown distribution header tag ${head[1]}`);
+        throw new DistError("bad_header", `unknown distribution header tag ${bytes[1]}`);
     }
   }
 
   #first(bytes: Uint8Array): DistMessage | undefined {
     if (bytes.length < FRAG_HEADER_SIZE) throw new DistError("bad_fragment", "a fragment header cut short");
-    const seq = readU64(bytes, 2);
-    const fragId = readU64(bytes, 10);
     const { atoms, next } = readAtomCacheRefs(bytes, FRAG_HEADER_SIZE, this.#cache);
-    if (fragId === 0n) throw new DistError("bad_fragment", "fragment number 0");
+    const fragId = readU64(bytes, 10);
     if (fragId === 1n) return decodeMessage(bytes, next, false, atoms, this.#maxSize);
-    if (this.#sequences.has(seq)) throw new DistError("bad_fragment", `sequence ${seq} started twice`);
-    const part = bytes.subarray(next);
-    this.#reserve(part.length);
-    this.#sequences.set(seq, { atoms, parts: [part], size: part.length, next: fragId - 1n });
+    this.#start(readU64(bytes, 2), fragId, atoms, [bytes.subarray(next)]);
     return undefined;
+  }
+
+  /**
+   * A first fragment that came in pieces: only its header is made contiguous (a small copy),
+   * the message bytes stay views until the message is whole.
+   */
+  #firstInPieces(frame: Uint8Array[]): DistMessage | undefined {
+    const total = frameLength(frame);
+    if (total < FRAG_HEADER_SIZE) throw new DistError("bad_fragment", "a fragment header cut short");
+    const head = frameHead(frame, Math.min(total, HEADER_PEEK));
+    let parsed: { atoms: Atom[]; next: number };
+    try {
+      parsed = readAtomCacheRefs(head, FRAG_HEADER_SIZE, this.#cache);
+    } catch (e) {
+      // A header with long atom cache references: read it from the whole frame.
+      if (head.length === total) throw e;
+      return this.#first(this.#joiner.join(frame));
+    }
+    const fragId = readU64(head, 10);
+    if (fragId === 1n) return this.#first(this.#joiner.join(frame));
+    this.#start(readU64(head, 2), fragId, parsed.atoms, frameTail(frame, parsed.next));
+    return undefined;
+  }
+
+  #start(seq: bigint, fragId: bigint, atoms: Atom[], parts: Uint8Array[]): void {
+    if (fragId === 0n) throw new DistError("bad_fragment", "fragment number 0");
+    if (this.#sequences.has(seq)) throw new DistError("bad_fragment", `sequence ${seq} started twice`);
+    let size = 0;
+    for (const p of parts) size += p.length;
+    this.#reserve(size);
+    this.#sequences.set(seq, { atoms, parts, size, next: fragId - 1n });
   }
 
   #more(frame: Frame): DistMessage | undefined {
@@ -197,8 +232,7 @@ export class DistReader {
     if (s.next > 0n) return undefined;
     this.#drop(seq, s);
     // The one copy of a fragmented message: its pieces joined for the decoder.
-    const bytes = s.parts.length === 1 ? s.parts[0]! : Buffer.concat(s.parts, s.size);
-    return decodeMessage(bytes, 0, false, s.atoms, this.#maxSize);
+    return decodeMessage(this.#joiner.join(s.parts), 0, false, s.atoms, this.#maxSize);
   }
 
   #reserve(n: number): void {
@@ -219,6 +253,18 @@ function readU64(b: Uint8Array, at: number): bigint {
   return v.readBigUInt64BE(at);
 }
 
+const optionsCache = new Map<number, [DecodeOptions, DecodeOptions]>();
+
+/** Decode options without an atom cache, made once per size limit. */
+function plainOptions(versionByte: boolean, maxSize: number): DecodeOptions {
+  let pair = optionsCache.get(maxSize);
+  if (pair === undefined) {
+    pair = [{ versionByte: false, maxSize }, { versionByte: true, maxSize }];
+    optionsCache.set(maxSize, pair);
+  }
+  return pair[versionByte ? 1 : 0];
+}
+
 function decodeMessage(
   bytes: Uint8Array,
   at: number,
@@ -226,11 +272,10 @@ function decodeMessage(
   atoms: Atom[] | undefined,
   maxSize: number,
 ): DistMessage {
-  const options = {
-    versionByte: versionBytes,
-    maxSize,
-    atomCache: atoms === undefined ? undefined : (i: number) => atoms[i],
-  };
+  const options: DecodeOptions =
+    atoms === undefined || atoms.length === 0
+      ? plainOptions(versionBytes, maxSize)
+      : { versionByte: versionBytes, maxSize, atomCache: (i: number) => atoms[i] };
   try {
     const c = decodeAt(bytes, at, options);
     const op = controlOp(c.term);

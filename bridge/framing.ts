@@ -109,6 +109,40 @@ export function joinFrame(frame: Frame): Uint8Array {
   return frame.length === 1 ? frame[0]! : Buffer.concat(frame);
 }
 
+/**
+ * Joins frames that came in pieces into a slab shared by the frames after them: a stream of
+ * mid-sized frames (64 KiB messages span two socket reads) then costs one allocation per slab
+ * instead of one per frame. Views of a slab keep it alive; frames over a quarter of a slab get
+ * memory of their own, so a small message never holds a large one's bytes.
+ */
+export class FrameJoiner {
+  readonly #slabSize: number;
+  #slab: Buffer;
+  #used = 0;
+
+  constructor(slabSize = 1024 * 1024) {
+    this.#slabSize = slabSize;
+    this.#slab = Buffer.allocUnsafeSlow(0);
+  }
+
+  join(frame: Frame): Uint8Array {
+    if (!Array.isArray(frame)) return frame;
+    if (frame.length === 1) return frame[0]!;
+    const n = frameLength(frame);
+    if (n > this.#slabSize / 4) return Buffer.concat(frame, n);
+    if (this.#used + n > this.#slab.length) {
+      this.#slab = Buffer.allocUnsafeSlow(this.#slabSize);
+      this.#used = 0;
+    }
+    const start = this.#used;
+    for (const p of frame) {
+      this.#slab.set(p, this.#used);
+      this.#used += p.length;
+    }
+    return this.#slab.subarray(start, this.#used);
+  }
+}
+
 /** The total length of a frame. */
 export function frameLength(frame: Frame): number {
   if (!Array.isArray(frame)) return frame.length;

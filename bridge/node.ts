@@ -94,7 +94,8 @@ export class DistNode implements ProcessHost {
   #refs = 0;
   readonly #refSalt = randomBytes(4).readUInt32BE(0);
 
-  #queue: Array<{ proc: LocalProcess | undefined; sig: Signal }> = [];
+  // Pairs of (target process, or undefined to look it up; signal), flattened.
+  #queue: Array<LocalProcess | Signal | undefined> = [];
   #queueHead = 0;
   #draining = false;
 
@@ -257,7 +258,7 @@ export class DistNode implements ProcessHost {
   // ---- local delivery: one ordered queue ----
 
   #enqueue(proc: LocalProcess | undefined, sig: Signal): void {
-    this.#queue.push({ proc, sig });
+    this.#queue.push(proc, sig);
     if (!this.#draining) {
       this.#draining = true;
       queueMicrotask(this.#drain);
@@ -271,7 +272,9 @@ export class DistNode implements ProcessHost {
         setImmediate(this.#drain);
         return;
       }
-      const { proc, sig } = this.#queue[this.#queueHead++]!;
+      const proc = this.#queue[this.#queueHead] as LocalProcess | undefined;
+      const sig = this.#queue[this.#queueHead + 1] as Signal;
+      this.#queueHead += 2;
       try {
         if (proc !== undefined) proc.handle(sig);
         else this.#apply(sig);

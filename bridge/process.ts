@@ -45,7 +45,10 @@ export function pidKey(p: Pid): string {
 }
 
 export function refKey(r: Ref): string {
-  return `${r.node.name}/${r.creation}/${r.ids.join(".")}`;
+  const ids = r.ids;
+  let key = r.node.name + "/" + r.creation;
+  for (let i = 0; i < ids.length; i++) key += "." + ids[i];
+  return key;
 }
 
 interface Link {
@@ -70,7 +73,7 @@ interface WatchedBy {
   ref: Ref;
   watcher: Pid;
   /** The name it was set by, which MONITOR_P_EXIT then names. */
-  name?: Atom;
+  name: Atom | undefined;
 }
 
 export class LocalProcess implements Process {
@@ -249,7 +252,7 @@ export class LocalProcess implements Process {
         this.#watchedBy.set(refKey(sig.ref), {
           ref: sig.ref,
           watcher: sig.from,
-          ...(sig.to instanceof Atom ? { name: sig.to } : {}),
+          name: sig.to instanceof Atom ? sig.to : undefined,
         });
         return;
       case "demonitor":

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   FrameError,
+  FrameJoiner,
   FrameReader,
   frameHead,
   frameHeader,
@@ -96,5 +97,31 @@ describe("FrameReader", () => {
         },
       ),
     );
+  });
+});
+
+describe("FrameJoiner", () => {
+  it("joins pieces into shared slabs, and gives large frames memory of their own", () => {
+    const j = new FrameJoiner(1024);
+    const a = j.join([Buffer.from("ab"), Buffer.from("cd")]);
+    const b = j.join([Buffer.from("e"), Buffer.from("fgh")]);
+    expect(Buffer.from(a).toString()).toBe("abcd");
+    expect(Buffer.from(b).toString()).toBe("efgh");
+    expect(a.buffer).toBe(b.buffer);
+    const big = j.join([Buffer.alloc(300, 1), Buffer.alloc(300, 2)]);
+    expect(big.length).toBe(600);
+    expect(big.buffer).not.toBe(a.buffer);
+    // A full slab is left to the views that hold it; the next frame starts a new one.
+    const fill = j.join([Buffer.alloc(200), Buffer.alloc(50)]);
+    const more = j.join([Buffer.alloc(200), Buffer.alloc(50)]);
+    expect(Buffer.from(a).toString()).toBe("abcd");
+    expect(fill.length + more.length).toBe(500);
+  });
+
+  it("hands back a contiguous frame or a single piece as it is", () => {
+    const j = new FrameJoiner();
+    const v = Buffer.from("xyz");
+    expect(j.join(v)).toBe(v);
+    expect(j.join([v])).toBe(v);
   });
 });
