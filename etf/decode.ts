@@ -25,6 +25,7 @@
  */
 import { inflateSync } from "node:zlib";
 import { EtfError, type EtfErrorCode } from "./errors.js";
+import { latin1, latin1Atom, utf8Atom } from "./atoms.js";
 import { Limit, Tag, VERSION_MAGIC } from "./tags.js";
 import {
   Atom,
@@ -56,15 +57,19 @@ export interface DecodeOptions {
 export const DEFAULT_MAX_SIZE = 256 * 1024 * 1024;
 
 export function decode(bytes: Uint8Array, options?: DecodeOptions): Term {
-  const { term, offset } = decodeAt(bytes, 0, { ...options, versionByte: true });
+  const { term, offset } = decodeFrom(bytes, 0, options, true);
   if (offset !== bytes.length) throw new EtfError("trailing_bytes", undefined, offset);
   return term;
 }
 
 export function decodeAt(bytes: Uint8Array, offset: number, options?: DecodeOptions): { term: Term; offset: number } {
+  return decodeFrom(bytes, offset, options, options?.versionByte ?? true);
+}
+
+function decodeFrom(bytes: Uint8Array, offset: number, options: DecodeOptions | undefined, versionByte: boolean): { term: Term; offset: number } {
   const maxSize = options?.maxSize ?? DEFAULT_MAX_SIZE;
   let pos = offset;
-  if (options?.versionByte ?? true) {
+  if (versionByte) {
     if (pos >= bytes.length) throw new EtfError("truncated", undefined, pos);
     if (bytes[pos] !== VERSION_MAGIC) throw new EtfError("bad_version", undefined, pos, `version byte ${bytes[pos]}, not 131`);
     pos++;
@@ -120,27 +125,30 @@ function readU32(b: Uint8Array, at: number): number {
 const enum Kind {
   Tuple,
   List,
+  /** A LIST_EXT whose elements are all read: the next value is its tail. */
+  ListTail,
   Map,
   Fun,
 }
 
-/** A container being filled: `items` receives `n` values (a list: then its tail). */
-class Frame {
-  readonly items: Term[] = [];
-  constructor(
-    readonly kind: Kind,
-    readonly n: number,
-    /** Where the container's tag is, for errors. */
-    readonly at: number,
-    /** NEW_FUN_EXT: the fields read before the free variables. */
-    readonly fun?: { arity: number; uniq: Uint8Array; index: number; module: Atom; oldIndex: Term; oldUniq: Term; pid: Pid },
-  ) {}
+/** NEW_FUN_EXT: the fields read before the free variables. */
+interface FunHead {
+  arity: number;
+  uniq: Uint8Array;
+  index: number;
+  module: Atom;
+  oldIndex: Term;
+  oldUniq: Term;
+  pid: Pid;
 }
 
+/** Container arrays up to this size are allocated whole; larger ones grow as they fill. */
+const PREALLOCATE = 1 << 16;
 const MAX_SAFE_HIGH_BYTE = 0x1f; // a 7-byte magnitude below 2^53 has its top byte under 0x20
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 const FLOAT_EXT_SYNTAX = /^[+-]?[0-9]+\.[0-9]+(?:[eE][+-]?[0-9]+)?$/;
+/** What the tag switch yields when it opened a container instead of reading a value. */
+const OPENED = Symbol("opened") as unknown as Term;
 
 class Decoder {
   pos: number;
@@ -150,6 +158,14 @@ class Decoder {
   readonly #atomCache: ((index: number) => Atom | undefined) | undefined;
   readonly #maxDepth: number;
   #view: DataView | undefined;
+  // The open containers, innermost last, as parallel arrays (no object per container).
+  #depth = 0;
+  readonly #kinds: Kind[] = [];
+  readonly #items: Term[][] = [];
+  readonly #filled: number[] = [];
+  readonly #wanted: number[] = [];
+  readonly #ats: number[] = [];
+  readonly #funs: Array<FunHead | undefined> = [];
 
   constructor(bytes: Uint8Array, pos: number, end: number, options: DecodeOptions | undefined) {
     this.#bytes = bytes;
@@ -180,20 +196,23 @@ class Decoder {
     return readU32(this.#bytes, at);
   }
 
-  /** One complete term at `pos`, with an explicit stack of open containers. */
+  /**
+   * One complete term at `pos`. Containers are opened on an explicit stack and filled value by
+   * value; a container is closed (made into its term) when its last value arrives.
+   */
   term(): Term {
     const b = this.#bytes;
-    const stack: Frame[] = [];
-    let value: Term;
+    // term() is re-entered for the integer fields of a fun: its containers sit above the caller's.
+    const base = this.#depth;
     for (;;) {
       const at = this.pos;
       if (at >= this.#end) {
-        // Blame the innermost open container: it promised more elements than there are bytes.
-        const open = stack[stack.length - 1];
-        this.#fail(at >= b.length ? "truncated" : "too_large", open === undefined ? undefined : b[open.at], at);
+        // Blame the innermost open container: it promised more values than there are bytes.
+        const open = this.#depth > base ? b[this.#ats[this.#depth - 1]!] : undefined;
+        this.#fail(at >= b.length ? "truncated" : "too_large", open, at);
       }
       const tag = b[at]!;
-      let frame: Frame | undefined;
+      let value: Term;
       switch (tag) {
         case Tag.SMALL_INTEGER_EXT:
           this.#need(at, 2, tag, at);
@@ -205,68 +224,42 @@ class Decoder {
           value = (b[at + 1]! << 24) | (b[at + 2]! << 16) | (b[at + 3]! << 8) | b[at + 4]!;
           this.pos = at + 5;
           break;
-        case Tag.SMALL_BIG_EXT: {
-          this.#need(at, 3, tag, at);
-          const n = b[at + 1]!;
-          this.#need(at + 3, n, tag, at);
-          value = this.#big(at + 3, n, b[at + 2]! !== 0);
-          this.pos = at + 3 + n;
-          break;
-        }
-        case Tag.LARGE_BIG_EXT: {
-          this.#need(at, 6, tag, at);
-          const n = this.#u32(at + 1);
-          this.#need(at + 6, n, tag, at);
-          value = this.#big(at + 6, n, b[at + 5]! !== 0);
-          this.pos = at + 6 + n;
-          break;
-        }
-        case Tag.NEW_FLOAT_EXT: {
-          this.#need(at, 9, tag, at);
-          this.#view ??= new DataView(b.buffer, b.byteOffset, b.byteLength);
-          const f = this.#view.getFloat64(at + 1);
-          if (!Number.isFinite(f)) this.#fail("bad_float", tag, at);
-          value = new Float(f);
-          this.pos = at + 9;
-          break;
-        }
-        case Tag.FLOAT_EXT:
-          value = this.#oldFloat(at);
-          break;
-        case Tag.ATOM_UTF8_EXT:
         case Tag.SMALL_ATOM_UTF8_EXT:
+        case Tag.ATOM_UTF8_EXT:
         case Tag.ATOM_EXT:
         case Tag.SMALL_ATOM_EXT:
         case Tag.ATOM_CACHE_REF:
           value = this.#atom(at);
           break;
         case Tag.SMALL_TUPLE_EXT:
+          this.#need(at, 2, tag, at);
+          this.pos = at + 2;
+          value = b[at + 1] === 0 ? new Tuple([]) : this.#open(Kind.Tuple, b[at + 1]!, b[at + 1]!, at);
+          break;
         case Tag.LARGE_TUPLE_EXT: {
-          const small = tag === Tag.SMALL_TUPLE_EXT;
-          this.#need(at, small ? 2 : 5, tag, at);
-          const n = small ? b[at + 1]! : this.#u32(at + 1);
-          this.pos = at + (small ? 2 : 5);
-          if (n === 0) value = new Tuple([]);
-          else frame = this.#open(Kind.Tuple, n, n, tag, at, stack.length);
+          this.#need(at, 5, tag, at);
+          const n = this.#u32(at + 1);
+          this.pos = at + 5;
+          value = n === 0 ? new Tuple([]) : this.#open(Kind.Tuple, n, n, at);
           break;
         }
         case Tag.NIL_EXT:
           value = [];
           this.pos = at + 1;
           break;
+        case Tag.LIST_EXT: {
+          this.#need(at, 5, tag, at);
+          const n = this.#u32(at + 1);
+          this.pos = at + 5;
+          value = this.#open(n === 0 ? Kind.ListTail : Kind.List, n, n + 1, at);
+          break;
+        }
         case Tag.STRING_EXT: {
           this.#need(at, 3, tag, at);
           const n = this.#u16(at + 1);
           this.#need(at + 3, n, tag, at);
           value = n === 0 ? [] : new Charlist(b.subarray(at + 3, at + 3 + n));
           this.pos = at + 3 + n;
-          break;
-        }
-        case Tag.LIST_EXT: {
-          this.#need(at, 5, tag, at);
-          const n = this.#u32(at + 1);
-          this.pos = at + 5;
-          frame = this.#open(Kind.List, n, n + 1, tag, at, stack.length);
           break;
         }
         case Tag.BINARY_EXT: {
@@ -277,97 +270,147 @@ class Decoder {
           this.pos = at + 5 + n;
           break;
         }
-        case Tag.BIT_BINARY_EXT:
-          value = this.#bitBinary(at);
-          break;
         case Tag.MAP_EXT: {
           this.#need(at, 5, tag, at);
           const n = this.#u32(at + 1);
           this.pos = at + 5;
-          if (n === 0) value = new ErlMap();
-          else frame = this.#open(Kind.Map, 2 * n, 2 * n, tag, at, stack.length);
+          value = n === 0 ? new ErlMap() : this.#open(Kind.Map, 2 * n, 2 * n, at);
           break;
         }
         case Tag.NEW_PID_EXT:
         case Tag.PID_EXT:
           value = this.#pid(at);
           break;
-        case Tag.NEW_PORT_EXT:
-        case Tag.PORT_EXT:
-        case Tag.V4_PORT_EXT:
-          value = this.#port(at);
-          break;
         case Tag.NEWER_REFERENCE_EXT:
         case Tag.NEW_REFERENCE_EXT:
         case Tag.REFERENCE_EXT:
           value = this.#ref(at);
           break;
-        case Tag.EXPORT_EXT: {
-          this.pos = at + 1;
-          const module = this.#atom(this.pos);
-          const function_ = this.#atom(this.pos);
-          const arityAt = this.pos;
-          const arity = this.#integerField(arityAt);
-          if (typeof arity !== "number" || arity < 0) this.#fail("bad_integer", tag, arityAt, "a fun arity must be a non-negative integer");
-          value = new ExportFun(module, function_, arity);
-          break;
-        }
-        case Tag.NEW_FUN_EXT:
-          frame = this.#newFun(at, stack.length);
-          if (frame.n === 0) {
-            value = this.#finishFun(frame);
-            frame = undefined;
-          }
-          break;
-        case Tag.COMPRESSED:
-          throw new EtfError("bad_compressed", tag, at, "COMPRESSED is only allowed right after the version byte");
-        case Tag.LOCAL_EXT:
-          throw new EtfError("local_ext", tag, at);
         default:
-          throw new EtfError("unknown_tag", tag, at, `unknown tag ${tag}`);
+          value = this.#rare(tag, at);
       }
-      if (frame !== undefined) {
-        stack.push(frame);
-        continue;
-      }
-      // Hand the finished value to the open containers, closing each one it completes.
+      if (value === OPENED) continue;
+      // Hand the value to the innermost open container, closing each container it completes.
       for (;;) {
-        const top = stack[stack.length - 1];
-        if (top === undefined) return value!;
-        top.items.push(value!);
-        if (top.items.length < top.n + (top.kind === Kind.List ? 1 : 0)) break;
-        stack.pop();
-        value = this.#close(top);
+        const k = this.#depth - 1;
+        if (k < base) return value;
+        const items = this.#items[k]!;
+        if (this.#kinds[k] === Kind.ListTail) {
+          value = consDecoded(items, value);
+        } else {
+          const i = this.#filled[k]!;
+          items[i] = value;
+          this.#filled[k] = i + 1;
+          if (i + 1 < this.#wanted[k]!) break;
+          if (this.#kinds[k] === Kind.List) {
+            // The elements are read; a NIL tail (the usual one) is taken here, without a [].
+            if (this.pos < this.#end && b[this.pos] === Tag.NIL_EXT) {
+              this.pos++;
+            } else {
+              this.#kinds[k] = Kind.ListTail;
+              break;
+            }
+          }
+          value = this.#close(k);
+        }
+        this.#items[k] = undefined!;
+        this.#funs[k] = undefined;
+        this.#depth = k;
       }
     }
   }
 
-  /** A container of `n` values, checked to fit in the bytes left (each takes at least one). */
-  #open(kind: Kind, n: number, minBytes: number, tag: number, at: number, depth: number): Frame {
-    this.#need(this.pos, minBytes, tag, at);
-    if (depth >= this.#maxDepth) this.#fail("too_deep", tag, at, `nested deeper than ${this.#maxDepth}`);
-    return new Frame(kind, n, at);
+  /** The tags that are not on the hot path. */
+  #rare(tag: number, at: number): Term {
+    const b = this.#bytes;
+    switch (tag) {
+      case Tag.SMALL_BIG_EXT: {
+        this.#need(at, 3, tag, at);
+        const n = b[at + 1]!;
+        this.#need(at + 3, n, tag, at);
+        this.pos = at + 3 + n;
+        return this.#big(at + 3, n, b[at + 2]! !== 0);
+      }
+      case Tag.LARGE_BIG_EXT: {
+        this.#need(at, 6, tag, at);
+        const n = this.#u32(at + 1);
+        this.#need(at + 6, n, tag, at);
+        this.pos = at + 6 + n;
+        return this.#big(at + 6, n, b[at + 5]! !== 0);
+      }
+      case Tag.NEW_FLOAT_EXT: {
+        this.#need(at, 9, tag, at);
+        this.#view ??= new DataView(b.buffer, b.byteOffset, b.byteLength);
+        const f = this.#view.getFloat64(at + 1);
+        if (!Number.isFinite(f)) this.#fail("bad_float", tag, at);
+        this.pos = at + 9;
+        return new Float(f);
+      }
+      case Tag.FLOAT_EXT:
+        return this.#oldFloat(at);
+      case Tag.BIT_BINARY_EXT:
+        return this.#bitBinary(at);
+      case Tag.NEW_PORT_EXT:
+      case Tag.PORT_EXT:
+      case Tag.V4_PORT_EXT:
+        return this.#port(at);
+      case Tag.EXPORT_EXT: {
+        const module = this.#atom(at + 1);
+        const function_ = this.#atom(this.pos);
+        const arityAt = this.pos;
+        const arity = this.#integerField(arityAt);
+        if (typeof arity !== "number" || arity < 0) this.#fail("bad_integer", tag, arityAt, "a fun arity must be a non-negative integer");
+        return new ExportFun(module, function_, arity);
+      }
+      case Tag.NEW_FUN_EXT:
+        return this.#newFun(at);
+      case Tag.COMPRESSED:
+        throw new EtfError("bad_compressed", tag, at, "COMPRESSED is only allowed right after the version byte");
+      case Tag.LOCAL_EXT:
+        throw new EtfError("local_ext", tag, at);
+      default:
+        throw new EtfError("unknown_tag", tag, at, `unknown tag ${tag}`);
+    }
   }
 
-  #close(f: Frame): Term {
-    switch (f.kind) {
+  /**
+   * Opens a container that takes `n` values, checked first to fit in the bytes left (every
+   * value takes at least one byte: `minBytes` of them in all).
+   */
+  #open(kind: Kind, n: number, minBytes: number, at: number, fun?: FunHead): Term {
+    const tag = this.#bytes[at]!;
+    this.#need(this.pos, minBytes, tag, at);
+    const k = this.#depth;
+    if (k >= this.#maxDepth) this.#fail("too_deep", tag, at, `nested deeper than ${this.#maxDepth}`);
+    this.#kinds[k] = kind;
+    this.#items[k] = n <= PREALLOCATE ? new Array<Term>(n) : [];
+    this.#filled[k] = 0;
+    this.#wanted[k] = n;
+    this.#ats[k] = at;
+    this.#funs[k] = fun;
+    this.#depth = k + 1;
+    return OPENED;
+  }
+
+  #close(k: number): Term {
+    const items = this.#items[k]!;
+    switch (this.#kinds[k]) {
       case Kind.Tuple:
-        return new Tuple(f.items);
-      case Kind.List: {
-        const tail = f.items.pop()!;
-        return consDecoded(f.items, tail);
-      }
+        return new Tuple(items);
+      case Kind.List:
+        return items;
       case Kind.Map: {
         const m = new ErlMap();
-        const items = f.items;
         for (let i = 0; i < items.length; i += 2) {
           m.set(items[i]!, items[i + 1]!);
-          if (m.size !== (i >> 1) + 1) this.#fail("duplicate_key", Tag.MAP_EXT, f.at);
+          if (m.size !== (i >> 1) + 1) this.#fail("duplicate_key", Tag.MAP_EXT, this.#ats[k]!);
         }
         return m;
       }
-      case Kind.Fun:
-        return this.#finishFun(f);
+      default: {
+        const f = this.#funs[k]!;
+        return new Fun(f.arity, f.uniq, f.index, f.module, f.oldIndex, f.oldUniq, f.pid, items);
+      }
     }
   }
 
@@ -408,23 +451,11 @@ class Decoder {
         this.#fail("bad_atom", tag, at, `expected an atom, found tag ${tag}`);
     }
     this.#need(start, n, tag, at);
+    const latin = tag === Tag.ATOM_EXT || tag === Tag.SMALL_ATOM_EXT;
+    const a = latin ? latin1Atom(b, start, n) : utf8Atom(b, start, n);
+    if (a === undefined) this.#fail("bad_atom", tag, at, latin ? `an atom of ${n} characters` : "not UTF-8, or over 255 characters");
     this.pos = start + n;
-    let ascii = true;
-    for (let i = start; i < start + n; i++) if (b[i]! >= 0x80) ascii = false;
-    if (ascii || tag === Tag.ATOM_EXT || tag === Tag.SMALL_ATOM_EXT) {
-      if (n > Limit.ATOM_CHARACTERS) this.#fail("bad_atom", tag, at, `an atom of ${n} characters`);
-      return Atom.of(latin1(b, start, n));
-    }
-    let name: string;
-    try {
-      name = utf8.decode(b.subarray(start, start + n));
-    } catch {
-      this.#fail("bad_atom", tag, at, "an atom that is not valid UTF-8");
-    }
-    let chars = 0;
-    for (const _ of name) chars++;
-    if (chars > Limit.ATOM_CHARACTERS) this.#fail("bad_atom", tag, at, `an atom of ${chars} characters`);
-    return Atom.of(name);
+    return a;
   }
 
   /** A magnitude of `n` little-endian bytes at `from`: a number when safe, else a bigint. */
@@ -452,6 +483,7 @@ class Decoder {
       if (at >= this.#end) this.#fail(at >= b.length ? "truncated" : "too_large", undefined, at);
       this.#fail("bad_integer", tag, at, `expected an integer, found tag ${tag}`);
     }
+    this.pos = at;
     return this.term() as number | bigint;
   }
 
@@ -555,10 +587,9 @@ class Decoder {
    * FreeVars. Size (from the Size field to the end of the fun) is not checked: the emulator
    * ignores it too, and the encoder computes it afresh.
    */
-  #newFun(at: number, depth: number): Frame {
+  #newFun(at: number): Term {
     const b = this.#bytes;
-    const tag = Tag.NEW_FUN_EXT;
-    this.#need(at, 1 + 4 + 1 + 16 + 4 + 4, tag, at);
+    this.#need(at, 1 + 4 + 1 + 16 + 4 + 4, Tag.NEW_FUN_EXT, at);
     const arity = b[at + 5]!;
     const uniq = b.subarray(at + 6, at + 22);
     const index = this.#u32(at + 22);
@@ -567,17 +598,8 @@ class Decoder {
     const oldIndex = this.#integerField(this.pos);
     const oldUniq = this.#integerField(this.pos);
     const pid = this.#pid(this.pos);
-    const f = new Frame(Kind.Fun, numFree, at, { arity, uniq, index, module, oldIndex, oldUniq, pid });
-    if (numFree > 0) {
-      this.#need(this.pos, numFree, tag, at);
-      if (depth >= this.#maxDepth) this.#fail("too_deep", tag, at, `nested deeper than ${this.#maxDepth}`);
-    }
-    return f;
-  }
-
-  #finishFun(f: Frame): Fun {
-    const x = f.fun!;
-    return new Fun(x.arity, x.uniq, x.index, x.module, x.oldIndex, x.oldUniq, x.pid, f.items);
+    if (numFree === 0) return new Fun(arity, uniq, index, module, oldIndex, oldUniq, pid, []);
+    return this.#open(Kind.Fun, numFree, numFree, at, { arity, uniq, index, module, oldIndex, oldUniq, pid });
   }
 }
 
@@ -591,14 +613,4 @@ function consDecoded(elements: Term[], tail: Term): Term {
   }
   if (tail instanceof ImproperList) return new ImproperList(elements.concat(tail.elements), tail.tail);
   return new ImproperList(elements, tail);
-}
-
-/** Latin1 (and so ASCII) text; short atoms are the common case, so no Buffer round trip. */
-function latin1(b: Uint8Array, start: number, n: number): string {
-  if (n <= 16) {
-    let s = "";
-    for (let i = start; i < start + n; i++) s += String.fromCharCode(b[i]!);
-    return s;
-  }
-  return Buffer.from(b.buffer, b.byteOffset + start, n).toString("latin1");
 }

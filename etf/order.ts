@@ -32,11 +32,18 @@ import {
 export type Order = -1 | 0 | 1;
 
 export function compare(a: Term, b: Term): Order {
-  return walk(a, b, false);
+  return quick(a, b) ?? walk(a, b, false);
 }
 
 export function compareKeys(a: Term, b: Term): Order {
-  return walk(a, b, true);
+  return quick(a, b) ?? walk(a, b, true);
+}
+
+/** Atoms and small integers, the usual map keys, without setting up a walk. */
+function quick(a: Term, b: Term): Order | undefined {
+  if (a instanceof Atom && b instanceof Atom) return atoms(a, b);
+  if (typeof a === "number" && typeof b === "number") return cmp(a, b);
+  return undefined;
 }
 
 /** Entries sorted by key in map-key order: the order `term_to_binary` writes a small map in. */

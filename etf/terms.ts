@@ -41,9 +41,15 @@ export type Term =
   | ExportFun
   | Fun;
 
+/** The slot where etf/atoms.ts memoises an atom's wire form; of no use elsewhere. */
+export const atomWireForm: unique symbol = Symbol("atomWireForm");
+
 /** An atom. Interned: `atom("ok") === atom("ok")`. */
 export class Atom {
   static readonly #table = new Map<string, Atom>();
+
+  /** The encoded atom (tag, length, UTF-8), null if it cannot be one; set on first encode. */
+  [atomWireForm]: Uint8Array | null | undefined = undefined;
 
   private constructor(readonly name: string) {}
 

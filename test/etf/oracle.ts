@@ -1,12 +1,12 @@
 /**
  * A real `erl` node with `etf_oracle` loaded: batches of terms or byte strings go over in one
- * evaluation and come back answered element by element.
+ * evaluation and come back answered element by element; `bench` times the emulator's own codec.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Epmd, ErlNode, randomCookie, repoRoot } from "../support/erlang.js";
-import { Tuple, decode, encode, type Term } from "../../etf/index.js";
+import { Float, Tuple, decode, encode, type Term } from "../../etf/index.js";
 
 const ebin = join(repoRoot, "_build", "test_support", "etf");
 
@@ -41,6 +41,21 @@ export class Oracle {
   async compareEach(pairs: Array<[Term, Term]>): Promise<Array<[number, number]>> {
     const out = await this.#call("compare_each", pairs.map(([a, b]) => new Tuple([a, b])));
     return out.map((r) => [(r as Tuple).at(0) as number, (r as Tuple).at(1) as number]);
+  }
+
+  /** Binds `bytes` to a variable on the node (for `bench`, so that each round need not resend them). */
+  async bind(name: string, bytes: Uint8Array): Promise<void> {
+    await this.node.eval(`${name} = ${erlBinary(bytes)}, ok`);
+  }
+
+  /**
+   * Nanoseconds per binary_to_term/1 and per term_to_binary/2 of the bytes bound to `name`
+   * (the median of `rounds` rounds of about `ms` milliseconds each).
+   */
+  async bench(name: string, rounds: number, ms: number): Promise<{ decodeNs: number; encodeNs: number }> {
+    const { etf } = await this.node.eval(`etf_oracle:bench(${name}, ${rounds}, ${ms})`);
+    const r = decode(etf) as Tuple;
+    return { decodeNs: (r.at(0) as Float).value, encodeNs: (r.at(1) as Float).value };
   }
 
   /** For each term: [~w, single-line ~p]. */

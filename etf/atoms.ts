@@ -1,0 +1,107 @@
+/**
+ * Atoms on the wire: SMALL_ATOM_UTF8_EXT and ATOM_UTF8_EXT both ways, ATOM_EXT and
+ * SMALL_ATOM_EXT (latin1) read only, as OTP 26 dropped writing them.
+ *
+ *   atomWire(a): the bytes the encoder writes for `a` (tag, length, UTF-8 name), memoised on
+ *     the atom; undefined when `a` cannot be an atom on the wire (over 255 characters, or a
+ *     name that is not valid Unicode).
+ *   utf8Atom(bytes, start, n) / latin1Atom(bytes, start, n): the atom named by those bytes,
+ *     or undefined when they are not valid UTF-8 or name more than 255 characters.
+ *
+ * Decoding an atom is mostly finding one already seen: a direct-mapped cache keyed by a hash
+ * of the name's bytes answers without making a string.
+ */
+import { Limit, Tag } from "./tags.js";
+import { Atom, atomWireForm } from "./terms.js";
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export function atomWire(a: Atom): Uint8Array | undefined {
+  let w = a[atomWireForm];
+  if (w === undefined) w = a[atomWireForm] = makeWire(a.name);
+  return w ?? undefined;
+}
+
+function makeWire(name: string): Uint8Array | null {
+  if (typeof name !== "string" || LONE_SURROGATE.test(name) || characters(name) > Limit.ATOM_CHARACTERS) return null;
+  const utf8 = Buffer.from(name, "utf8");
+  const small = utf8.length <= 0xff;
+  const out = new Uint8Array((small ? 2 : 3) + utf8.length);
+  if (small) {
+    out[0] = Tag.SMALL_ATOM_UTF8_EXT;
+    out[1] = utf8.length;
+  } else {
+    out[0] = Tag.ATOM_UTF8_EXT;
+    out[1] = utf8.length >> 8;
+    out[2] = utf8.length & 0xff;
+  }
+  out.set(utf8, small ? 2 : 3);
+  return out;
+}
+
+function characters(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+const CACHE_SLOTS = 4096;
+/** Slot i: the UTF-8 name and its atom, for names whose hash lands in i (the last one seen). */
+const cachedNames: Array<Uint8Array | undefined> = new Array(CACHE_SLOTS);
+const cachedAtoms: Array<Atom | undefined> = new Array(CACHE_SLOTS);
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+export function utf8Atom(b: Uint8Array, start: number, n: number): Atom | undefined {
+  let h = 0x811c9dc5;
+  let ascii = true;
+  for (let i = start; i < start + n; i++) {
+    const c = b[i]!;
+    h = Math.imul(h ^ c, 0x01000193);
+    if (c >= 0x80) ascii = false;
+  }
+  const slot = (h ^ (h >>> 16)) & (CACHE_SLOTS - 1);
+  const known = cachedNames[slot];
+  if (known !== undefined && known.length === n) {
+    let same = true;
+    for (let i = 0; i < n; i++) {
+      if (known[i] !== b[start + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return cachedAtoms[slot];
+  }
+  let name: string;
+  if (ascii) {
+    if (n > Limit.ATOM_CHARACTERS) return undefined;
+    name = latin1(b, start, n);
+  } else {
+    try {
+      name = utf8.decode(b.subarray(start, start + n));
+    } catch {
+      return undefined;
+    }
+    if (characters(name) > Limit.ATOM_CHARACTERS) return undefined;
+  }
+  const a = Atom.of(name);
+  cachedNames[slot] = b.slice(start, start + n);
+  cachedAtoms[slot] = a;
+  return a;
+}
+
+export function latin1Atom(b: Uint8Array, start: number, n: number): Atom | undefined {
+  if (n > Limit.ATOM_CHARACTERS) return undefined;
+  for (let i = start; i < start + n; i++) if (b[i]! >= 0x80) return Atom.of(latin1(b, start, n));
+  // An ASCII name is the same in UTF-8: the cache serves it.
+  return utf8Atom(b, start, n);
+}
+
+/** Latin1 text; short names are the common case, so no Buffer round trip for them. */
+export function latin1(b: Uint8Array, start: number, n: number): string {
+  if (n <= 24) {
+    let s = "";
+    for (let i = start; i < start + n; i++) s += String.fromCharCode(b[i]!);
+    return s;
+  }
+  return Buffer.from(b.buffer, b.byteOffset + start, n).toString("latin1");
+}
