@@ -76,8 +76,22 @@ function decodeFrom(bytes: Uint8Array, offset: number, options: DecodeOptions | 
     if (bytes[pos] === Tag.COMPRESSED) return decodeCompressed(bytes, offset, pos, maxSize, options);
   }
   const d = new Decoder(bytes, pos, Math.min(bytes.length, offset + maxSize), options);
-  const term = d.term();
-  return { term, offset: d.pos };
+  return { term: guarded(d), offset: d.pos };
+}
+
+/**
+ * The decoder keeps its own stack, but a map's keys are told apart by Erlang equality, and a
+ * hostile term can nest map keys in map keys so that comparing them recurses thousands deep;
+ * and a big number can be too big for a bigint. Both are the input's fault: EtfError.
+ */
+function guarded(d: Decoder): Term {
+  const at = d.pos;
+  try {
+    return d.term();
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new EtfError(/call stack/.test(e.message) ? "too_deep" : "too_large", undefined, at, e.message);
+  }
 }
 
 /** `131, 80, UncompressedSize:32, zlib stream`: the size is checked against the limit first. */
@@ -113,7 +127,7 @@ function decodeCompressed(
   }
   // The inner term is decoded on its own buffer: offsets in its errors are inside the inflated data.
   const d = new Decoder(inflated, 0, size, options);
-  const term = d.term();
+  const term = guarded(d);
   if (d.pos !== size) throw new EtfError("bad_compressed", Tag.COMPRESSED, at, `the term ends ${size - d.pos} bytes before the inflated data`);
   return { term, offset: at + 5 + used };
 }

@@ -22,6 +22,8 @@
  *
  * Terms are walked recursively up to a depth of MAX_RECURSION, and with an explicit stack below
  * that, so a term of any depth (a decoded one, say) encodes without exhausting the JS stack.
+ * (Only the key order of maps whose keys are maps nested thousands deep could: that is
+ * reported as EtfError `too_deep`.)
  */
 import { deflateSync } from "node:zlib";
 import { EtfError } from "./errors.js";
@@ -53,8 +55,11 @@ export interface EncodeOptions {
 
 const SLAB = 64 * 1024;
 const DEFAULT_LEVEL = 6;
-/** Nesting handled by recursion (fast); deeper subterms go on an explicit stack. */
-const MAX_RECURSION = 1000;
+/**
+ * Nesting handled by recursion (fast); deeper subterms go on an explicit stack. An unoptimised
+ * #term frame is large: Node's default stack holds about 3,000 of them, so this leaves room.
+ */
+const MAX_RECURSION = 500;
 const INT32_MIN = -0x80000000;
 const INT32_MAX = 0x7fffffff;
 const U64_LIMIT = 1n << 64n;
@@ -220,6 +225,11 @@ export class Encoder {
       return this;
     } catch (e) {
       this.reset();
+      // Sorting maps whose keys are maps nested thousands deep recurses through the term order,
+      // and a term can be too big for a Buffer: both are the caller's term, not a bug here.
+      if (e instanceof RangeError) {
+        throw new EtfError(/call stack/.test(e.message) ? "too_deep" : "too_large", undefined, this.length, e.message);
+      }
       throw e;
     }
   }
@@ -233,7 +243,7 @@ export class Encoder {
     }
     const c = (t as object | null | undefined)?.constructor;
     if (c === Atom) {
-      this.#atom(t as Atom);
+      this.#wire(t as Atom);
       return;
     }
     if (depth < MAX_RECURSION) {
@@ -243,7 +253,7 @@ export class Encoder {
         for (let i = 0; i < els.length; i++) this.#term(els[i]!, depth + 1);
         return;
       }
-      if (c === Array && (t as Term[]).length > 0 && !isByteList(t as Term[])) {
+      if (c === Array && (t as Term[]).length > 0 && !(maybeByteList(t as Term[]) && isByteList(t as Term[]))) {
         const els = t as Term[];
         this.#listHeader(els.length);
         for (let i = 0; i < els.length; i++) this.#term(els[i]!, depth + 1);
@@ -515,7 +525,7 @@ export class Encoder {
       this.u8(Tag.NIL_EXT);
       return undefined;
     }
-    if (n <= Limit.STRING_EXT_LENGTH && isByteList(t)) {
+    if (n <= Limit.STRING_EXT_LENGTH && maybeByteList(t) && isByteList(t)) {
       this.#ensure(3 + n);
       const b = this.#buf;
       let p = this.#pos;
@@ -621,10 +631,14 @@ export class Encoder {
   }
 
   #atom(a: Atom): void {
-    const w = a instanceof Atom ? (a[atomWireForm] ?? atomWire(a)) : undefined;
-    if (w === undefined || w === null) {
-      this.#unencodable(a instanceof Atom ? `the atom name ${JSON.stringify(a.name.slice(0, 40))}` : `expected an atom: ${describe(a)}`);
-    }
+    if (!(a instanceof Atom)) this.#unencodable(`expected an atom: ${describe(a)}`);
+    this.#wire(a);
+  }
+
+  /** An atom known to be one: its memoised wire form. */
+  #wire(a: Atom): void {
+    const w = a[atomWireForm] ?? atomWire(a);
+    if (w === undefined || w === null) this.#unencodable(`the atom name ${JSON.stringify(a.name.slice(0, 40))}`);
     const n = w.length;
     this.#ensure(n);
     const b = this.#buf;
@@ -703,10 +717,13 @@ function writeU32(b: Uint8Array, p: number, v: number): void {
 }
 
 /** True if every element is an integer 0..255 (so the list is written as STRING_EXT). */
-function isByteList(t: readonly Term[]): boolean {
-  // Most lists that are not strings say so at their first element.
+/** False when the first element already says the list is not one of bytes (most lists). */
+function maybeByteList(t: readonly Term[]): boolean {
   const first = t[0];
-  if (typeof first !== "number" && typeof first !== "bigint") return false;
+  return typeof first === "number" || typeof first === "bigint";
+}
+
+function isByteList(t: readonly Term[]): boolean {
   for (const x of t) {
     if (typeof x === "number") {
       if (!(x >= 0 && x <= 0xff && Number.isInteger(x))) return false;

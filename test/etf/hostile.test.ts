@@ -169,6 +169,15 @@ describe("the size limit", () => {
   });
 });
 
+/** `#{#{... #{#{Leaf => 1} => 1, a => 1} ...} => 1, a => 1}`, `depth` maps deep, written by hand. */
+function chainOf(depth: number, leaf: string): Buffer {
+  const b: number[] = [];
+  for (let i = 0; i < depth; i++) b.push(116, 0, 0, 0, 2);
+  b.push(116, 0, 0, 0, 1, 119, 1, leaf.charCodeAt(0), 97, 1);
+  for (let i = 0; i < depth; i++) b.push(97, 1, 119, 1, 97, 97, 1);
+  return Buffer.from(b);
+}
+
 describe("depth", () => {
   function nested(depth: number): Buffer {
     // {{{...{}...}}}: SMALL_TUPLE_EXT of one element, depth times, around an empty tuple.
@@ -197,6 +206,19 @@ describe("depth", () => {
     b.fill(106, 2 + 5 * depth);
     const t = decode(b);
     expect(encode(t).equals(b)).toBe(true);
+  });
+
+  it("map keys nested in map keys: comparing them cannot exhaust the stack", () => {
+    // #{X => 1, Y => 1} where X = #{X' => 1, a => 1} and Y = #{Y' => 1, a => 1}, 20,000 deep:
+    // linear in size, but telling X from Y compares X' with Y', and so on down.
+    const depth = 20_000;
+    const parts: Buffer[] = [];
+    parts.push(Buffer.from([131, 116, 0, 0, 0, 2]), chainOf(depth, "a"), Buffer.from([97, 1]), chainOf(depth, "b"), Buffer.from([97, 1]));
+    const bytes = Buffer.concat(parts);
+    expect(code(() => decode(bytes))).toMatchObject({ code: "too_deep" });
+    // Nested 200 deep it is an ordinary term.
+    const shallow = decode(Buffer.concat([Buffer.from([131, 116, 0, 0, 0, 2]), chainOf(200, "a"), Buffer.from([97, 1]), chainOf(200, "b"), Buffer.from([97, 1])]));
+    expect(termEquals(decode(encode(shallow)), shallow)).toBe(true);
   });
 
   it("maxDepth refuses deeper terms and accepts the limit itself", () => {
