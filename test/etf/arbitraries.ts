@@ -212,5 +212,5 @@ export function mutated(options: TermOptions = { funs: true }): fc.Arbitrary<Buf
 
 /** Byte strings that start like a term (version byte, then a real tag) and go on at random. */
 export const randomTerm: fc.Arbitrary<Buffer> = fc
-  .tuple(fc.constantFrom(...Object.values(Tag)), fc.uint8Array({ maxLength: 40 }), fc.boolean())
-  .map(([tag, rest, version]) => Buffer.concat([Buffer.from(version ? [131, tag] : [tag]), rest]));
+  .tuple(fc.constantFrom(...Object.values(Tag)), fc.uint8Array({ maxLength: 40 }))
+  .map(([tag, rest]) => Buffer.concat([Buffer.from([131, tag]), rest]));
