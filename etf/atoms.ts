@@ -49,7 +49,8 @@ const CACHE_SLOTS = 4096;
 /** Slot i: the UTF-8 name and its atom, for names whose hash lands in i (the last one seen). */
 const cachedNames: Array<Uint8Array | undefined> = new Array(CACHE_SLOTS);
 const cachedAtoms: Array<Atom | undefined> = new Array(CACHE_SLOTS);
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the name, not a byte order mark to drop.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export function utf8Atom(b: Uint8Array, start: number, n: number): Atom | undefined {
   let h = 0x811c9dc5;

@@ -136,6 +136,7 @@ describe("atoms", () => {
     ["'hello world'", "hello world", 119],
     ["'\\x{E9}'", "é", 119],
     ["'\\x{1F600}'", "\u{1F600}", 119],
+    ["'\\x{FEFF}a'", "\u{FEFF}a", 119],
     ["list_to_atom(lists:duplicate(255, $a))", "a".repeat(255), 119],
     ["list_to_atom(lists:duplicate(127, 233) ++ \"a\")", "é".repeat(127) + "a", 119],
     ["list_to_atom(lists:duplicate(128, 233))", "é".repeat(128), 118],
