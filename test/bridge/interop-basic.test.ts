@@ -8,8 +8,8 @@ import type { From, Process } from "../../bridge/api.js";
 import { reply, serveCalls } from "../../bridge/gen-server.js";
 import type { MemoryLogger } from "../../bridge/log.js";
 import type { DistNode } from "../../bridge/node.js";
-import { Epmd, ErlNode, randomCookie, stopAll } from "../support/erlang.js";
-import { Mailbox, epmdNames, erlAtom, startBridge } from "./helpers.js";
+import { Epmd, ErlNode, stopAll } from "../support/erlang.js";
+import { Mailbox, epmdNames, erlAtom, startBridge, cookieForErl } from "./helpers.js";
 
 describe("the bridge beside a real erl node", () => {
   let epmd: Epmd;
@@ -22,7 +22,7 @@ describe("the bridge beside a real erl node", () => {
 
   beforeAll(async () => {
     epmd = await Epmd.start();
-    const cookie = randomCookie();
+    const cookie = cookieForErl();
     ({ bridge, log } = await startBridge(epmd.port, cookie));
     B = erlAtom(bridge.name);
     erl = await ErlNode.start({ epmdPort: epmd.port, cookie });
