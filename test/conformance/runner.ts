@@ -10,12 +10,12 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { join } from "node:path";
 import { decode } from "../../etf/decode.js";
-import { Atom, Tuple, atom, listElements, type Term } from "../../etf/terms.js";
-import type { From, Node, Process } from "../../bridge/api.js";
-import { Epmd, ErlNode, randomCookie, randomName, repoRoot, tsSslEbin } from "../support/erlang.js";
+import { Atom, Tuple, listElements, type Term } from "../../etf/terms.js";
+import type { Node } from "../../bridge/api.js";
+import { startBridge } from "./bridge.js";
+import { Epmd, ErlNode, randomCookie, repoRoot, tsSslEbin } from "../support/erlang.js";
 
 export const conformanceDir = join(repoRoot, "test", "conformance");
 export const scenarioDir = join(conformanceDir, "scenarios");
@@ -53,7 +53,7 @@ export interface ConformanceOptions {
   only?: string[];
   /**
    * Compare OTP's ssl with itself instead of with ts_ssl: a check of the scenarios (a scenario
-   * that differs from itself depends on timing). Also what runs when there is no bridge yet.
+   * that differs from itself depends on timing).
    */
   selfCheck?: boolean;
   /** Progress lines (one per scenario). */
@@ -63,8 +63,6 @@ export interface ConformanceOptions {
 export interface ConformanceRun {
   /** `ts_ssl`, or `ssl` when OTP was compared with itself. */
   against: "ts_ssl" | "ssl";
-  /** Why the bridge did not run, when it did not. */
-  noBridge?: string;
   rows: Row[];
   dialect: DialectRule[];
   elapsedMs: number;
@@ -72,65 +70,6 @@ export interface ConformanceRun {
 
 /** A run of each scenario past this (both sides) has hung; the Erlang side gives up at 20 s each. */
 const SCENARIO_GUARD_MS = 50_000;
-
-/** The bridge, as bridge/node.ts and ts-ssl/server.ts give it. */
-interface BridgeModules {
-  start(options: { name: string; cookie: string; epmdPort: number }): Promise<Node>;
-  serve(node: Node): unknown;
-}
-
-/** A module of this repository by its path without extension: the .ts under vitest, the .js when compiled. */
-function sourceModule(relative: string): string | undefined {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const ext of [".ts", ".js"]) {
-    const path = join(here, "..", "..", relative + ext);
-    if (existsSync(path)) return pathToFileURL(path).href;
-  }
-  return undefined;
-}
-
-/**
- * The bridge's two halves. Before ts-ssl/server.ts exists, SslService is served with the
- * bridge's own serveCalls, which is what serveSsl is specified to do.
- */
-async function loadBridge(): Promise<BridgeModules | string> {
-  const node = sourceModule("bridge/node");
-  if (node === undefined) return "bridge/node.ts is not there yet";
-  const { DistNode } = (await import(node)) as { DistNode: { start(o: object): Promise<Node> } };
-  const start = (o: { name: string; cookie: string; epmdPort: number }) => DistNode.start({ ...o, logger: quietLogger });
-  const server = sourceModule("ts-ssl/server");
-  if (server !== undefined) {
-    const { serveSsl } = (await import(server)) as { serveSsl(node: Node): unknown };
-    return { start, serve: serveSsl };
-  }
-  const service = sourceModule("ts-ssl/service");
-  const calls = sourceModule("bridge/gen-server");
-  if (service === undefined || calls === undefined) return "ts-ssl/server.ts is not there yet";
-  const { SslService } = (await import(service)) as {
-    SslService: new (node: Node) => { call(request: Term, from: From): Promise<Term> };
-  };
-  const { serveCalls, reply } = (await import(calls)) as {
-    serveCalls(node: Node, name: Atom, handle: (request: Term, from: From) => void): Process;
-    reply(server: Process, from: From, value: Term): void;
-  };
-  return {
-    start,
-    serve: (n: Node) => {
-      const ssl = new SslService(n);
-      const server: Process = serveCalls(n, atom("ts_ssl_bridge"), (request, from) => {
-        void ssl.call(request, from).then((value) => reply(server, from, value));
-      });
-    },
-  };
-}
-
-/** The bridge logs what peers do wrong; scenarios provoke that on purpose. Errors still show. */
-const quietLogger = {
-  debug: () => {},
-  info: () => {},
-  warning: () => {},
-  error: (message: string) => console.error(`bridge: ${message}`),
-};
 
 /** The scenario modules of the folders: every `*.erl`. */
 function scenarioFiles(dirs: string[]): string[] {
@@ -209,15 +148,7 @@ export async function runConformance(options: ConformanceOptions = {}): Promise<
   let erl: ErlNode | undefined;
   try {
     epmd = await Epmd.start();
-    let noBridge: string | undefined;
-    if (!options.selfCheck) {
-      const bridge = await loadBridge();
-      if (typeof bridge === "string") noBridge = bridge;
-      else {
-        bridgeNode = await bridge.start({ name: randomName("tsbridge"), cookie, epmdPort: epmd.port });
-        bridge.serve(bridgeNode);
-      }
-    }
+    if (!options.selfCheck) bridgeNode = await startBridge(cookie, epmd.port);
     const against = bridgeNode === undefined ? "ssl" : "ts_ssl";
     erl = await ErlNode.start({ epmdPort: epmd.port, cookie, codePaths: [ebin] });
     const bridgeEnv = bridgeNode === undefined ? "ok" : `application:set_env(ts_ssl, bridge, '${bridgeNode.name.name}')`;
@@ -240,7 +171,7 @@ export async function runConformance(options: ConformanceOptions = {}): Promise<
       const [name, otp, tsSsl, why] = (t as Tuple).elements.map(text) as [string, string, string, string];
       return { name, otp, tsSsl, why };
     });
-    return { against, ...(noBridge === undefined ? {} : { noBridge }), rows, dialect, elapsedMs: Date.now() - started };
+    return { against, rows, dialect, elapsedMs: Date.now() - started };
   } finally {
     await erl?.stop();
     await bridgeNode?.stop();

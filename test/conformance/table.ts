@@ -48,7 +48,7 @@ export function formatTable(run: ConformanceRun, options: { traces?: "all" | "di
     `${run.rows.length} scenarios: ${count("same")} same, ${count("dialect")} dialect, ${count("DIFF")} DIFF` +
       ` (${(run.elapsedMs / 1000).toFixed(1)} s)`,
   );
-  if (run.noBridge !== undefined) out.push(`No bridge (${run.noBridge}): OTP's ssl was compared with itself.`);
+  if (run.against === "ssl") out.push("Self-check: OTP's ssl was compared with itself.");
   return out.join("\n");
 }
 
