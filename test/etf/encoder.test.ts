@@ -1,0 +1,115 @@
+/**
+ * The Encoder as the distribution layer uses it: several terms in one length-prefixed frame,
+ * large binaries handed over by reference, output that is never overwritten once handed over,
+ * and a clean state after a refused term. And formatTerm's length bound.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  Encoder,
+  EtfError,
+  atom,
+  charlist,
+  decode,
+  decodeAt,
+  encode,
+  formatTerm,
+  termEquals,
+  tuple,
+  type Term,
+} from "../../etf/index.js";
+
+const concat = (chunks: Uint8Array[]) => Buffer.concat(chunks);
+
+describe("Encoder", () => {
+  it("writes a length-prefixed frame of two terms, read back with decodeAt", () => {
+    const enc = new Encoder();
+    const control = tuple(6, atom("from"), atom(""), atom("to"));
+    const payload = tuple(atom("hello"), Buffer.from("world"));
+    const mark = enc.reserveU32();
+    enc.u8(112).external(control).external(payload);
+    enc.patchU32(mark, enc.length - mark - 4);
+    const frame = enc.finish();
+    expect(frame.readUInt32BE(0)).toBe(frame.length - 4);
+    const c = decodeAt(frame, 5);
+    expect(termEquals(c.term, control)).toBe(true);
+    const p = decodeAt(frame, c.offset);
+    expect(termEquals(p.term, payload)).toBe(true);
+    expect(p.offset).toBe(frame.length);
+  });
+
+  it("hands large binaries over as chunks of their own, without copying them", () => {
+    const enc = new Encoder({ chunkThreshold: 1024 });
+    const big = Buffer.alloc(100_000, 7);
+    const small = Buffer.alloc(100, 8);
+    const mark = enc.reserveU32();
+    enc.external(tuple(atom("ssl"), small, big, atom("after")));
+    enc.patchU32(mark, enc.length - mark - 4);
+    const chunks = enc.finishChunks();
+    expect(chunks.some((c) => c === big)).toBe(true);
+    expect(chunks.some((c) => c === small)).toBe(false);
+    const whole = concat(chunks);
+    expect(whole.readUInt32BE(0)).toBe(whole.length - 4);
+    expect(termEquals(decode(whole.subarray(4)), tuple(atom("ssl"), small, big, atom("after")))).toBe(true);
+    // The same term through encode() gives the same bytes.
+    expect(whole.subarray(4).equals(encode(tuple(atom("ssl"), small, big, atom("after"))))).toBe(true);
+  });
+
+  it("never writes over what it handed over", () => {
+    const enc = new Encoder({ initialSize: 16 });
+    const outputs: Array<[Buffer, Term]> = [];
+    for (let i = 0; i < 200; i++) {
+      const t = tuple(i, charlist("x".repeat(i)), Buffer.alloc(i * 7, i));
+      outputs.push([enc.external(t).finish(), t]);
+    }
+    for (const [bytes, t] of outputs) expect(termEquals(decode(bytes), t)).toBe(true);
+    const shared = outputs.map(([b]) => Buffer.from(b));
+    for (let i = 0; i < 200; i++) encode(Buffer.alloc(i * 13, 255));
+    outputs.forEach(([b], i) => expect(b.equals(shared[i]!)).toBe(true));
+  });
+
+  it("after refusing a term, drops the output under construction and carries on", () => {
+    const enc = new Encoder();
+    enc.u8(1).u8(2);
+    expect(() => enc.term(tuple(atom("ok"), 1.5 as unknown as Term))).toThrow(EtfError);
+    expect(enc.length).toBe(0);
+    expect(decode(enc.external(atom("fine")).finish())).toBe(atom("fine"));
+  });
+
+  it("reports where in its output a term went wrong", () => {
+    try {
+      encode(tuple(atom("ok"), [1, 2, null as unknown as Term]));
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(EtfError);
+      expect((e as EtfError).code).toBe("unencodable");
+      expect((e as EtfError).offset).toBeGreaterThan(0);
+    }
+  });
+
+  it("refuses what the format cannot carry", () => {
+    const refused: Term[] = [
+      atom("x".repeat(256)),
+      atom("\uD800"),
+      tuple(1.5 as unknown as Term),
+      Symbol("s") as unknown as Term,
+    ];
+    for (const t of refused) expect(() => encode(t)).toThrow(EtfError);
+  });
+});
+
+describe("formatTerm", () => {
+  it("stays within maxLength, ending in ...", () => {
+    const long = Array.from({ length: 10_000 }, (_, i) => tuple(atom("item"), i));
+    const s = formatTerm(long, { maxLength: 100 });
+    expect(s.length).toBeLessThanOrEqual(100);
+    expect(s.endsWith("...")).toBe(true);
+    expect(formatTerm(Buffer.alloc(1 << 20, 1), { maxLength: 50 }).length).toBeLessThanOrEqual(50);
+    expect(formatTerm(atom("ok"))).toBe("ok");
+  });
+
+  it("prints as ~p and ~w do", () => {
+    const t = tuple(atom("ok"), charlist("abc"), Buffer.from("hi"), [1, 2], atom("Quoted atom"));
+    expect(formatTerm(t)).toBe(`{ok,"abc",<<"hi">>,[1,2],'Quoted atom'}`);
+    expect(formatTerm(t, { mode: "w" })).toBe(`{ok,[97,98,99],<<104,105>>,[1,2],'Quoted atom'}`);
+  });
+});
