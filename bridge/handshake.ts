@@ -140,8 +140,11 @@ export async function acceptHandshake(t: HandshakeTransport, o: AcceptOptions): 
     }
   }
 
+  // A peer that asked for a name sees NAME_ME in our flags too: it checks that the flags both
+  // sides keep still say its name is dynamic (dist_util's do_setnode).
+  const ourFlags = dynamic ? o.flags | DFLAG.NAME_ME : o.flags;
   const challengeB = newChallenge();
-  t.send(buildChallenge(o.flags, challengeB, o.creation, o.name));
+  t.send(buildChallenge(ourFlags, challengeB, o.creation, o.name));
 
   if (hello.old) {
     const c = parseComplement(await t.recv("recv_complement"));
@@ -155,7 +158,7 @@ export async function acceptHandshake(t: HandshakeTransport, o: AcceptOptions): 
     throw new HandshakeError("recv_challenge_reply", "bad_cookie", `invalid challenge reply from ${peer}`, peer);
   }
   t.send(buildChallengeAck(digest(reply.challenge, cookie)));
-  return { peer, peerCreation, flags: o.flags & peerFlags, replacesAlive };
+  return { peer, peerCreation, flags: ourFlags & peerFlags, replacesAlive };
 }
 
 // ---- the connecting side (A) ----

@@ -202,6 +202,8 @@ describe("the handshake, both sides in memory", () => {
     expect(r).toMatchObject({ code: "closed" });
     expect(Buffer.from(t.sent[0]!).subarray(0, 7).toString()).toBe("snamed:");
     expect(Buffer.from(t.sent[0]!).toString("latin1", 9, 9 + 12)).toBe("dyn@somehost");
+    // Our flags say NAME_ME back, or OTP's do_setnode finds the name static and gives up.
+    expect(parseChallenge(t.sent[1]!).flags & DFLAG.NAME_ME).toBe(DFLAG.NAME_ME);
   });
 });
 
