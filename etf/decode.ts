@@ -23,9 +23,9 @@
  * `decode` refuses trailing bytes, which `binary_to_term/1` ignores, and the ETS-internal tags
  * (tags.ts, INTERNAL_TAGS) are refused as unknown where OTP 25 lets some through.
  */
-import { inflateSync } from "node:zlib";
 import { EtfError, type EtfErrorCode } from "./errors.js";
 import { latin1, latin1Atom, utf8Atom } from "./atoms.js";
+import { inflateTerm } from "./compressed.js";
 import { Limit, Tag, VERSION_MAGIC } from "./tags.js";
 import {
   Atom,
@@ -94,7 +94,7 @@ function guarded(d: Decoder): Term {
   }
 }
 
-/** `131, 80, UncompressedSize:32, zlib stream`: the size is checked against the limit first. */
+/** A COMPRESSED term at `at`; the inner term must fill the inflated bytes exactly. */
 function decodeCompressed(
   bytes: Uint8Array,
   start: number,
@@ -102,34 +102,14 @@ function decodeCompressed(
   maxSize: number,
   options: DecodeOptions | undefined,
 ): { term: Term; offset: number } {
-  const end = Math.min(bytes.length, start + maxSize);
-  if (at + 5 > end) throw new EtfError(at + 5 > bytes.length ? "truncated" : "too_large", Tag.COMPRESSED, at);
-  const size = readU32(bytes, at + 1);
-  if (size + (at + 5 - start) > maxSize) {
-    throw new EtfError("too_large", Tag.COMPRESSED, at, `inflates to ${size} bytes, over the limit of ${maxSize}`);
-  }
-  if (size === 0) throw new EtfError("bad_compressed", Tag.COMPRESSED, at, "an uncompressed size of 0");
-  let inflated: Buffer;
-  let used: number;
-  try {
-    // `info: true` (untyped in @types/node) also returns the engine, which says how much input
-    // the zlib stream took: the term may be followed by others.
-    const options = { info: true, maxOutputLength: size };
-    const r = inflateSync(bytes.subarray(at + 5, end), options) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
-    inflated = r.buffer;
-    used = r.engine.bytesWritten;
-  } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    throw new EtfError("bad_compressed", Tag.COMPRESSED, at, `zlib: ${why}`);
-  }
-  if (inflated.length !== size) {
-    throw new EtfError("bad_compressed", Tag.COMPRESSED, at, `inflates to ${inflated.length} bytes, not ${size}`);
-  }
+  const { inflated, used } = inflateTerm(bytes, at, maxSize - (at - start));
   // The inner term is decoded on its own buffer: offsets in its errors are inside the inflated data.
-  const d = new Decoder(inflated, 0, size, options);
+  const d = new Decoder(inflated, 0, inflated.length, options);
   const term = guarded(d);
-  if (d.pos !== size) throw new EtfError("bad_compressed", Tag.COMPRESSED, at, `the term ends ${size - d.pos} bytes before the inflated data`);
-  return { term, offset: at + 5 + used };
+  if (d.pos !== inflated.length) {
+    throw new EtfError("bad_compressed", Tag.COMPRESSED, at, `the term ends ${inflated.length - d.pos} bytes before the inflated data`);
+  }
+  return { term, offset: at + used };
 }
 
 function readU32(b: Uint8Array, at: number): number {

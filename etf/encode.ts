@@ -8,12 +8,10 @@
  *     level 0-9 gives `term_to_binary(Term, [{compressed, Level}])`: kept only when smaller, as
  *     the emulator does (zlib output itself may differ from the emulator's byte for byte).
  *
- *   new Encoder({ chunkThreshold? }): a growable byte builder, reusable across outputs.
- *     u8/u16/u32/bytes write raw bytes, term(t) writes a term without the version byte,
- *     external(t) writes it with one, reserveU32()/patchU32() leave a length to fill in later.
- *     finish() hands over the output as one Buffer; finishChunks() as a list of chunks
- *     (an iovec for `writev`) in which binaries of `chunkThreshold` bytes or more are the
- *     caller's own memory, not copies. Bytes handed over are never written again.
+ *   new Encoder({ chunkThreshold? }): a reusable byte builder (ByteBuilder, bytes.ts: u8, u16,
+ *     u32, bytes, reserveU32/patchU32, finish/finishChunks/reset) that also writes terms:
+ *     term(t) without the version byte, external(t) with it. Binaries of `chunkThreshold`
+ *     bytes or more are handed over by reference in finishChunks() (an iovec for `writev`).
  *     If term() throws, the output under construction is discarded, as by reset().
  *
  * Integers are written by value (a `bigint` that fits in a byte is SMALL_INTEGER_EXT); a list of
@@ -25,10 +23,11 @@
  * (Only the key order of maps whose keys are maps nested thousands deep could: that is
  * reported as EtfError `too_deep`.)
  */
-import { deflateSync } from "node:zlib";
 import { EtfError } from "./errors.js";
 import { sortedEntries } from "./order.js";
 import { atomWire } from "./atoms.js";
+import { ByteBuilder } from "./bytes.js";
+import { compressTerm } from "./compressed.js";
 import { Limit, Tag, VERSION_MAGIC } from "./tags.js";
 import {
   Atom,
@@ -53,7 +52,6 @@ export interface EncodeOptions {
   compressed?: boolean | number;
 }
 
-const SLAB = 64 * 1024;
 const DEFAULT_LEVEL = 6;
 /**
  * Nesting handled by recursion (fast); deeper subterms go on an explicit stack. An unoptimised
@@ -77,140 +75,9 @@ class FunEnd {
 }
 type Closing = Tail | FunEnd | undefined;
 
-export class Encoder {
-  #buf: Buffer;
-  /** Where the output under construction starts in #buf (what is before it was handed over). */
-  #start = 0;
-  #pos = 0;
-  /** Parts of the output already closed off because a large binary was referenced after them. */
-  #chunks: Uint8Array[] = [];
-  #chunked = 0;
-  readonly #chunkThreshold: number;
+export class Encoder extends ByteBuilder {
   /** Set by #open for the container it opened: what follows its elements. */
   #closing: Closing;
-
-  constructor(options?: { chunkThreshold?: number; initialSize?: number }) {
-    this.#chunkThreshold = options?.chunkThreshold ?? Infinity;
-    this.#buf = Buffer.allocUnsafe(options?.initialSize ?? SLAB);
-  }
-
-  /** Bytes in the output under construction. */
-  get length(): number {
-    return this.#chunked + this.#pos - this.#start;
-  }
-
-  /** Room for `n` more bytes; only the output under construction moves to a new buffer. */
-  #ensure(n: number): void {
-    if (this.#pos + n <= this.#buf.length) return;
-    const used = this.#pos - this.#start;
-    const next = Buffer.allocUnsafe(Math.max(SLAB, 2 * (used + n)));
-    this.#buf.copy(next, 0, this.#start, this.#pos);
-    this.#buf = next;
-    this.#start = 0;
-    this.#pos = used;
-  }
-
-  u8(v: number): this {
-    this.#ensure(1);
-    this.#buf[this.#pos++] = v;
-    return this;
-  }
-
-  u16(v: number): this {
-    this.#ensure(2);
-    const p = this.#pos;
-    this.#buf[p] = v >>> 8;
-    this.#buf[p + 1] = v;
-    this.#pos = p + 2;
-    return this;
-  }
-
-  u32(v: number): this {
-    this.#ensure(4);
-    const b = this.#buf;
-    const p = this.#pos;
-    b[p] = v >>> 24;
-    b[p + 1] = v >>> 16;
-    b[p + 2] = v >>> 8;
-    b[p + 3] = v;
-    this.#pos = p + 4;
-    return this;
-  }
-
-  /** Raw bytes: copied, or referenced as a chunk of their own when at least chunkThreshold long. */
-  bytes(b: Uint8Array): this {
-    const n = b.length;
-    if (n >= this.#chunkThreshold) {
-      if (this.#pos > this.#start) this.#chunks.push(this.#buf.subarray(this.#start, this.#pos));
-      this.#chunks.push(b);
-      this.#chunked += this.#pos - this.#start + n;
-      this.#start = this.#pos;
-      return this;
-    }
-    this.#ensure(n);
-    const out = this.#buf;
-    const p = this.#pos;
-    // A loop beats TypedArray.set for the short runs (atoms, small binaries) that dominate.
-    if (n <= 32) for (let i = 0; i < n; i++) out[p + i] = b[i]!;
-    else out.set(b, p);
-    this.#pos = p + n;
-    return this;
-  }
-
-  /** Reserves 4 bytes at the current length, to be filled in by patchU32. */
-  reserveU32(): number {
-    const mark = this.length;
-    this.u32(0);
-    return mark;
-  }
-
-  /** Writes `v` over the 4 bytes reserved at `mark` (a length from reserveU32). */
-  patchU32(mark: number, v: number): this {
-    if (mark >= this.#chunked) {
-      this.#buf.writeUInt32BE(v, this.#start + mark - this.#chunked);
-      return this;
-    }
-    // The mark is in a closed-off part: always one of our own buffers, since reserved bytes are.
-    let at = mark;
-    for (const c of this.#chunks) {
-      if (at < c.length) {
-        (c as Buffer).writeUInt32BE(v, at);
-        return this;
-      }
-      at -= c.length;
-    }
-    throw new RangeError(`no reserved bytes at ${mark}`);
-  }
-
-  /** The output so far as one Buffer (a view of the encoder's memory unless chunks were referenced). */
-  finish(): Buffer {
-    const tail = this.#buf.subarray(this.#start, this.#pos);
-    const out = this.#chunks.length === 0 ? tail : Buffer.concat([...this.#chunks, tail]);
-    this.#handOver();
-    return out;
-  }
-
-  /** The output so far as chunks to write in order (large binaries are not copied). */
-  finishChunks(): Uint8Array[] {
-    const out = this.#chunks;
-    if (this.#pos > this.#start) out.push(this.#buf.subarray(this.#start, this.#pos));
-    this.#handOver();
-    return out;
-  }
-
-  /** Drops the output under construction. */
-  reset(): this {
-    this.#pos = this.#start;
-    this.#chunks = [];
-    this.#chunked = 0;
-    return this;
-  }
-
-  #handOver(): void {
-    this.#start = this.#pos;
-    this.#chunks = [];
-    this.#chunked = 0;
-  }
 
   /** The version byte and the term. */
   external(t: Term): this {
@@ -284,30 +151,30 @@ export class Encoder {
   }
 
   #tupleHeader(n: number): void {
-    this.#ensure(5);
-    const b = this.#buf;
-    const p = this.#pos;
+    this.ensure(5);
+    const b = this.buf;
+    const p = this.pos;
     if (n <= 0xff) {
       b[p] = Tag.SMALL_TUPLE_EXT;
       b[p + 1] = n;
-      this.#pos = p + 2;
+      this.pos = p + 2;
     } else {
       b[p] = Tag.LARGE_TUPLE_EXT;
-      this.#pos = p + 1;
+      this.pos = p + 1;
       this.u32(n);
     }
   }
 
   #listHeader(n: number): void {
-    this.#ensure(5);
-    const b = this.#buf;
-    const p = this.#pos;
+    this.ensure(5);
+    const b = this.buf;
+    const p = this.pos;
     b[p] = Tag.LIST_EXT;
     b[p + 1] = n >>> 24;
     b[p + 2] = n >>> 16;
     b[p + 3] = n >>> 8;
     b[p + 4] = n;
-    this.#pos = p + 5;
+    this.pos = p + 5;
   }
 
   /**
@@ -447,15 +314,15 @@ export class Encoder {
   }
 
   #mapHeader(n: number): void {
-    this.#ensure(5);
-    const b = this.#buf;
-    const p = this.#pos;
+    this.ensure(5);
+    const b = this.buf;
+    const p = this.pos;
     b[p] = Tag.MAP_EXT;
     b[p + 1] = n >>> 24;
     b[p + 2] = n >>> 16;
     b[p + 3] = n >>> 8;
     b[p + 4] = n;
-    this.#pos = p + 5;
+    this.pos = p + 5;
   }
 
   #map(t: ErlMap): readonly Term[] {
@@ -470,11 +337,11 @@ export class Encoder {
   #pid(t: Pid): void {
     if (!(isU32(t.id) && isU32(t.serial) && isU32(t.creation))) this.#unencodable(`a pid field is not a 32-bit unsigned integer: ${t}`);
     const p = this.#nodeHeader(Tag.NEW_PID_EXT, t.node, 12);
-    const b = this.#buf;
+    const b = this.buf;
     writeU32(b, p, t.id);
     writeU32(b, p + 4, t.serial);
     writeU32(b, p + 8, t.creation);
-    this.#pos = p + 12;
+    this.pos = p + 12;
   }
 
   #ref(t: Ref): void {
@@ -483,29 +350,29 @@ export class Encoder {
     if (n > Limit.REFERENCE_WORDS) this.#unencodable(`a reference of ${n} words`);
     if (!isU32(t.creation) || !ids.every(isU32)) this.#unencodable(`a reference field is not a 32-bit unsigned integer: ${t}`);
     // NEWER_REFERENCE_EXT has its word count before the node.
-    this.#ensure(3);
-    this.#buf[this.#pos] = Tag.NEWER_REFERENCE_EXT;
-    this.#buf[this.#pos + 1] = n >> 8;
-    this.#buf[this.#pos + 2] = n;
-    this.#pos += 3;
+    this.ensure(3);
+    this.buf[this.pos] = Tag.NEWER_REFERENCE_EXT;
+    this.buf[this.pos + 1] = n >> 8;
+    this.buf[this.pos + 2] = n;
+    this.pos += 3;
     const p = this.#nodeHeader(-1, t.node, 4 + 4 * n);
-    const b = this.#buf;
+    const b = this.buf;
     writeU32(b, p, t.creation);
     for (let i = 0; i < n; i++) writeU32(b, p + 4 + 4 * i, ids[i]!);
-    this.#pos = p + 4 + 4 * n;
+    this.pos = p + 4 + 4 * n;
   }
 
   /**
    * Writes `tag` (unless negative) and the node atom of a pid, port or reference, and makes room
-   * for the `rest` bytes that follow; returns where they go (the caller moves #pos past them).
+   * for the `rest` bytes that follow; returns where they go (the caller moves pos past them).
    */
   #nodeHeader(tag: number, node: Atom, rest: number): number {
     const w = node instanceof Atom ? (node[atomWireForm] ?? atomWire(node)) : undefined;
     if (w === undefined || w === null) this.#unencodable(`a node name that is not an atom: ${describe(node)}`);
     const n = w.length;
-    this.#ensure(1 + n + rest);
-    const b = this.#buf;
-    let p = this.#pos;
+    this.ensure(1 + n + rest);
+    const b = this.buf;
+    let p = this.pos;
     if (tag >= 0) b[p++] = tag;
     for (let i = 0; i < n; i++) b[p + i] = w[i]!;
     return p + n;
@@ -513,10 +380,10 @@ export class Encoder {
 
   #float(t: Float): void {
     if (!Number.isFinite(t.value)) this.#unencodable(`the float ${t.value}`);
-    this.#ensure(9);
-    this.#buf[this.#pos] = Tag.NEW_FLOAT_EXT;
-    this.#buf.writeDoubleBE(t.value, this.#pos + 1);
-    this.#pos += 9;
+    this.ensure(9);
+    this.buf[this.pos] = Tag.NEW_FLOAT_EXT;
+    this.buf.writeDoubleBE(t.value, this.pos + 1);
+    this.pos += 9;
   }
 
   #list(t: Term[]): readonly Term[] | undefined {
@@ -526,15 +393,15 @@ export class Encoder {
       return undefined;
     }
     if (n <= Limit.STRING_EXT_LENGTH && maybeByteList(t) && isByteList(t)) {
-      this.#ensure(3 + n);
-      const b = this.#buf;
-      let p = this.#pos;
+      this.ensure(3 + n);
+      const b = this.buf;
+      let p = this.pos;
       b[p] = Tag.STRING_EXT;
       b[p + 1] = n >> 8;
       b[p + 2] = n & 0xff;
       p += 3;
       for (let i = 0; i < n; i++) b[p++] = Number(t[i]);
-      this.#pos = p;
+      this.pos = p;
       return undefined;
     }
     this.#listHeader(n);
@@ -554,35 +421,35 @@ export class Encoder {
   }
 
   #binary(t: Uint8Array): void {
-    this.#ensure(5);
-    const b = this.#buf;
-    const p = this.#pos;
+    this.ensure(5);
+    const b = this.buf;
+    const p = this.pos;
     const n = t.length;
     b[p] = Tag.BINARY_EXT;
     b[p + 1] = n >>> 24;
     b[p + 2] = n >>> 16;
     b[p + 3] = n >>> 8;
     b[p + 4] = n;
-    this.#pos = p + 5;
+    this.pos = p + 5;
     this.bytes(t);
   }
 
   /** SMALL_INTEGER_EXT or INTEGER_EXT for a 32-bit integer. */
   #int32(v: number): void {
-    this.#ensure(5);
-    const b = this.#buf;
-    const p = this.#pos;
+    this.ensure(5);
+    const b = this.buf;
+    const p = this.pos;
     if (v >= 0 && v <= 0xff) {
       b[p] = Tag.SMALL_INTEGER_EXT;
       b[p + 1] = v;
-      this.#pos = p + 2;
+      this.pos = p + 2;
     } else {
       b[p] = Tag.INTEGER_EXT;
       b[p + 1] = v >>> 24;
       b[p + 2] = v >>> 16;
       b[p + 3] = v >>> 8;
       b[p + 4] = v;
-      this.#pos = p + 5;
+      this.pos = p + 5;
     }
   }
 
@@ -592,9 +459,9 @@ export class Encoder {
     } else if (Number.isSafeInteger(v)) {
       // Below 2^53: at most 7 digit bytes, computed without a bigint.
       let m = Math.abs(v);
-      this.#ensure(3 + 7);
-      const b = this.#buf;
-      const at = this.#pos;
+      this.ensure(3 + 7);
+      const b = this.buf;
+      const at = this.pos;
       let n = 0;
       while (m > 0) {
         b[at + 3 + n++] = m % 256;
@@ -603,7 +470,7 @@ export class Encoder {
       b[at] = Tag.SMALL_BIG_EXT;
       b[at + 1] = n;
       b[at + 2] = v < 0 ? 1 : 0;
-      this.#pos = at + 3 + n;
+      this.pos = at + 3 + n;
     } else if (Number.isInteger(v)) {
       this.#bigint(BigInt(v));
     } else {
@@ -620,9 +487,9 @@ export class Encoder {
     if (n <= 0xff) this.u8(Tag.SMALL_BIG_EXT).u8(n);
     else this.u8(Tag.LARGE_BIG_EXT).u32(n);
     this.u8(negative ? 1 : 0);
-    this.#ensure(n);
-    this.#buf.set(digits, this.#pos);
-    this.#pos += n;
+    this.ensure(n);
+    this.buf.set(digits, this.pos);
+    this.pos += n;
   }
 
   #u32Field(v: number, what: string): this {
@@ -640,11 +507,11 @@ export class Encoder {
     const w = a[atomWireForm] ?? atomWire(a);
     if (w === undefined || w === null) this.#unencodable(`the atom name ${JSON.stringify(a.name.slice(0, 40))}`);
     const n = w.length;
-    this.#ensure(n);
-    const b = this.#buf;
-    const p = this.#pos;
+    this.ensure(n);
+    const b = this.buf;
+    const p = this.pos;
     for (let i = 0; i < n; i++) b[p + i] = w[i]!;
-    this.#pos = p + n;
+    this.pos = p + n;
   }
 
   #charlist(bytes: Uint8Array): void {
@@ -653,21 +520,21 @@ export class Encoder {
       this.u8(Tag.NIL_EXT);
     } else if (n <= Limit.STRING_EXT_LENGTH) {
       this.u8(Tag.STRING_EXT).u16(n);
-      this.#ensure(n);
-      this.#buf.set(bytes, this.#pos);
-      this.#pos += n;
+      this.ensure(n);
+      this.buf.set(bytes, this.pos);
+      this.pos += n;
     } else {
       // Too long for STRING_EXT: a list of small integers, as the emulator writes it.
       this.#listHeader(n);
-      this.#ensure(2 * n + 1);
-      const b = this.#buf;
-      let p = this.#pos;
+      this.ensure(2 * n + 1);
+      const b = this.buf;
+      let p = this.pos;
       for (let i = 0; i < n; i++) {
         b[p++] = Tag.SMALL_INTEGER_EXT;
         b[p++] = bytes[i]!;
       }
       b[p++] = Tag.NIL_EXT;
-      this.#pos = p;
+      this.pos = p;
     }
   }
 
@@ -676,15 +543,15 @@ export class Encoder {
     if (!Number.isInteger(t.bits) || t.bits < 1 || t.bits > 7 || n === 0) {
       this.#unencodable(`a bitstring with ${t.bits} bits in the last of ${n} bytes`);
     }
-    this.#ensure(6 + n);
-    const b = this.#buf;
-    b[this.#pos] = Tag.BIT_BINARY_EXT;
-    b.writeUInt32BE(n, this.#pos + 1);
-    b[this.#pos + 5] = t.bits;
-    b.set(t.bytes, this.#pos + 6);
+    this.ensure(6 + n);
+    const b = this.buf;
+    b[this.pos] = Tag.BIT_BINARY_EXT;
+    b.writeUInt32BE(n, this.pos + 1);
+    b[this.pos + 5] = t.bits;
+    b.set(t.bytes, this.pos + 6);
     // The unused low bits of the last byte are written as zeros, as the emulator does.
-    b[this.#pos + 5 + n]! &= (0xff << (8 - t.bits)) & 0xff;
-    this.#pos += 6 + n;
+    b[this.pos + 5 + n]! &= (0xff << (8 - t.bits)) & 0xff;
+    this.pos += 6 + n;
   }
 
   /** NEW_FUN_EXT; its Size field is filled in once the free variables are written. */
@@ -695,9 +562,9 @@ export class Encoder {
     this.u8(Tag.NEW_FUN_EXT);
     const mark = this.reserveU32();
     this.u8(t.arity);
-    this.#ensure(16);
-    this.#buf.set(t.uniq, this.#pos);
-    this.#pos += 16;
+    this.ensure(16);
+    this.buf.set(t.uniq, this.pos);
+    this.pos += 16;
     this.#u32Field(t.index, "fun index").#u32Field(t.freeVars.length, "free variable count");
     this.#atom(t.module);
     this.#closing = new FunEnd(mark);
@@ -754,21 +621,5 @@ export function encode(term: Term, options?: EncodeOptions): Buffer {
   const level = c === true ? DEFAULT_LEVEL : typeof c === "number" ? c : 0;
   if (level === 0) return out;
   if (!Number.isInteger(level) || level < 0 || level > 9) throw new EtfError("unencodable", undefined, 0, `compression level ${level}`);
-  return compress(out, level);
-}
-
-/**
- * `131, 80, UncompressedSize:32, zlib data`, kept only when the zlib data is at most 5 bytes
- * shorter than the term it replaces (the emulator gives deflate that much room, no more).
- */
-function compress(external: Buffer, level: number): Buffer {
-  const body = external.subarray(1);
-  const z = deflateSync(body, { level });
-  if (z.length > body.length - 5) return external;
-  const out = Buffer.allocUnsafe(6 + z.length);
-  out[0] = VERSION_MAGIC;
-  out[1] = Tag.COMPRESSED;
-  out.writeUInt32BE(body.length, 2);
-  z.copy(out, 6);
-  return out;
+  return compressTerm(out, level);
 }

@@ -1,0 +1,152 @@
+/**
+ * A growable byte builder that hands its output over without copying it.
+ *
+ *   new ByteBuilder({ chunkThreshold?, initialSize? })
+ *   u8/u16/u32(v), bytes(b): append (big-endian); bytes() of `chunkThreshold` bytes or more are
+ *     not copied but kept as a chunk of their own (the caller's memory, an iovec entry).
+ *   reserveU32() / patchU32(mark, v): leave 4 bytes for a length known later.
+ *   length: bytes in the output under construction.
+ *   finish(): the output as one Buffer; finishChunks(): as chunks to write in order;
+ *   reset(): drop it.
+ *
+ * Output is written into a slab; what finish() hands over is a view of the slab, which is never
+ * written again, and the next output continues after it. The Encoder (encode.ts) builds on this.
+ */
+import assert from "node:assert/strict";
+
+/** The size of a fresh slab: outputs are carved from it until it is used up. */
+const SLAB = 64 * 1024;
+
+export class ByteBuilder {
+  protected buf: Buffer;
+  protected pos = 0;
+  /** Where the output under construction starts in buf (what is before it was handed over). */
+  #start = 0;
+  /** Parts of the output already closed off because a large binary was referenced after them. */
+  #chunks: Uint8Array[] = [];
+  #chunked = 0;
+  readonly #chunkThreshold: number;
+
+  constructor(options?: { chunkThreshold?: number; initialSize?: number }) {
+    this.#chunkThreshold = options?.chunkThreshold ?? Infinity;
+    this.buf = Buffer.allocUnsafe(options?.initialSize ?? SLAB);
+  }
+
+  /** Bytes in the output under construction. */
+  get length(): number {
+    return this.#chunked + this.pos - this.#start;
+  }
+
+  /** Room for `n` more bytes; only the output under construction moves to a new buffer. */
+  protected ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const used = this.pos - this.#start;
+    const next = Buffer.allocUnsafe(Math.max(SLAB, 2 * (used + n)));
+    this.buf.copy(next, 0, this.#start, this.pos);
+    this.buf = next;
+    this.#start = 0;
+    this.pos = used;
+  }
+
+  u8(v: number): this {
+    this.ensure(1);
+    this.buf[this.pos++] = v;
+    return this;
+  }
+
+  u16(v: number): this {
+    this.ensure(2);
+    const p = this.pos;
+    this.buf[p] = v >>> 8;
+    this.buf[p + 1] = v;
+    this.pos = p + 2;
+    return this;
+  }
+
+  u32(v: number): this {
+    this.ensure(4);
+    const b = this.buf;
+    const p = this.pos;
+    b[p] = v >>> 24;
+    b[p + 1] = v >>> 16;
+    b[p + 2] = v >>> 8;
+    b[p + 3] = v;
+    this.pos = p + 4;
+    return this;
+  }
+
+  /** Raw bytes: copied, or referenced as a chunk of their own when at least chunkThreshold long. */
+  bytes(b: Uint8Array): this {
+    const n = b.length;
+    if (n >= this.#chunkThreshold) {
+      if (this.pos > this.#start) this.#chunks.push(this.buf.subarray(this.#start, this.pos));
+      this.#chunks.push(b);
+      this.#chunked += this.pos - this.#start + n;
+      this.#start = this.pos;
+      return this;
+    }
+    this.ensure(n);
+    const out = this.buf;
+    const p = this.pos;
+    // A loop beats TypedArray.set for the short runs (atoms, small binaries) that dominate.
+    if (n <= 32) for (let i = 0; i < n; i++) out[p + i] = b[i]!;
+    else out.set(b, p);
+    this.pos = p + n;
+    return this;
+  }
+
+  /** Reserves 4 bytes at the current length, to be filled in by patchU32. */
+  reserveU32(): number {
+    const mark = this.length;
+    this.u32(0);
+    return mark;
+  }
+
+  /** Writes `v` over the 4 bytes reserved at `mark` (a length from reserveU32). */
+  patchU32(mark: number, v: number): this {
+    if (mark >= this.#chunked) {
+      this.buf.writeUInt32BE(v, this.#start + mark - this.#chunked);
+      return this;
+    }
+    // The mark is in a closed-off part: always one of our own buffers, since reserved bytes are.
+    let at = mark;
+    for (const c of this.#chunks) {
+      if (at < c.length) {
+        (c as Buffer).writeUInt32BE(v, at);
+        return this;
+      }
+      at -= c.length;
+    }
+    assert.fail(`no reserved bytes at ${mark}`);
+  }
+
+  /** The output so far as one Buffer (a view of the slab unless chunks were referenced). */
+  finish(): Buffer {
+    const tail = this.buf.subarray(this.#start, this.pos);
+    const out = this.#chunks.length === 0 ? tail : Buffer.concat([...this.#chunks, tail]);
+    this.#handOver();
+    return out;
+  }
+
+  /** The output so far as chunks to write in order (large binaries are not copied). */
+  finishChunks(): Uint8Array[] {
+    const out = this.#chunks;
+    if (this.pos > this.#start) out.push(this.buf.subarray(this.#start, this.pos));
+    this.#handOver();
+    return out;
+  }
+
+  /** Drops the output under construction. */
+  reset(): this {
+    this.pos = this.#start;
+    this.#chunks = [];
+    this.#chunked = 0;
+    return this;
+  }
+
+  #handOver(): void {
+    this.#start = this.pos;
+    this.#chunks = [];
+    this.#chunked = 0;
+  }
+}
