@@ -8,7 +8,8 @@
          data_then_close_passive/1, data_then_close_active/1, calls_after_close/1,
          close_twice/1, peer_closes_while_recv_waits/1, send_after_peer_closed/1,
          close_listen_socket_keeps_accepted/1, transport_accept_when_listen_closes/1,
-         calls_on_closed_listen_socket/1]).
+         calls_on_closed_listen_socket/1, records_then_close_passive/1,
+         records_then_close_active_once/1]).
 
 client_closes_server_passive(#{mod := M} = C) ->
     {Client, Server} = conf:pair(C, [{active, false}]),
@@ -104,3 +105,27 @@ calls_on_closed_listen_socket(#{mod := M} = C) ->
     ?note(transport_accept, M:transport_accept(L, 100)),
     ?note(close_again, M:close(L)),
     ?note(sockname, M:sockname(L)).
+
+%% Many small TLS records, then the peer's close: every byte arrives before the end, however
+%% the reads fall.
+records_then_close_passive(#{mod := M} = C) ->
+    {S, Peer} = conf:peer_pair(C, server, {[binary, {active, false}], []}),
+    [ok = conf:peer_send(Peer, <<I>>) || I <- lists:seq(1, 200)],
+    ok = ssl:close(Peer),
+    ?note(received, conf:passive_bytes({M, S}, 200, [])),
+    ?note('end', M:recv(S, 0, ?WAIT)).
+
+records_then_close_active_once(#{mod := M} = C) ->
+    {S, Peer} = conf:peer_pair(C, server, {[binary, {packet, 1}, {active, once}], [{packet, 1}]}),
+    [ok = conf:peer_send(Peer, <<I>>) || I <- lists:seq(1, 100)],
+    ok = ssl:close(Peer),
+    ?note(received, once_until_closed(M, S, [])).
+
+once_until_closed(M, S, Acc) ->
+    case conf:next(S) of
+        {ssl, S, <<Byte>>} ->
+            ok = M:setopts(S, [{active, once}]),
+            once_until_closed(M, S, [Byte | Acc]);
+        End ->
+            {lists:reverse(Acc) =:= lists:seq(1, 100), length(Acc), End}
+    end.

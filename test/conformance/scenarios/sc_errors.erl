@@ -130,13 +130,13 @@ send_on_listen_socket(#{mod := M} = C) ->
     ?note(recv, M:recv(L, 0, 100)),
     ?note(peername, M:peername(L)).
 
-%% No certfile: the listen socket is made, and accepting fails; the client gets nothing.
+%% No certfile: the listen socket is made, and accepting a client fails. (What the client then
+%% sees depends on when 3.9's accept gives up, before or after its connection: not compared.)
 listen_without_certificate(#{mod := M} = C) ->
     {ok, L} = ?note(listen, M:listen(0, [{active, false}])),
-    Client = conf:peer_connect(C, conf:port(M, L)),
-    ?note(accept, M:accept(L, ?WAIT)),
-    ok = M:close(L),
-    ?note(client, conf:await(Client)).
+    _ = conf:peer_connect(C, conf:port(M, L)),
+    conf:pause(),
+    ?note(accept, M:accept(L, ?WAIT)).
 
 %% Not TLS on a TLS listen socket: the handshake fails; nothing hangs.
 non_tls_client(#{mod := M} = C) ->
