@@ -38,11 +38,6 @@ beforeAll(async () => {
 });
 afterAll(stopAll);
 
-/** Bytes as an Erlang binary literal. */
-export function erlBinary(b: Uint8Array): string {
-  return `<<${Array.from(b).join(",")}>>`;
-}
-
 function hex(b: Uint8Array): string {
   return Buffer.from(b).toString("hex");
 }
@@ -227,6 +222,13 @@ describe("binaries", () => {
     const view = decode(etf) as Uint8Array;
     expect(view.buffer).toBe(etf.buffer);
     expect(view.byteOffset).toBe(etf.byteOffset + 6);
+  });
+
+  it("a 16 MiB binary, both ways", async () => {
+    const big = Buffer.alloc(16 << 20);
+    for (let i = 0; i < big.length; i += 4096) big[i] = i >> 12;
+    const ours = await sameAsNode(big);
+    expect(ours.length).toBe(16 * 1024 * 1024 + 6);
   });
 
   it("bit binaries of every tail length", async () => {
