@@ -11,8 +11,7 @@ import { Atom, Pid, Ref, Tuple, atom, isTagged, type Term } from "../etf/terms.j
 import type { Behaviour, Destination, SpawnOptions } from "./api.js";
 import type { Signal } from "./control.js";
 import { Connection, type ConnectionHandler } from "./connection.js";
-import { EpmdUnavailable, hiddenNodeInfo, lookup, register, type Registration } from "./epmd-client.js";
-import { EmbeddedEpmd } from "./epmd-server.js";
+import { lookup } from "./epmd-client.js";
 import { OUR_FLAGS, REQUIRED_FLAGS } from "./flags.js";
 import { call, reply, serveCalls } from "./gen-server.js";
 import {
@@ -25,6 +24,7 @@ import {
 import { stderrLogger, type Logger } from "./log.js";
 import { resolveNodeName, splitNodeName } from "./names.js";
 import { LocalProcess, am, refKey, type ProcessHost } from "./process.js";
+import { EpmdPresence } from "./registration.js";
 import { SocketTransport } from "./transport.js";
 
 export interface DistNodeOptions {
@@ -79,8 +79,7 @@ export class DistNode implements ProcessHost {
 
   readonly #server: Server;
   #port = 0;
-  #registration: Registration | undefined;
-  #embedded: EmbeddedEpmd | undefined;
+  #epmd: EpmdPresence | undefined;
   #stopping = false;
 
   readonly #procs = new Map<number, LocalProcess>();
@@ -119,18 +118,18 @@ export class DistNode implements ProcessHost {
     const node = new DistNode(options);
     await node.#listen(options.port ?? 0);
     try {
-      node.#creation = await node.#registerWithEpmd();
+      node.#epmd = await EpmdPresence.start(node.#alive, node.#port, node.#epmdPort, node.log);
     } catch (e) {
       node.#server.close();
       throw e;
     }
-    node.#watchRegistration();
+    node.#creation = node.#epmd.creation;
     serveCalls(node, am2.net_kernel, (request, from) => {
       // net_adm:ping/1 asks net_kernel {is_auth, Node}; `yes` makes it say pong.
       if (isTagged(request, am2.is_auth, 2)) reply(node.#names.get(am2.net_kernel)!, from, am2.yes);
       else node.log.debug(`net_kernel: ignoring ${formatTerm(request, { maxLength: 200 })}`);
     });
-    node.log.info(`${node.name} up: distribution port ${node.#port}, EPMD ${node.#embedded ? "embedded" : "at"} port ${node.#epmdPort}`);
+    node.log.info(`${node.name} up: distribution port ${node.#port}, EPMD ${node.servesEpmd ? "served here on" : "at"} port ${node.#epmdPort}`);
     return node;
   }
 
@@ -145,7 +144,7 @@ export class DistNode implements ProcessHost {
 
   /** True when this node serves EPMD itself. */
   get servesEpmd(): boolean {
-    return this.#embedded !== undefined;
+    return this.#epmd?.serving ?? false;
   }
 
   /** The nodes with a connection up, as `nodes(connected)` lists them. */
@@ -271,6 +270,11 @@ export class DistNode implements ProcessHost {
       if (--budget < 0) {
         setImmediate(this.#drain);
         return;
+      }
+      if (this.#queueHead > 65536 && this.#queueHead * 2 > this.#queue.length) {
+        // Under a steady stream the queue never empties: drop what was delivered.
+        this.#queue = this.#queue.slice(this.#queueHead);
+        this.#queueHead = 0;
       }
       const proc = this.#queue[this.#queueHead] as LocalProcess | undefined;
       const sig = this.#queue[this.#queueHead + 1] as Signal;
@@ -467,11 +471,17 @@ export class DistNode implements ProcessHost {
       const where = splitNodeName(node.name);
       if (where === undefined) throw new Error(`${node} is not a node name`);
       const info = await lookup({ host: where.host, port: this.#epmdPort }, where.alive, this.#setupTimeMs);
+      // Another connection (the peer's own, accepted meanwhile) may have made this one moot.
+      if (!still()) return;
       if (info === undefined) throw new Error(`EPMD on ${where.host} does not know ${where.alive}`);
       if (info.highestVersion < 6 || info.lowestVersion > 6) {
         throw new Error(`${node} speaks distribution versions ${info.lowestVersion}-${info.highestVersion}, not 6`);
       }
       const socket = await openSocket(where.host, info.port, this.#setupTimeMs);
+      if (!still()) {
+        socket.destroy();
+        return;
+      }
       this.#track(socket);
       transport = new SocketTransport(socket, this.#setupTimeMs);
       const hs = await connectHandshake(transport, {
@@ -535,8 +545,6 @@ export class DistNode implements ProcessHost {
     socket.once("close", () => this.#sockets.delete(socket));
   }
 
-  // ---- EPMD ----
-
   async #listen(port: number): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.#server.once("error", reject);
@@ -548,54 +556,6 @@ export class DistNode implements ProcessHost {
     const address = this.#server.address();
     if (address === null || typeof address === "string") throw new Error("the distribution listener has no port");
     this.#port = address.port;
-  }
-
-  /**
-   * Registers with the EPMD on this host; when none answers, serves EPMD on its port. Returns
-   * the creation. A name already registered is an error.
-   */
-  async #registerWithEpmd(): Promise<number> {
-    const info = hiddenNodeInfo(this.#alive, this.#port);
-    const address = { host: "127.0.0.1", port: this.#epmdPort };
-    for (let attempt = 1; ; attempt++) {
-      try {
-        this.#registration = await register(address, info);
-        return this.#registration.creation;
-      } catch (e) {
-        if (!(e instanceof EpmdUnavailable)) throw e;
-      }
-      try {
-        this.#embedded = await EmbeddedEpmd.start(this.#epmdPort, this.log);
-        this.log.info(`no EPMD answers on port ${this.#epmdPort}; serving EPMD there`);
-        return this.#embedded.registerLocal(info);
-      } catch (e) {
-        // Someone took the port between the two attempts (a real EPMD starting): try it again.
-        if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE" || attempt >= 5) throw e;
-        await new Promise((r) => setTimeout(r, 100 * attempt));
-      }
-    }
-  }
-
-  /** If the EPMD we registered with goes away, register again (with a new one, or our own). */
-  #watchRegistration(): void {
-    const reg = this.#registration;
-    if (reg === undefined) return;
-    void reg.closed.then(async () => {
-      if (this.#stopping || this.#registration !== reg) return;
-      this.log.warning(`EPMD on port ${this.#epmdPort} closed our registration; registering again`);
-      this.#registration = undefined;
-      for (let delay = 100; !this.#stopping; delay = Math.min(delay * 2, 5_000)) {
-        try {
-          // The creation EPMD gives now is not ours: our pids and references keep the first one.
-          await this.#registerWithEpmd();
-          this.#watchRegistration();
-          return;
-        } catch (e) {
-          this.log.debug(`registering with EPMD again: ${(e as Error).message}`);
-          await new Promise((r) => setTimeout(r, delay));
-        }
-      }
-    });
   }
 
   // ---- stopping ----
@@ -611,13 +571,8 @@ export class DistNode implements ProcessHost {
       else this.#failPeer(node, p, "the node is stopping");
     }
     for (const s of this.#sockets) s.destroySoon();
-    this.#registration?.close();
-    this.#registration = undefined;
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    if (this.#embedded !== undefined) {
-      this.#embedded.unregisterLocal(this.#alive);
-      await this.#embedded.close();
-    }
+    await this.#epmd?.close();
   }
 }
 
