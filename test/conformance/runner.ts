@@ -8,7 +8,7 @@
  * conformance.test.ts both call `runConformance`.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decode } from "../../etf/decode.js";
@@ -17,8 +17,8 @@ import type { Node } from "../../bridge/api.js";
 import { startBridge } from "./bridge.js";
 import { Epmd, ErlNode, randomCookie, repoRoot, tsSslEbin } from "../support/erlang.js";
 
-export const conformanceDir = join(repoRoot, "test", "conformance");
-export const scenarioDir = join(conformanceDir, "scenarios");
+const conformanceDir = join(repoRoot, "test", "conformance");
+const scenarioDir = join(conformanceDir, "scenarios");
 const libraryDir = join(conformanceDir, "erl");
 /** The certificate maker the Common Test suites use, reused here. */
 const certMaker = join(repoRoot, "erlang_stub", "test", "ts_ssl_certs.erl");
@@ -68,8 +68,10 @@ export interface ConformanceRun {
   elapsedMs: number;
 }
 
-/** A run of each scenario past this (both sides) has hung; the Erlang side gives up at 20 s each. */
-const SCENARIO_GUARD_MS = 50_000;
+/** The time each run of a scenario has (conf_runner cuts it off as `hang` then). */
+const SCENARIO_LIMIT_MS = 20_000;
+/** Past this the node itself has stopped answering (both runs and the comparison take less). */
+const SCENARIO_GUARD_MS = 2 * SCENARIO_LIMIT_MS + 10_000;
 
 /** The scenario modules of the folders: every `*.erl`. */
 function scenarioFiles(dirs: string[]): string[] {
@@ -102,7 +104,7 @@ const text = (t: Term | undefined): string => {
   throw new Error(`expected an atom or a binary, not ${String(t)}`);
 };
 
-const texts = (t: Term | undefined): string[] => (listElements(t ?? [])! ?? []).map(text);
+const texts = (t: Term | undefined): string[] => (t === undefined ? [] : (listElements(t) ?? [])).map(text);
 
 function rowOf(t: Term): Row {
   if (!(t instanceof Tuple) || t.size !== 7) throw new Error("conf_runner:row/4 gave something else");
@@ -137,7 +139,7 @@ export async function runConformance(options: ConformanceOptions = {}): Promise<
   const log = options.log ?? (() => {});
   const work = mkdtempSync(join(tmpdir(), "ts-ssl-conformance-"));
   const ebin = join(work, "ebin");
-  spawnSync("mkdir", ["-p", ebin]);
+  mkdirSync(ebin);
   const files = scenarioFiles([scenarioDir, ...(options.dirs ?? [])]);
   compile(files, ebin);
   ensureTsSsl();
@@ -155,7 +157,7 @@ export async function runConformance(options: ConformanceOptions = {}): Promise<
     await erl.eval(`${bridgeEnv}, conf_runner:setup("${join(work, "certs")}")`);
 
     const modules = files.map((f) => f.slice(f.lastIndexOf("/") + 1, -".erl".length));
-    const listed = listElements(await evalTerm(erl, `conf_runner:scenarios([${modules.join(", ")}])`)) ?? [];
+    const listed = listElements(await evalTerm(erl, `conf_runner:scenarios([${modules.map((m) => `'${m}'`).join(", ")}])`)) ?? [];
     const scenarios = listed
       .map((t) => (t as Tuple).elements.map(text) as [string, string])
       .filter(([m, f]) => options.only === undefined || options.only.some((o) => `${m}:${f}`.includes(o)));
@@ -163,7 +165,8 @@ export async function runConformance(options: ConformanceOptions = {}): Promise<
     const mod = against === "ts_ssl" ? "ts_ssl" : "conf_ssl";
     const rows: Row[] = [];
     for (const [m, f] of scenarios) {
-      const row = rowOf(await guarded(evalTerm(erl, `conf_runner:row(${m}, ${f}, ${mod}, 20000)`), SCENARIO_GUARD_MS, `${m}:${f}`));
+      const call = `conf_runner:row('${m}', '${f}', ${mod}, ${SCENARIO_LIMIT_MS})`;
+      const row = rowOf(await guarded(evalTerm(erl, call), SCENARIO_GUARD_MS, `${m}:${f}`));
       rows.push(row);
       log(`${row.verdict.padEnd(7)} ${m}:${f}${row.rules.length > 0 ? ` (${row.rules.join(", ")})` : ""}`);
     }
