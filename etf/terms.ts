@@ -228,10 +228,12 @@ export function termHash(t: Term, depth = 3): number {
   if (t instanceof Atom) return mixString(t.name, 0x41);
   if (t instanceof Float) return mixNumber(t.value === 0 ? 0 : t.value) ^ 0x5f;
   if (t instanceof Uint8Array) return mixBytes(t, 0x62);
-  if (t instanceof BitBinary) return mixBytes(t.bytes, 0x74 + t.bits);
+  // The last byte of a bitstring holds unused bits that equality ignores: it is left out.
+  if (t instanceof BitBinary) return mixBytes(t.bytes.subarray(0, t.bytes.length - 1), 0x74 + t.bits);
   if (t instanceof Charlist) {
+    // Exactly as the list of the same integers hashes (below).
     let h = mixNumber(t.bytes.length) ^ 0x6c;
-    for (let i = 0; i < Math.min(t.bytes.length, HASH_ELEMENTS); i++) h = mix(h, mixNumber(t.bytes[i]!));
+    for (let i = 0; i < Math.min(t.bytes.length, HASH_ELEMENTS); i++) h = mix(h, depth > 0 ? mixNumber(t.bytes[i]!) : 0);
     return h;
   }
   if (Array.isArray(t)) {

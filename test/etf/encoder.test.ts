@@ -1,12 +1,15 @@
 /**
  * The Encoder as the distribution layer uses it: several terms in one length-prefixed frame,
  * large binaries handed over by reference, output that is never overwritten once handed over,
- * and a clean state after a refused term. And formatTerm's length bound.
+ * and a clean state after a refused term. And formatTerm's length bound, and ErlMap lookups.
  */
 import { describe, expect, it } from "vitest";
 import {
+  BitBinary,
   Encoder,
+  ErlMap,
   EtfError,
+  Ref,
   atom,
   charlist,
   decode,
@@ -111,5 +114,26 @@ describe("formatTerm", () => {
     const t = tuple(atom("ok"), charlist("abc"), Buffer.from("hi"), [1, 2], atom("Quoted atom"));
     expect(formatTerm(t)).toBe(`{ok,"abc",<<"hi">>,[1,2],'Quoted atom'}`);
     expect(formatTerm(t, { mode: "w" })).toBe(`{ok,[97,98,99],<<104,105>>,[1,2],'Quoted atom'}`);
+  });
+});
+
+describe("ErlMap", () => {
+  it("finds keys by Erlang equality, whatever their representation", () => {
+    // Three tuples deep: where termHash stops looking at list elements.
+    const deep = (x: Term) => tuple(tuple(tuple(x)));
+    const m = new ErlMap([
+      [deep(charlist("ab")), 1],
+      [new BitBinary(Buffer.from([0xff]), 3), 2],
+      [5n, 3],
+      [new Ref(atom("a@b"), 1, [7]), 4],
+    ]);
+    expect(m.get(deep([97, 98]))).toBe(1);
+    expect(m.get(new BitBinary(Buffer.from([0xe0]), 3))).toBe(2);
+    expect(m.get(5)).toBe(3);
+    expect(m.get(new Ref(atom("a@b"), 1, [7, 0]))).toBe(4);
+    expect(m.get(deep([97, 99]))).toBeUndefined();
+    m.set(deep([97, 98]), 10);
+    expect(m.size).toBe(4);
+    expect(m.get(deep(charlist("ab")))).toBe(10);
   });
 });
