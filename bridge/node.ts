@@ -23,7 +23,8 @@ import {
 } from "./handshake.js";
 import { stderrLogger, type Logger } from "./log.js";
 import { resolveNodeName, splitNodeName } from "./names.js";
-import { LocalProcess, am, refKey, type ProcessHost } from "./process.js";
+import { LocalProcess, am, type ProcessHost } from "./process.js";
+import { RefMap } from "./ref-map.js";
 import { EpmdPresence } from "./registration.js";
 import { SocketTransport } from "./transport.js";
 
@@ -84,7 +85,7 @@ export class DistNode implements ProcessHost {
 
   readonly #procs = new Map<number, LocalProcess>();
   readonly #names = new Map<Atom, LocalProcess>();
-  readonly #aliases = new Map<string, LocalProcess>();
+  readonly #aliases = new RefMap<LocalProcess>();
   readonly #peers = new Map<Atom, Peer>();
   readonly #sockets = new Set<Socket>();
 
@@ -233,11 +234,11 @@ export class DistNode implements ProcessHost {
   }
 
   addAlias(ref: Ref, proc: LocalProcess): void {
-    this.#aliases.set(refKey(ref), proc);
+    this.#aliases.set(ref, proc);
   }
 
   removeAlias(ref: Ref): void {
-    this.#aliases.delete(refKey(ref));
+    this.#aliases.take(ref);
   }
 
   removed(proc: LocalProcess): void {
@@ -245,7 +246,7 @@ export class DistNode implements ProcessHost {
     if (proc.registeredName !== undefined && this.#names.get(proc.registeredName) === proc) {
       this.#names.delete(proc.registeredName);
     }
-    for (const ref of proc.aliases) this.#aliases.delete(refKey(ref));
+    for (const ref of proc.aliases) this.#aliases.take(ref);
   }
 
   crashed(proc: LocalProcess, error: unknown): Term {
@@ -299,7 +300,7 @@ export class DistNode implements ProcessHost {
         proc = this.#names.get(sig.to);
         break;
       case "alias_send":
-        proc = this.#aliases.get(refKey(sig.to));
+        proc = this.#aliases.get(sig.to);
         break;
       case "monitor":
       case "demonitor":

@@ -11,6 +11,7 @@
 import { Atom, Pid, Ref, Tuple, atom, type Term } from "../etf/terms.js";
 import type { Behaviour, Destination, Node, Process } from "./api.js";
 import type { Signal } from "./control.js";
+import { RefMap } from "./ref-map.js";
 
 export const am = {
   EXIT: atom("EXIT"),
@@ -44,13 +45,6 @@ export function pidKey(p: Pid): string {
   return `${p.node.name}/${p.id}.${p.serial}.${p.creation}`;
 }
 
-export function refKey(r: Ref): string {
-  const ids = r.ids;
-  let key = r.node.name + "/" + r.creation;
-  for (let i = 0; i < ids.length; i++) key += "." + ids[i];
-  return key;
-}
-
 interface Link {
   pid: Pid;
   /** Cleared while our UNLINK_ID awaits its acknowledgement. */
@@ -81,8 +75,8 @@ export class LocalProcess implements Process {
   trapExit: boolean;
   registeredName: Atom | undefined;
   readonly #links = new Map<string, Link>();
-  readonly #watching = new Map<string, Watching>();
-  readonly #watchedBy = new Map<string, WatchedBy>();
+  readonly #watching = new RefMap<Watching>();
+  readonly #watchedBy = new RefMap<WatchedBy>();
   readonly #aliases = new Set<Ref>();
   #unlinkIds = 0;
 
@@ -150,16 +144,14 @@ export class LocalProcess implements Process {
       // erlang:monitor/2 on behalf of a dead process has nothing to tell.
       return ref;
     }
-    this.#watching.set(refKey(ref), { ref, target: to, node, object });
+    this.#watching.set(ref, { ref, target: to, node, object });
     this.host.route({ op: "monitor", from: this.pid, to, ref }, this, node);
     return ref;
   }
 
   demonitor(ref: Ref): void {
-    const key = refKey(ref);
-    const m = this.#watching.get(key);
+    const m = this.#watching.take(ref);
     if (m === undefined) return;
-    this.#watching.delete(key);
     this.host.route({ op: "demonitor", from: this.pid, to: m.target, ref }, this, m.node);
   }
 
@@ -249,20 +241,18 @@ export class LocalProcess implements Process {
         this.#exitSignal(sig.from, sig.reason, false);
         return;
       case "monitor":
-        this.#watchedBy.set(refKey(sig.ref), {
+        this.#watchedBy.set(sig.ref, {
           ref: sig.ref,
           watcher: sig.from,
           name: sig.to instanceof Atom ? sig.to : undefined,
         });
         return;
       case "demonitor":
-        this.#watchedBy.delete(refKey(sig.ref));
+        this.#watchedBy.take(sig.ref);
         return;
       case "monitor_exit": {
-        const key = refKey(sig.ref);
-        const m = this.#watching.get(key);
+        const m = this.#watching.take(sig.ref);
         if (m === undefined) return;
-        this.#watching.delete(key);
         this.#deliver(new Tuple([am.DOWN, sig.ref, am.process, m.object, sig.reason]));
         return;
       }
@@ -287,7 +277,7 @@ export class LocalProcess implements Process {
       if (m.node !== node) continue;
       this.host.enqueue(this, { op: "monitor_exit", from: m.target, to: this.pid, ref: m.ref, reason: am.noconnection });
     }
-    for (const [key, m] of this.#watchedBy) if (m.watcher.node === node) this.#watchedBy.delete(key);
+    for (const m of [...this.#watchedBy.values()]) if (m.watcher.node === node) this.#watchedBy.take(m.ref);
   }
 
   #exitSignal(from: Pid, reason: Term, viaLink: boolean): void {
