@@ -71,22 +71,19 @@ const noAtoms: Atom[] = [];
  * entries in `cache`; returns the atoms by reference index and the offset after them.
  */
 export function readAtomCacheRefs(b: Uint8Array, at: number, cache: Array<Atom | undefined>): { atoms: Atom[]; next: number } {
-  const need = (n: number) => {
-    if (at + n > b.length) throw new DistError("bad_header", "the atom cache references run past the message");
-  };
-  need(1);
+  need(b, at, 1);
   const count = b[at++]!;
   if (count === 0) return { atoms: noAtoms, next: at };
   const atoms: Atom[] = new Array(count);
   const flagBytes = (count >> 1) + 1;
-  need(flagBytes);
+  need(b, at, flagBytes);
   const flags = at;
   at += flagBytes;
   const half = (i: number) => (b[flags + (i >> 1)]! >> ((i & 1) * 4)) & 0xf;
   const longAtoms = (half(count) & 1) !== 0;
   for (let i = 0; i < count; i++) {
     const f = half(i);
-    need(1);
+    need(b, at, 1);
     const index = ((f & 7) << 8) | b[at++]!;
     if ((f & 8) === 0) {
       const cached = cache[index];
@@ -94,10 +91,10 @@ export function readAtomCacheRefs(b: Uint8Array, at: number, cache: Array<Atom |
       atoms[i] = cached;
       continue;
     }
-    need(longAtoms ? 2 : 1);
+    need(b, at, longAtoms ? 2 : 1);
     const len = longAtoms ? (b[at]! << 8) | b[at + 1]! : b[at]!;
     at += longAtoms ? 2 : 1;
-    need(len);
+    need(b, at, len);
     let name: string;
     try {
       name = utf8.decode(b.subarray(at, at + len));
@@ -110,6 +107,10 @@ export function readAtomCacheRefs(b: Uint8Array, at: number, cache: Array<Atom |
     atoms[i] = a;
   }
   return { atoms, next: at };
+}
+
+function need(b: Uint8Array, at: number, n: number): void {
+  if (at + n > b.length) throw new DistError("bad_header", "the atom cache references run past the message");
 }
 
 export class DistReader {
