@@ -130,9 +130,11 @@ export class Encoder extends ByteBuilder {
       if (c === ErlMap) {
         const m = t as ErlMap;
         this.#mapHeader(m.size);
-        for (const [k, v] of m.size <= Limit.FLATMAP_KEYS ? sortedEntries(m) : m.entries()) {
-          this.#term(k, depth + 1);
-          this.#term(v, depth + 1);
+        const entries = m.size <= Limit.FLATMAP_KEYS ? sortedEntries(m) : m.entries();
+        for (let i = 0; i < entries.length; i++) {
+          const e = entries[i]!;
+          this.#term(e[0], depth + 1);
+          this.#term(e[1], depth + 1);
         }
         return;
       }
