@@ -165,6 +165,22 @@ describe("bridge processes among themselves", () => {
     expect((e as CallError).reason).toBe(atom("noproc"));
   });
 
+  it("fires links and monitors toward a node that cannot be reached with noconnection", async () => {
+    const nowhere = atom(`nobody@${node.name.name.split("@")[1]}`);
+    const w = new Mailbox(node, { trapExit: true });
+    const ghost = new Pid(nowhere, 1, 0, 1);
+    w.process.link(ghost);
+    const ref = w.process.monitor(new Tuple([atom("some_name"), nowhere]));
+    w.process.send(ghost, atom("lost"));
+    const exit = (await w.take(tagged("EXIT", 3))) as Tuple;
+    expect(exit.elements[1]).toBe(ghost);
+    expect(exit.elements[2]).toBe(atom("noconnection"));
+    const down = (await w.take(tagged("DOWN", 5))) as Tuple;
+    expect(down.elements[1]).toBe(ref);
+    expect(down.elements[4]).toBe(atom("noconnection"));
+    expect(log.matching(/nobody@/).length).toBeGreaterThan(0);
+  });
+
   it("makes distinct references and pids with this node's creation", () => {
     const refs = new Set<string>();
     for (let i = 0; i < 1000; i++) refs.add(String(node.makeRef()));
