@@ -82,6 +82,7 @@ export class DistNode implements ProcessHost {
   #port = 0;
   #epmd: EpmdPresence | undefined;
   #stopping = false;
+  #stopped: Promise<void> | undefined;
 
   readonly #procs = new Map<number, LocalProcess>();
   readonly #names = new Map<Atom, LocalProcess>();
@@ -561,8 +562,12 @@ export class DistNode implements ProcessHost {
 
   // ---- stopping ----
 
-  async stop(): Promise<void> {
-    if (this.#stopping) return;
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
     // Processes end first, so that their exit signals and DOWN messages reach the peers.
     for (const p of [...this.#procs.values()]) p.terminate(am.shutdown);
     await new Promise<void>((resolve) => setImmediate(resolve));
