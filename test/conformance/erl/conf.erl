@@ -1,4 +1,4 @@
-%% What scenarios are written with: the trace (`note/2'), a little concurrency (`async/1',
+%% What scenarios are written with: the trace (`?note', conf.hrl), a little concurrency (`async/1',
 %% `await/1'), the mailbox (`next/1', `nothing/1'), options built from the certificates made for
 %% the run, and the fixed peer: native OTP `ssl' (modern API), or plain `gen_tcp', on the other
 %% end of a connection when a scenario wants only one end under test.
@@ -47,7 +47,7 @@ call(Label, Expression) ->
     end.
 
 %% The steps noted so far, first first.
--spec trace() -> [{term(), term()}].
+-spec trace() -> [{term(), term(), term()}].
 trace() ->
     lists:reverse(steps()).
 

@@ -49,8 +49,8 @@ rules() ->
      #{name => getopts_in_the_order_asked,
        otp => "options in an order of its own (the reverse of the tags asked)",
        ts_ssl => "options in the order asked",
-       why => "3.9 left the order to inet; answering in the order asked lets a caller match "
-              "`{ok, [{mode, M}, {active, A}]}` (reference: Options).",
+       why => "The manual does not say; in the order asked, a caller can match "
+              "`{ok, [{mode, M}, {active, A}]}`.",
        calls => [getopts],
        match => fun({ok, O}, {ok, B}) -> O =/= B andalso lists:sort(O) =:= lists:sort(B) end},
      #{name => listen_without_options,
@@ -79,8 +79,7 @@ rules() ->
      #{name => packet_3,
        otp => "`setopts(S, [{packet, 3}])`: `{error, {options, {socket_options, {packet, 3}}}}`",
        ts_ssl => "`{error, einval}`",
-       why => "3.9 let `{packet, 3}` through to inet, which refused it with einval "
-              "(reference: Options).",
+       why => "3.9 let `{packet, 3}` through to its inet socket, which refused it with einval.",
        calls => [setopts],
        match => fun({error, {options, {socket_options, {packet, 3}}}}, {error, einval}) -> true end},
      #{name => files_read_at_listen,
@@ -99,8 +98,7 @@ rules() ->
               "self-signed CA in the chain), `handshake_failure` (chain longer than `depth`)",
        ts_ssl => "`epeercertexpired`, `epeercertinvalid`, `eselfsignedcert`, `enoissuercert`, "
                  "`echaintoolong`",
-       why => "The manual's reasons, which 3.9 took from OpenSSL's verify result "
-              "(reference: Certificate verification).",
+       why => "The manual's reasons, which 3.9 took from OpenSSL's verify result.",
        calls => [connect, accept, ssl_accept],
        match => fun({error, {tls_alert, {Alert, _}}}, {error, R}) ->
                         lists:member({Alert, R}, [{certificate_expired, epeercertexpired},
@@ -137,14 +135,13 @@ rules() ->
        otp => "`{verify, verify_peer}` without `cacertfile`: `{error, {options, {cacertfile, []}}}` "
               "before connecting",
        ts_ssl => "connects, and verification fails: `{error, enoissuercert}`",
-       why => "3.9 verified against the CA certificates it had, none here "
-              "(reference: Certificate verification).",
+       why => "3.9 verified against the CA certificates it had, none here.",
        calls => [connect],
        match => fun({error, {options, {cacertfile, []}}}, {error, enoissuercert}) -> true end},
      #{name => no_peer_certificate,
        otp => "`peercert/1` when the peer sent none: `{error, no_peercert}`",
        ts_ssl => "`{error, enopeercert}`",
-       why => "The reason 3.9's port program gave (reference: Functions).",
+       why => "The reason 3.9's port program gave.",
        calls => [peercert],
        match => fun({error, no_peercert}, {error, enopeercert}) -> true end},
      #{name => no_server_certificate,
@@ -185,14 +182,14 @@ rules() ->
      #{name => send_not_iodata,
        otp => "`send(S, NotIodata)` raises `badarg`",
        ts_ssl => "`{error, einval}`",
-       why => "3.9 sent through gen_tcp, which answers einval (reference: Functions).",
+       why => "3.9 sent through a gen_tcp socket, which answers einval.",
        calls => [send],
        match => fun({raised, error, badarg}, {error, einval}) -> true end},
      #{name => calls_after_close,
        otp => "`close/1` of a closed socket: `ok`; `sockname`, `peername`: `{error, einval}`",
        ts_ssl => "`{error, closed}` for every call on a closed socket",
        why => "3.9 made the caller exit (noproc); the manual's ERRORS section describes closed, "
-              "as for every other call (reference: Functions).",
+              "as for every other call.",
        calls => [close, sockname, peername],
        match => fun(ok, {error, closed}) -> true;
                    ({error, einval}, {error, closed}) -> true
@@ -201,7 +198,7 @@ rules() ->
        otp => "`controlling_process/2` by a process that is not the owner: `ok`, and the "
               "socket changes owner",
        ts_ssl => "`{error, {badcall, Request}}`; the owner keeps the socket",
-       why => "3.9 refused a non-owner (reference: Functions); the manual: the owner is the "
+       why => "3.9 refused a non-owner; the manual: the owner is the "
               "one that made the socket.",
        match => fun({ok, stranger_got_it}, {{error, {badcall, {controlling_process, _, _}}},
                                              owner_got_it}) -> true
@@ -209,7 +206,7 @@ rules() ->
      #{name => queued_messages_follow_the_owner,
        otp => "messages already in the old owner's mailbox stay there",
        ts_ssl => "they are passed on to the new owner, before later ones",
-       why => "What 3.9 (and gen_tcp) do (reference: Functions).",
+       why => "What 3.9 (and gen_tcp) do.",
        match => fun({Relayed, Queued}, {All, []}) ->
                         Queued =/= [] andalso All =:= Queued ++ Relayed
                 end},
@@ -218,7 +215,7 @@ rules() ->
               "in active mode no `{ssl_closed, S}` follows",
        ts_ssl => "`emsgsize`, then the socket closes: in active mode `{ssl_error, S, emsgsize}` "
                  "then `{ssl_closed, S}`",
-       why => "gen_tcp's behaviour, which 3.9's loopback socket had (reference: Options).",
+       why => "gen_tcp's behaviour, which 3.9's loopback socket had.",
        match => fun({error, {invalid_packet, _}}, {error, emsgsize}) -> true;
                    ({{ssl_error, S, {invalid_packet, _}}, no_message},
                     {{ssl_error, S, emsgsize}, {ssl_closed, S}}) -> true
