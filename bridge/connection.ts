@@ -152,7 +152,7 @@ export class Connection {
   close(reason: string, flush = false): void {
     if (this.#closed) return;
     if (flush) {
-      this.#flush(Infinity);
+      this.#flush(Infinity, true);
       this.#socket.end();
     } else {
       this.#socket.destroy();
@@ -227,12 +227,15 @@ export class Connection {
     this.#flush(FRAGMENT_BUDGET);
   }
 
-  /** Writes what is ready, then up to `budget` bytes of fragments, round robin over senders. */
-  #flush(budget: number): void {
+  /**
+   * Writes what is ready, then up to `budget` bytes of fragments, round robin over senders,
+   * while the socket takes them (`all`: regardless, as the connection closes).
+   */
+  #flush(budget: number, all = false): void {
     if (this.#closed) return;
     const out = this.#ready;
     this.#ready = [];
-    while (this.#streams.size > 0 && budget > 0 && this.#socket.writableLength < this.#highWaterMark) {
+    while (this.#streams.size > 0 && budget > 0 && (all || this.#socket.writableLength < this.#highWaterMark)) {
       for (const [sender, s] of this.#streams) {
         const frame = s.frames[s.at++]!;
         out.push(...frame);
