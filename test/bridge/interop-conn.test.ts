@@ -5,13 +5,16 @@
  */
 import { connect, type Socket } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
-import { Tuple, atom } from "../../etf/terms.js";
-import { OUR_FLAGS, REQUIRED_FLAGS } from "../../bridge/flags.js";
-import { FrameReader, frameLength } from "../../bridge/framing.js";
+import { Encoder } from "../../etf/encode.js";
+import { Pid, Tuple, atom, type Term } from "../../etf/terms.js";
+import { DOP } from "../../bridge/control.js";
+import { DistReader, encodeMessage } from "../../bridge/dist-message.js";
+import { DFLAG, OUR_FLAGS, REQUIRED_FLAGS } from "../../bridge/flags.js";
+import { FrameReader, frameLength, joinFrame } from "../../bridge/framing.js";
 import { connectHandshake } from "../../bridge/handshake.js";
 import type { DistNode } from "../../bridge/node.js";
 import { SocketTransport } from "../../bridge/transport.js";
-import { Epmd, ErlNode, freePort, randomName, shortHost, stopAll } from "../support/erlang.js";
+import { Epmd, ErlNode, freePort, shortHost, stopAll } from "../support/erlang.js";
 import { Mailbox, cookieForErl, erlAtom, run, startBridge } from "./helpers.js";
 
 const bridges: DistNode[] = [];
@@ -101,6 +104,50 @@ describe("the connection over time", () => {
     }
   });
 
+  it("speaks pass-through (no headers) with a peer that takes neither the atom cache nor fragments", async () => {
+    const { bridge } = await bridgeOn(await freePort(), "C");
+    bridge.spawn(
+      {
+        message(msg, self) {
+          if (msg instanceof Tuple && msg.elements[0] instanceof Pid) self.send(msg.elements[0], new Tuple([atom("back"), msg.elements[1]!]));
+        },
+      },
+      { register: atom("plain_echo") },
+    );
+    const s = await open(bridge.port);
+    const t = new SocketTransport(s, 2_000);
+    const me = `plain@${shortHost}`;
+    const flags = OUR_FLAGS & ~(DFLAG.DIST_HDR_ATOM_CACHE | DFLAG.FRAGMENTS);
+    await connectHandshake(t, { name: me, creation: 4, flags, required: REQUIRED_FLAGS, peer: bridge.name.name, cookie: "C" });
+    const early = t.detach();
+    const reader = new DistReader(false, 1 << 20);
+    const got: Term[] = [];
+    const frames = new FrameReader(4, 1 << 20);
+    const onChunk = (c: Uint8Array) =>
+      frames.push(c, (f) => {
+        if (frameLength(f) === 0) return;
+        expect(joinFrame(f)[0]).toBe(112);
+        const m = reader.read(f);
+        if (m?.payload !== undefined) got.push(m.payload);
+      });
+    onChunk(early);
+    s.on("data", onChunk);
+    const self = new Pid(atom(me), 1, 0, 4);
+    const out = encodeMessage(
+      new Encoder(),
+      { control: new Tuple([DOP.REG_SEND, self, atom(""), atom("plain_echo")]), payload: new Tuple([self, Buffer.alloc(100_000, 5)]) },
+      { headers: false, fragments: false },
+      () => 1n,
+    );
+    expect(out).toHaveLength(1);
+    s.write(Buffer.concat(out[0]!));
+    await expect.poll(() => got.length).toBe(1);
+    const back = got[0] as Tuple;
+    expect(back.elements[0]).toBe(atom("back"));
+    expect((back.elements[1] as Uint8Array).length).toBe(100_000);
+    s.destroy();
+  });
+
   it("names a peer that asks for a dynamic name (an erl node started without one)", async () => {
     const epmd = await Epmd.start();
     const cookie = cookieForErl();
@@ -132,4 +179,3 @@ function open(port: number): Promise<Socket> {
   });
 }
 
-export { randomName };
