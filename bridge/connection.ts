@@ -2,6 +2,9 @@
  * One distribution connection in connected state: 4-byte framed messages over a socket, ticks
  * both ways, and the send side's queueing.
  *
+ * Ticks: we send one every quarter of the tick time when we have written nothing else, and
+ * answer the peer's when we have written nothing since its last one.
+ *
  * Sending: each message is encoded once into the connection's encoder and queued as frames.
  * Writes are gathered and go out once per event-loop turn (one `writev` of coalesced chunks).
  * A message over 64 KiB goes out in fragments, interleaved with other senders' messages, a
@@ -73,6 +76,7 @@ export class Connection {
 
   #readSinceTick = true;
   #wroteSinceTick = false;
+  #wroteSincePeerTick = false;
   #silentTicks = 0;
   #closed = false;
 
@@ -185,7 +189,14 @@ export class Connection {
   }
 
   readonly #onFrame = (frame: Frame): void => {
-    if (this.#closed || frameLength(frame) === 0) return; // a tick
+    if (this.#closed) return;
+    if (frameLength(frame) === 0) {
+      // A tick. Answer it unless we wrote since the last one: a peer with a shorter tick time
+      // than ours must still hear from us within its own.
+      if (!this.#wroteSincePeerTick) this.#socket.write(TICK);
+      this.#wroteSincePeerTick = false;
+      return;
+    }
     let msg: DistMessage | undefined;
     try {
       msg = this.#dist.read(frame);
@@ -264,6 +275,7 @@ export class Connection {
   #write(chunks: Uint8Array[]): void {
     const socket = this.#socket;
     this.#wroteSinceTick = true;
+    this.#wroteSincePeerTick = true;
     if (chunks.length === 1) {
       this.#queued -= chunks[0]!.byteLength;
       socket.write(chunks[0]!);
