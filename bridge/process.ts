@@ -41,7 +41,7 @@ export interface ProcessHost extends Node {
   crashed(proc: LocalProcess, error: unknown): Term;
 }
 
-export function pidKey(p: Pid): string {
+function pidKey(p: Pid): string {
   return `${p.node.name}/${p.id}.${p.serial}.${p.creation}`;
 }
 

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { atom } from "../../etf/terms.js";
 import { names } from "../../bridge/epmd-client.js";
-import { Epmd, ErlNode, freePort, stopAll } from "../support/erlang.js";
+import { Epmd, ErlNode, freePort, randomName, stopAll } from "../support/erlang.js";
 import { epmdNames, erlAtom, run, startBridge, cookieForErl } from "./helpers.js";
 import type { DistNode } from "../../bridge/node.js";
 
@@ -63,6 +63,16 @@ describe("EPMD", () => {
     expect((await names({ host: "127.0.0.1", port: epmd.port })).nodes.map((n) => n.name)).toContain(alive);
     const erl = await ErlNode.start({ epmdPort: epmd.port, cookie });
     expect((await erl.eval(`net_adm:ping(${erlAtom(bridge.name)})`)).text).toBe("pong");
+  });
+
+  it("works with long names (-name NAME@HOST) both ways", async () => {
+    const epmd = await Epmd.start();
+    const cookie = cookieForErl();
+    const { bridge } = await startBridge(epmd.port, cookie, { name: `${randomName("lb")}@127.0.0.1`, longNames: true });
+    bridges.push(bridge);
+    const erl = await ErlNode.start({ epmdPort: epmd.port, cookie, longNames: true });
+    expect((await erl.eval(`net_adm:ping(${erlAtom(bridge.name)})`)).text).toBe("pong");
+    expect(await bridge.ping(atom(erl.nodeName))).toBe("pong");
   });
 
   it("refuses to start under a name EPMD already has", async () => {
