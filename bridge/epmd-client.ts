@@ -3,7 +3,7 @@
  * look up another node's port, list the names. Each request is its own TCP connection, as
  * OTP's `erl_epmd` does it.
  */
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import {
   DIST_VERSION,
   EpmdError,
@@ -17,6 +17,7 @@ import {
   type NodeInfo,
   type Parsed,
 } from "./epmd.js";
+import { openSocket } from "./transport.js";
 
 export interface EpmdAddress {
   host: string;
@@ -44,23 +45,13 @@ export interface Registration {
 
 const defaultTimeoutMs = 5_000;
 
-function open(address: EpmdAddress, timeoutMs: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: address.host, port: address.port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new EpmdUnavailable(address, "timeout"));
-    }, timeoutMs);
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      socket.setNoDelay(true);
-      resolve(socket);
-    });
-    socket.once("error", (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(new EpmdUnavailable(address, err.code ?? err.message));
-    });
-  });
+async function open(address: EpmdAddress, timeoutMs: number): Promise<Socket> {
+  try {
+    return await openSocket(address.host, address.port, timeoutMs);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new EpmdUnavailable(address, err.code === "ETIMEDOUT" ? "timeout" : (err.code ?? err.message));
+  }
 }
 
 /**

@@ -5,7 +5,7 @@
  * local process through one ordered run queue.
  */
 import { randomBytes, randomInt } from "node:crypto";
-import { connect as tcpConnect, createServer, type Server, type Socket } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import { formatTerm } from "../etf/format.js";
 import { Atom, Pid, Ref, Tuple, atom, isTagged, type Term } from "../etf/terms.js";
 import type { Behaviour, Destination, SpawnOptions } from "./api.js";
@@ -26,7 +26,7 @@ import { resolveNodeName, splitNodeName } from "./names.js";
 import { LocalProcess, am, type ProcessHost } from "./process.js";
 import { RefMap } from "./ref-map.js";
 import { EpmdPresence } from "./registration.js";
-import { SocketTransport } from "./transport.js";
+import { SocketTransport, openSocket } from "./transport.js";
 
 export interface DistNodeOptions {
   /** `"ts_ssl_bridge"` (the host is added) or `"name@host"`. */
@@ -585,23 +585,4 @@ export class DistNode implements ProcessHost {
 /** The process a signal is for: a pid, a name, an alias; none for a spawn request (the node). */
 function addressee(sig: Signal): Pid | Atom | Ref | undefined {
   return sig.op === "spawn_request" ? undefined : sig.to;
-}
-
-function openSocket(host: string, port: number, timeoutMs: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = tcpConnect({ host, port, noDelay: true });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`connecting to ${host}:${port} timed out`));
-    }, timeoutMs);
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      socket.removeAllListeners("error");
-      resolve(socket);
-    });
-    socket.once("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
 }

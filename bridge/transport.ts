@@ -3,7 +3,7 @@
  * deadline for the whole handshake (OTP's `net_setuptime`, 7 s by default), and the bytes that
  * arrived past the last handshake message handed on to the connected state.
  */
-import type { Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { frameHeader } from "./framing.js";
 import { HandshakeError, type HandshakeTransport, type Step } from "./handshake.js";
 
@@ -93,4 +93,24 @@ export class SocketTransport implements HandshakeTransport {
     this.#waiting = undefined;
     w?.reject(new HandshakeError(w.step, e.code, e.message));
   }
+}
+
+/** A TCP connection to `host:port` with Nagle off; rejects on error or after `timeoutMs`. */
+export function openSocket(host: string, port: number, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port, noDelay: true });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(Object.assign(new Error(`connecting to ${host}:${port} timed out`), { code: "ETIMEDOUT" }));
+    }, timeoutMs);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      socket.removeAllListeners("error");
+      resolve(socket);
+    });
+    socket.once("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
 }
