@@ -165,6 +165,13 @@ rules() ->
        match => fun({raised, error, function_clause}, {error, R}) ->
                         lists:member(R, [enotlistener, ebadstate, einval])
                 end},
+     #{name => bad_arguments,
+       otp => "a port out of range (`connect`), a tag it does not know (`getopts`): "
+              "`{error, {options, What}}`",
+       ts_ssl => "`{error, einval}`",
+       why => "inet's answer to an argument it cannot use, as gen_tcp gives it.",
+       calls => [connect, getopts],
+       match => fun({error, {options, _}}, {error, einval}) -> true end},
      #{name => recv_in_active_mode,
        otp => "`recv` on an active socket: `{error, einval}`",
        ts_ssl => "`{error, {badcall, Request}}`",

@@ -11,7 +11,8 @@
          password_protected_key/1, wrong_password/1, missing_cacertfile/1, bad_ciphers/1,
          accept_on_connected_socket/1, ssl_accept_on_listen_socket/1,
          send_on_listen_socket/1, listen_without_certificate/1, non_tls_client/1,
-         non_tls_server/1, not_a_socket/1]).
+         non_tls_server/1, not_a_socket/1, connect_to_bad_port/1, getopts_unknown_tag/1,
+         controlling_process_to_dead_pid/1]).
 
 listen_empty_options(#{mod := M}) ->
     ?note(listen, M:listen(0, [])).
@@ -162,3 +163,19 @@ not_a_socket(#{mod := M}) ->
     ?note(send, M:send(not_a_socket, "x")),
     ?note(recv, M:recv({sslsocket, nothing, nothing}, 0)),
     ?note(close, M:close(make_ref())).
+
+connect_to_bad_port(#{mod := M}) ->
+    ?note(negative, M:connect("localhost", -1, [], 1000)),
+    ?note(too_large, M:connect("localhost", 70000, [], 1000)).
+
+getopts_unknown_tag(#{mod := M} = C) ->
+    {Client, _Server} = conf:pair(C, []),
+    ?note(getopts, M:getopts(Client, [no_such_option])).
+
+controlling_process_to_dead_pid(#{mod := M} = C) ->
+    {Client, Server} = conf:pair(C, [binary, {packet, 2}]),
+    {Dead, Monitor} = spawn_monitor(fun() -> ok end),
+    receive {'DOWN', Monitor, process, Dead, _} -> ok end,
+    ?note(controlling_process, M:controlling_process(Server, Dead)),
+    ok = M:send(Client, "anyone"),
+    ?note(message, conf:next(Server, 1000)).
