@@ -77,12 +77,14 @@ describe("links and monitors between the bridge and erl", () => {
     const p2 = new Mailbox(bridge);
     p1.process.link(a);
     p2.process.link(b);
+    const monitorsReady = new Mailbox(bridge, { register: "link_monitors_ready" });
     const result = erl.eval(`
       LinkM1 = erlang:monitor(process, ${lit(a)}), LinkM2 = erlang:monitor(process, ${lit(b)}),
+      {link_monitors_ready, ${B}} ! ready,
       LinkR1 = receive {'DOWN', LinkM1, _, _, LinkX1} -> LinkX1 after 5000 -> timeout end,
       LinkR2 = receive {'DOWN', LinkM2, _, _, LinkX2} -> LinkX2 after 5000 -> timeout end,
       {LinkR1, LinkR2}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await monitorsReady.take();
     p1.process.terminate(atom("normal"));
     p2.process.terminate(new Tuple([atom("shutdown"), atom("bye")]));
     expect((await result).text).toBe("{{got,normal},{got,{shutdown,bye}}}");
@@ -107,9 +109,7 @@ describe("links and monitors between the bridge and erl", () => {
     const box = new Mailbox(bridge, { register: "still_linked" });
     const p = await erlProcess(box, `receive stop -> exit(boom) end`);
     box.process.link(p);
-    await erl.eval(`{still_linked, ${B}} ! sync`);
-    await box.take((t) => t === atom("sync"));
-    await erl.eval(send(p, "stop"));
+    box.process.send(p, atom("stop"));
     expect(String(await box.ended())).toBe("boom");
   });
 
@@ -125,7 +125,8 @@ describe("links and monitors between the bridge and erl", () => {
     const box = new Mailbox(bridge, { register: "mon_holder" });
     const p = await erlProcess(box, `receive stop -> exit(gone) end`);
     const ref = box.process.monitor(p);
-    await erl.eval(send(p, "stop"));
+    // Sent after the monitor by the same process, so it arrives after it.
+    box.process.send(p, atom("stop"));
     const down = (await box.take(tagged("DOWN", 5))) as Tuple;
     expect(down.elements[1]).toEqual(ref);
     expect(String(down.elements[3])).toBe(String(p));
