@@ -15,8 +15,12 @@ function cell(s: string, width = CELL): string {
   return one.length <= width ? one : `${one.slice(0, width - 1)}…`;
 }
 
-/** The step a row is shown by: the first that differs, else the last (how the scenario ended). */
+/**
+ * The step a row is shown by: for a DIFF the one no rule explains, else the first that differs,
+ * else the last (how the scenario ended).
+ */
 function shownStep(row: Row): number {
+  if (row.verdict === "DIFF" && row.at > 0) return row.at - 1;
   const n = Math.max(row.otp.length, row.bridge.length);
   for (let i = 0; i < n; i++) if (row.otp[i] !== row.bridge[i]) return i;
   return n - 1;
