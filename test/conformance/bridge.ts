@@ -5,7 +5,7 @@
 import type { Node } from "../../bridge/api.js";
 import { DistNode } from "../../bridge/node.js";
 import { serveSsl } from "../../ts-ssl/server.js";
-import { randomCookie, randomName } from "../support/erlang.js";
+import { randomName } from "../support/erlang.js";
 
 /** The bridge logs what peers do wrong; the runs provoke that on purpose. Errors still show. */
 const quietLogger = {
@@ -20,13 +20,4 @@ export async function startBridge(cookie: string, epmdPort: number): Promise<Nod
   const node = await DistNode.start({ name: randomName("tsbridge"), cookie, epmdPort, logger: quietLogger });
   serveSsl(node);
   return node;
-}
-
-/**
- * A random cookie that `erl -setcookie` takes as a cookie: randomCookie() may start with a dash,
- * which erl's command line reads as a flag (the node then has another cookie, and every call to
- * the bridge fails as if it were not there).
- */
-export function erlCookie(): string {
-  return `C${randomCookie()}`;
 }

@@ -14,8 +14,8 @@ import { join } from "node:path";
 import { decode } from "../../etf/decode.js";
 import { Atom, Tuple, listElements, type Term } from "../../etf/terms.js";
 import type { Node } from "../../bridge/api.js";
-import { erlCookie, startBridge } from "./bridge.js";
-import { Epmd, ErlNode, repoRoot, tsSslEbin } from "../support/erlang.js";
+import { startBridge } from "./bridge.js";
+import { Epmd, ErlNode, randomCookie, repoRoot, tsSslEbin } from "../support/erlang.js";
 
 const conformanceDir = join(repoRoot, "test", "conformance");
 const scenarioDir = join(conformanceDir, "scenarios");
@@ -144,7 +144,7 @@ export async function runConformance(options: ConformanceOptions = {}): Promise<
   compile(files, ebin);
   ensureTsSsl();
 
-  const cookie = erlCookie();
+  const cookie = randomCookie();
   let epmd: Epmd | undefined;
   let bridgeNode: Node | undefined;
   let erl: ErlNode | undefined;

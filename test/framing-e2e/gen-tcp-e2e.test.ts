@@ -23,10 +23,10 @@ import { encode } from "../../etf/encode.js";
 import { formatTerm } from "../../etf/format.js";
 import { atom, tuple, type Term } from "../../etf/terms.js";
 import type { PacketType } from "../../ts-ssl/packet/types.js";
-import { erlCookie, startBridge } from "../conformance/bridge.js";
+import { startBridge } from "../conformance/bridge.js";
 import { allTypes, concat, httpHead, httpLine, validFrame } from "../packet/arbitraries.js";
 import { packetTypeTerm } from "../packet/oracle.js";
-import { Epmd, ErlNode, repoRoot, stopAll } from "../support/erlang.js";
+import { Epmd, ErlNode, randomCookie, repoRoot, stopAll } from "../support/erlang.js";
 
 const seed = Number(process.env.FRAMING_SEED ?? Date.now() % 2 ** 31);
 const RUNS = Number(process.env.FRAMING_RUNS ?? 60);
@@ -41,7 +41,7 @@ beforeAll(async () => {
   const sources = [join(repoRoot, "test", "framing-e2e", "framing_e2e.erl"), join(repoRoot, "erlang_stub", "test", "ts_ssl_certs.erl")];
   const made = spawnSync("erlc", ["-o", ebin, ...sources], { encoding: "utf8" });
   if (made.status !== 0) throw new Error(`erlc: ${made.stdout}${made.stderr}`);
-  const cookie = erlCookie();
+  const cookie = randomCookie();
   const epmd = await Epmd.start();
   bridge = await startBridge(cookie, epmd.port);
   erl = await ErlNode.start({ epmdPort: epmd.port, cookie, codePaths: [ebin] });

@@ -41,8 +41,9 @@ export function randomName(prefix = "t"): string {
   return `${prefix}${randomBytes(4).toString("hex")}`;
 }
 
+/** 20 random capital letters, as `erl` makes a cookie (never a leading `-` that its command line would take for a flag). */
 export function randomCookie(): string {
-  return randomBytes(12).toString("base64url").toUpperCase();
+  return Array.from(randomBytes(20), (b) => String.fromCharCode(65 + (b % 26))).join("");
 }
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */
