@@ -119,12 +119,14 @@ export class SslSocket extends Endpoint {
     tls.on("error", (err) => this.#end(reasonOf(err, "transfer")));
     tls.on("end", () => this.#end(undefined));
     tls.on("close", () => this.#end(undefined));
-    tls.on("data", (chunk: Buffer) => {
-      this.#framer.push(chunk);
-      this.#pump();
-    });
+    tls.on("data", this.#onData);
     this.#pump();
   }
+
+  readonly #onData = (chunk: Buffer): void => {
+    this.#framer.push(chunk);
+    this.#pump();
+  };
 
   // ---- receiving
 
@@ -206,6 +208,14 @@ export class SslSocket extends Endpoint {
   /** The peer has closed or the connection failed: what is buffered goes out, then the end. */
   #end(why: Term | undefined): void {
     if (this.#ended !== undefined) return;
+    // A paused TLS socket may hold data it decrypted before the close or reset: it came from the
+    // peer before the end, so it is delivered first, as gen_tcp delivers what it read before an
+    // error. (read() would also emit 'data' before 'close' has been emitted: hence the `off`.)
+    const tls = this.#tls;
+    if (tls !== undefined) {
+      tls.off("data", this.#onData);
+      for (let chunk: Buffer | null; (chunk = tls.read() as Buffer | null) !== null; ) this.#framer.push(chunk);
+    }
     this.#ended = { reason: why };
     for (const done of [...this.#pendingSends]) done(tuple(error, reason.closed));
     this.#pump();

@@ -4,11 +4,12 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
-import type { TLSSocket } from "node:tls";
+import { createServer as createTcpServer } from "node:net";
+import { createSecureContext, TLSSocket } from "node:tls";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { atom, Pid, type Term, type Tuple } from "../../etf/index.js";
 import { makePki, type Pki } from "../support/certs.js";
-import { a, Bench, infinity, s, show, t, type Caller } from "./harness.js";
+import { a, Bench, infinity, portOf, s, show, t, type Caller } from "./harness.js";
 import { collect, credentials, readBytes, silentServer, TlsPeerServer } from "./peers.js";
 
 let pki: Pki;
@@ -228,6 +229,40 @@ describe("passive delivery: recv/2,3", () => {
     expect(show(await owner.call("recv", S, 0, infinity))).toBe("{error,closed}");
     expect(show(await owner.call("recv", S, 5, infinity))).toBe("{error,closed}");
     expect(show(await owner.call("send", S, Buffer.from("x")))).toBe("{error,closed}");
+  });
+
+  it("after a reset: what arrived before it, then {error, econnreset}", async () => {
+    // A TLS server over a TCP socket of its own, so that it can reset the connection.
+    const context = createSecureContext(credentials(pki.server));
+    const tcp = createTcpServer((raw) => {
+      const tlsSide = new TLSSocket(raw, { isServer: true, secureContext: context });
+      tlsSide.on("error", () => {});
+      tlsSide.once("secure", () => {
+        for (let i = 0; i < 104; i++) tlsSide.write(Buffer.from([48 + (i % 10)]));
+        tlsSide.once("drain", () => {});
+        setTimeout(() => raw.resetAndDestroy(), 50);
+      });
+    });
+    await new Promise<void>((r) => tcp.listen(0, "127.0.0.1", r));
+    try {
+      const owner = bench.caller();
+      const S = await owner.socket("connect", s("localhost"), portOf(tcp), [t(a("active"), a("false")), a("binary")], infinity);
+      // Nothing is read until asked; the reset comes while the data waits in the bridge.
+      await new Promise((r) => setTimeout(r, 300));
+      let got = "";
+      for (;;) {
+        const reply = show(await owner.call("recv", S, 0, infinity));
+        const m = /^\{ok,<<"(.*)">>\}$/.exec(reply);
+        if (m === null) {
+          expect(reply).toBe("{error,econnreset}");
+          break;
+        }
+        got += m[1];
+      }
+      expect(got).toBe("0123456789".repeat(10) + "0123");
+    } finally {
+      tcp.close();
+    }
   });
 
   it("a packet over packet_size: the waiting recv gets emsgsize, later ones closed", async () => {
