@@ -131,6 +131,19 @@ rules() ->
        match => fun({error, {tls_alert, {_, Text}}}, {error, esslerrssl}) ->
                         string:find(Text, " received ") =/= nomatch
                 end},
+     #{name => refusal_without_alert,
+       otp => "the peer whose certificate is refused (or that sends none to a `{verify, 2}` "
+              "server) gets the fatal alert: `{error, {tls_alert, {Alert, Text}}}`",
+       ts_ssl => "that peer sees the connection close: `{error, closed}`",
+       why => "Not a 3.9 difference: a limit of node:tls, which has no certificate-verify "
+              "callback. ts_ssl checks the peer's chain itself, to honour `depth` and give 3.9's "
+              "reasons, once node:tls has finished the handshake; a refused peer is then closed "
+              "without an alert. The refusing side gets the manual's reason as usual.",
+       calls => [peer],
+       match => fun({error, {tls_alert, {Alert, _}}}, {error, closed}) ->
+                        lists:member(Alert, [certificate_expired, bad_certificate, unknown_ca,
+                                             handshake_failure, certificate_required])
+                end},
      #{name => verify_without_cacertfile,
        otp => "`{verify, verify_peer}` without `cacertfile`: `{error, {options, {cacertfile, []}}}` "
               "before connecting",
