@@ -87,7 +87,9 @@ describe("links and monitors between the bridge and erl", () => {
     await monitorsReady.take();
     p1.process.terminate(atom("normal"));
     p2.process.terminate(new Tuple([atom("shutdown"), atom("bye")]));
-    expect((await result).text).toBe("{{got,normal},{got,{shutdown,bye}}}");
+    const text = (await result).text;
+    const state = `p1 ended ${String(p1.exitReason)}, p2 ended ${String(p2.exitReason)}, p2 got ${p2.messages.map(String).join(" ")}`;
+    expect(text, state).toBe("{{got,normal},{got,{shutdown,bye}}}");
   });
 
   it("unlink stops an erl process's exit from reaching the bridge process", async () => {
