@@ -16,8 +16,7 @@ import { Pid, Tuple, atom, type Term } from "../etf/terms.js";
 import { reply, serveCalls } from "../bridge/gen-server.js";
 import { silentLogger } from "../bridge/log.js";
 import { DistNode } from "../bridge/node.js";
-import { Epmd, ErlNode, randomName, stopAll } from "../test/support/erlang.js";
-import { cookieForErl } from "../test/bridge/helpers.js";
+import { Epmd, ErlNode, randomCookie, randomName, stopAll } from "../test/support/erlang.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SERIAL_CALLS = 20_000;
@@ -98,7 +97,7 @@ interface Figures {
 
 export async function run(): Promise<void> {
   const epmd = await Epmd.start();
-  const cookie = cookieForErl();
+  const cookie = randomCookie();
   const bridge = await DistNode.start({ name: randomName("benchbridge"), cookie, epmdPort: epmd.port, logger: silentLogger });
   try {
     const server = await ErlNode.start({ epmdPort: epmd.port, cookie, args: ERL_ARGS });

@@ -16,8 +16,8 @@ import {
 import { EpmdUnavailable, hiddenNodeInfo, lookup, names, register } from "../../bridge/epmd-client.js";
 import { EmbeddedEpmd } from "../../bridge/epmd-server.js";
 import { silentLogger } from "../../bridge/log.js";
-import { Epmd, ErlNode, freePort, randomName, stopAll } from "../support/erlang.js";
-import { epmdNames, run, cookieForErl } from "./helpers.js";
+import { Epmd, ErlNode, freePort, randomCookie, randomName, stopAll } from "../support/erlang.js";
+import { epmdNames, run } from "./helpers.js";
 
 const info: NodeInfo = {
   port: 40123,
@@ -135,7 +135,7 @@ describe("the embedded EPMD", () => {
   it("serves `epmd -names`, and erl nodes register with it and find each other", async () => {
     const creation = server.registerLocal(hiddenNodeInfo("self_node", 4242));
     expect(creation).toBeGreaterThan(0);
-    const cookie = cookieForErl();
+    const cookie = randomCookie();
     const a = await ErlNode.start({ epmdPort: server.port, cookie });
     const b = await ErlNode.start({ epmdPort: server.port, cookie });
     const out = await epmdNames(server.port);

@@ -7,7 +7,7 @@ import { Atom, Pid, Tuple, atom, type Term } from "../../etf/terms.js";
 import type { Process } from "../../bridge/api.js";
 import { MemoryLogger } from "../../bridge/log.js";
 import { DistNode, type DistNodeOptions } from "../../bridge/node.js";
-import { randomCookie, randomName } from "../support/erlang.js";
+import { randomName } from "../support/erlang.js";
 
 export interface RunResult {
   status: number | null;
@@ -35,17 +35,6 @@ export async function epmdNames(port: number): Promise<string> {
   return (await run("epmd", ["-names"], { ...process.env, ERL_EPMD_PORT: String(port) })).stdout;
 }
 
-
-/**
- * A random cookie that erl takes as one: randomCookie() can start with "-", which erl reads as
- * a flag (then the node never comes up).
- */
-export function cookieForErl(): string {
-  for (;;) {
-    const c = randomCookie();
-    if (!c.startsWith("-")) return c;
-  }
-}
 
 /** A bridge on the given EPMD port, logging to memory; `stop()` it in afterAll. */
 export async function startBridge(

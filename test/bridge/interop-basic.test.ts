@@ -8,8 +8,8 @@ import type { From, Process } from "../../bridge/api.js";
 import { reply, serveCalls } from "../../bridge/gen-server.js";
 import type { MemoryLogger } from "../../bridge/log.js";
 import type { DistNode } from "../../bridge/node.js";
-import { Epmd, ErlNode, stopAll } from "../support/erlang.js";
-import { Mailbox, epmdNames, erlAtom, startBridge, cookieForErl } from "./helpers.js";
+import { Epmd, ErlNode, randomCookie, stopAll } from "../support/erlang.js";
+import { Mailbox, epmdNames, erlAtom, startBridge } from "./helpers.js";
 
 describe("the bridge beside a real erl node", () => {
   let epmd: Epmd;
@@ -22,7 +22,7 @@ describe("the bridge beside a real erl node", () => {
 
   beforeAll(async () => {
     epmd = await Epmd.start();
-    const cookie = cookieForErl();
+    const cookie = randomCookie();
     ({ bridge, log } = await startBridge(epmd.port, cookie));
     B = erlAtom(bridge.name);
     erl = await ErlNode.start({ epmdPort: epmd.port, cookie });
@@ -77,8 +77,8 @@ describe("the bridge beside a real erl node", () => {
   it("leaves no late reply in the caller's mailbox after a timeout", async () => {
     late.length = 0;
     const r = await erl.eval(`
-      R = (catch gen_server:call({calc, ${B}}, {slow, 200}, 50)),
-      timer:sleep(600),
+      R = (catch gen_server:call({calc, ${B}}, {slow, 1000}, 50)),
+      timer:sleep(1500),
       {messages, Ms} = process_info(self(), messages),
       {element(1, element(2, R)), Ms}`);
     expect(r.text).toBe("{timeout,[]}");

@@ -14,8 +14,8 @@ import { FrameReader, frameLength, joinFrame } from "../../bridge/framing.js";
 import { connectHandshake } from "../../bridge/handshake.js";
 import type { DistNode } from "../../bridge/node.js";
 import { SocketTransport } from "../../bridge/transport.js";
-import { Epmd, ErlNode, freePort, shortHost, stopAll } from "../support/erlang.js";
-import { Mailbox, cookieForErl, erlAtom, run, startBridge } from "./helpers.js";
+import { Epmd, ErlNode, freePort, randomCookie, shortHost, stopAll } from "../support/erlang.js";
+import { Mailbox, erlAtom, run, startBridge } from "./helpers.js";
 
 const bridges: DistNode[] = [];
 afterAll(async () => {
@@ -32,7 +32,7 @@ async function bridgeOn(epmdPort: number, cookie: string, options: Parameters<ty
 describe("the connection over time", () => {
   it("stays up with an erl node at a much shorter net_ticktime than its own, answering its ticks", async () => {
     const epmd = await Epmd.start();
-    const cookie = cookieForErl();
+    const cookie = randomCookie();
     const { bridge } = await bridgeOn(epmd.port, cookie, { netTickTime: 60 });
     const erl = await ErlNode.start({ epmdPort: epmd.port, cookie, args: ["-kernel", "net_ticktime", "2"] });
     const watch = erl.eval(`
@@ -61,7 +61,7 @@ describe("the connection over time", () => {
 
   it("reports back-pressure while the peer does not read, and drains when it does", async () => {
     const epmd = await Epmd.start();
-    const cookie = cookieForErl();
+    const cookie = randomCookie();
     const { bridge } = await bridgeOn(epmd.port, cookie, { highWaterMark: 1 << 20 });
     const erl = await ErlNode.start({ epmdPort: epmd.port, cookie });
     await erl.eval(`register(slow_sink, spawn(fun Loop() -> receive _ -> Loop() end end)), ok`);
@@ -150,7 +150,7 @@ describe("the connection over time", () => {
 
   it("names a peer that asks for a dynamic name (an erl node started without one)", async () => {
     const epmd = await Epmd.start();
-    const cookie = cookieForErl();
+    const cookie = randomCookie();
     const { bridge } = await bridgeOn(epmd.port, cookie);
     const r = await run(
       "erl",

@@ -6,8 +6,8 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { atom } from "../../etf/terms.js";
 import { names } from "../../bridge/epmd-client.js";
-import { Epmd, ErlNode, freePort, randomName, stopAll } from "../support/erlang.js";
-import { epmdNames, erlAtom, run, startBridge, cookieForErl } from "./helpers.js";
+import { Epmd, ErlNode, freePort, randomCookie, randomName, stopAll } from "../support/erlang.js";
+import { epmdNames, erlAtom, run, startBridge } from "./helpers.js";
 import type { DistNode } from "../../bridge/node.js";
 
 const bridges: DistNode[] = [];
@@ -19,7 +19,7 @@ afterAll(async () => {
 describe("EPMD", () => {
   it("registers with a real EPMD, hidden, and leaves it on stop", async () => {
     const epmd = await Epmd.start();
-    const { bridge } = await startBridge(epmd.port, cookieForErl());
+    const { bridge } = await startBridge(epmd.port, randomCookie());
     const alive = bridge.name.name.split("@")[0]!;
     expect(bridge.servesEpmd).toBe(false);
     expect(await epmdNames(epmd.port)).toContain(`name ${alive} at port ${bridge.port}`);
@@ -29,7 +29,7 @@ describe("EPMD", () => {
 
   it("serves EPMD itself when none answers: epmd -names and erl nodes started later use it", async () => {
     const port = await freePort();
-    const cookie = cookieForErl();
+    const cookie = randomCookie();
     const { bridge, log } = await startBridge(port, cookie);
     bridges.push(bridge);
     expect(bridge.servesEpmd).toBe(true);
@@ -53,7 +53,7 @@ describe("EPMD", () => {
 
   it("registers again, serving EPMD itself, when the real EPMD goes away", async () => {
     const epmd = await Epmd.start();
-    const cookie = cookieForErl();
+    const cookie = randomCookie();
     const { bridge, log } = await startBridge(epmd.port, cookie);
     bridges.push(bridge);
     const alive = bridge.name.name.split("@")[0]!;
@@ -67,7 +67,7 @@ describe("EPMD", () => {
 
   it("works with long names (-name NAME@HOST) both ways", async () => {
     const epmd = await Epmd.start();
-    const cookie = cookieForErl();
+    const cookie = randomCookie();
     const { bridge } = await startBridge(epmd.port, cookie, { name: `${randomName("lb")}@127.0.0.1`, longNames: true });
     bridges.push(bridge);
     const erl = await ErlNode.start({ epmdPort: epmd.port, cookie, longNames: true });
@@ -77,7 +77,7 @@ describe("EPMD", () => {
 
   it("refuses to start under a name EPMD already has", async () => {
     const epmd = await Epmd.start();
-    const cookie = cookieForErl();
+    const cookie = randomCookie();
     const erl = await ErlNode.start({ epmdPort: epmd.port, cookie });
     await expect(startBridge(epmd.port, cookie, { name: erl.name })).rejects.toThrow(/refused to register/);
   });

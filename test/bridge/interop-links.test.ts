@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Pid, Tuple, atom, type Term } from "../../etf/terms.js";
 import type { DistNode } from "../../bridge/node.js";
-import { Epmd, ErlNode, randomName, stopAll } from "../support/erlang.js";
-import { Mailbox, erlAtom, startBridge, tagged, cookieForErl } from "./helpers.js";
+import { Epmd, ErlNode, randomCookie, randomName, stopAll } from "../support/erlang.js";
+import { Mailbox, erlAtom, startBridge, tagged } from "./helpers.js";
 
 const isExit = (from: Pid | undefined, reason: string) => (t: Term) =>
   tagged("EXIT", 3)(t) && (from === undefined || String((t as Tuple).elements[1]) === String(from)) && String((t as Tuple).elements[2]) === reason;
@@ -24,7 +24,7 @@ describe("links and monitors between the bridge and erl", () => {
 
   beforeAll(async () => {
     epmd = await Epmd.start();
-    cookie = cookieForErl();
+    cookie = randomCookie();
     ({ bridge } = await startBridge(epmd.port, cookie));
     B = erlAtom(bridge.name);
     erl = await ErlNode.start({ epmdPort: epmd.port, cookie });

@@ -15,8 +15,8 @@ import { HandshakeError, buildName, connectHandshake } from "../../bridge/handsh
 import type { MemoryLogger } from "../../bridge/log.js";
 import type { DistNode } from "../../bridge/node.js";
 import { SocketTransport } from "../../bridge/transport.js";
-import { Epmd, ErlNode, shortHost, stopAll } from "../support/erlang.js";
-import { Mailbox, erlAtom, startBridge, cookieForErl } from "./helpers.js";
+import { Epmd, ErlNode, randomCookie, shortHost, stopAll } from "../support/erlang.js";
+import { Mailbox, erlAtom, startBridge } from "./helpers.js";
 
 describe("refusals and garbage", () => {
   let epmd: Epmd;
@@ -27,7 +27,7 @@ describe("refusals and garbage", () => {
 
   beforeAll(async () => {
     epmd = await Epmd.start();
-    cookie = cookieForErl();
+    cookie = randomCookie();
     ({ bridge, log } = await startBridge(epmd.port, cookie, { setupTimeMs: 1_000 }));
     erl = await ErlNode.start({ epmdPort: epmd.port, cookie });
   });
@@ -53,14 +53,14 @@ describe("refusals and garbage", () => {
   }
 
   it("refuses an erl node with the wrong cookie, and says why", async () => {
-    const intruder = await ErlNode.start({ epmdPort: epmd.port, cookie: "WRONG" + cookieForErl() });
+    const intruder = await ErlNode.start({ epmdPort: epmd.port, cookie: "WRONG" + randomCookie() });
     expect((await intruder.eval(`net_adm:ping(${erlAtom(bridge.name)})`)).text).toBe("pang");
     expect(log.matching(new RegExp(`from node ${intruder.nodeName} rejected at recv_challenge_reply: invalid digest`))).toHaveLength(1);
     await stillServing();
   });
 
   it("is refused by an erl node with another cookie, and says at which step", async () => {
-    const other = await ErlNode.start({ epmdPort: epmd.port, cookie: "OTHER" + cookieForErl() });
+    const other = await ErlNode.start({ epmdPort: epmd.port, cookie: "OTHER" + randomCookie() });
     expect(await bridge.ping(atom(other.nodeName))).toBe("pang");
     expect(log.matching(new RegExp(`handshake to ${other.nodeName} failed at recv_challenge_ack`))).toHaveLength(1);
     await expect.poll(() => other.log).toMatch(/Invalid challenge reply/);

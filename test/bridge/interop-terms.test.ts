@@ -6,8 +6,8 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Pid, Tuple, atom, type Term } from "../../etf/terms.js";
 import type { DistNode } from "../../bridge/node.js";
-import { Epmd, ErlNode, stopAll } from "../support/erlang.js";
-import { Mailbox, erlAtom, startBridge, tagged, cookieForErl } from "./helpers.js";
+import { Epmd, ErlNode, randomCookie, stopAll } from "../support/erlang.js";
+import { Mailbox, erlAtom, startBridge, tagged } from "./helpers.js";
 
 describe("terms between the bridge and erl", () => {
   let erl: ErlNode;
@@ -16,7 +16,7 @@ describe("terms between the bridge and erl", () => {
 
   beforeAll(async () => {
     const epmd = await Epmd.start();
-    const cookie = cookieForErl();
+    const cookie = randomCookie();
     ({ bridge } = await startBridge(epmd.port, cookie));
     B = erlAtom(bridge.name);
     erl = await ErlNode.start({ epmdPort: epmd.port, cookie });

@@ -7,15 +7,15 @@ import { Pid, Ref, Tuple, atom, termEquals, type Term } from "../../etf/terms.js
 import { CallError, call, reply, serveCalls } from "../../bridge/gen-server.js";
 import type { MemoryLogger } from "../../bridge/log.js";
 import type { DistNode } from "../../bridge/node.js";
-import { freePort } from "../support/erlang.js";
-import { Mailbox, startBridge, tagged, cookieForErl } from "./helpers.js";
+import { freePort, randomCookie } from "../support/erlang.js";
+import { Mailbox, startBridge, tagged } from "./helpers.js";
 
 describe("bridge processes among themselves", () => {
   let node: DistNode;
   let log: MemoryLogger;
 
   beforeAll(async () => {
-    ({ bridge: node, log } = await startBridge(await freePort(), cookieForErl()));
+    ({ bridge: node, log } = await startBridge(await freePort(), randomCookie()));
   });
   afterAll(() => node?.stop());
 
