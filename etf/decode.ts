@@ -75,9 +75,35 @@ function decodeFrom(bytes: Uint8Array, offset: number, options: DecodeOptions | 
     pos++;
     if (bytes[pos] === Tag.COMPRESSED) return decodeCompressed(bytes, offset, pos, maxSize, options);
   }
-  const d = new Decoder(bytes, pos, Math.min(bytes.length, offset + maxSize), options);
-  return { term: guarded(d), offset: d.pos };
+  const d = acquire(bytes, pos, Math.min(bytes.length, offset + maxSize), options);
+  try {
+    return { term: guarded(d), offset: d.pos };
+  } finally {
+    release(d);
+  }
 }
+
+/**
+ * One idle decoder, reused: its container stacks then cost nothing per call, and a call
+ * allocates little beyond the terms it returns (the distribution layer decodes several small
+ * control terms per message). A decode that starts while another runs (from an `atomCache`
+ * callback, say) simply makes a decoder of its own.
+ */
+let idle: Decoder | undefined;
+
+function acquire(bytes: Uint8Array, pos: number, end: number, options: DecodeOptions | undefined): Decoder {
+  const d = idle ?? new Decoder();
+  idle = undefined;
+  d.reset(bytes, pos, end, options);
+  return d;
+}
+
+function release(d: Decoder): void {
+  d.reset(EMPTY, 0, 0, undefined);
+  idle = d;
+}
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * The decoder keeps its own stack, but a map's keys are told apart by Erlang equality, and a
@@ -104,12 +130,16 @@ function decodeCompressed(
 ): { term: Term; offset: number } {
   const { inflated, used } = inflateTerm(bytes, at, maxSize - (at - start));
   // The inner term is decoded on its own buffer: offsets in its errors are inside the inflated data.
-  const d = new Decoder(inflated, 0, inflated.length, options);
-  const term = guarded(d);
-  if (d.pos !== inflated.length) {
-    throw new EtfError("bad_compressed", Tag.COMPRESSED, at, `the term ends ${inflated.length - d.pos} bytes before the inflated data`);
+  const d = acquire(inflated, 0, inflated.length, options);
+  try {
+    const term = guarded(d);
+    if (d.pos !== inflated.length) {
+      throw new EtfError("bad_compressed", Tag.COMPRESSED, at, `the term ends ${inflated.length - d.pos} bytes before the inflated data`);
+    }
+    return { term, offset: at + used };
+  } finally {
+    release(d);
   }
-  return { term, offset: at + used };
 }
 
 function readU32(b: Uint8Array, at: number): number {
@@ -145,12 +175,12 @@ const FLOAT_EXT_SYNTAX = /^[+-]?[0-9]+\.[0-9]+(?:[eE][+-]?[0-9]+)?$/;
 const OPENED = Symbol("opened") as unknown as Term;
 
 class Decoder {
-  pos: number;
-  readonly #bytes: Uint8Array;
+  pos = 0;
+  #bytes: Uint8Array = EMPTY;
   /** Reading past `#end` is an error: `truncated` up to bytes.length, `too_large` up to maxSize. */
-  readonly #end: number;
-  readonly #atomCache: ((index: number) => Atom | undefined) | undefined;
-  readonly #maxDepth: number;
+  #end = 0;
+  #atomCache: ((index: number) => Atom | undefined) | undefined;
+  #maxDepth = Infinity;
   #view: DataView | undefined;
   // The open containers, innermost last, as parallel arrays (no object per container).
   #depth = 0;
@@ -161,8 +191,15 @@ class Decoder {
   readonly #ats: number[] = [];
   readonly #funs: Array<FunHead | undefined> = [];
 
-  constructor(bytes: Uint8Array, pos: number, end: number, options: DecodeOptions | undefined) {
+  /** Points the decoder at new input; what a failed decode left on the stacks is dropped. */
+  reset(bytes: Uint8Array, pos: number, end: number, options: DecodeOptions | undefined): void {
+    for (let k = 0; k < this.#depth; k++) {
+      this.#items[k] = undefined!;
+      this.#funs[k] = undefined;
+    }
+    this.#depth = 0;
     this.#bytes = bytes;
+    this.#view = undefined;
     this.pos = pos;
     this.#end = end;
     this.#atomCache = options?.atomCache;
