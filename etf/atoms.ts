@@ -2,9 +2,9 @@
  * Atoms on the wire: SMALL_ATOM_UTF8_EXT and ATOM_UTF8_EXT both ways, ATOM_EXT and
  * SMALL_ATOM_EXT (latin1) read only, as OTP 26 dropped writing them.
  *
- *   atomWire(a): the bytes the encoder writes for `a` (tag, length, UTF-8 name), memoised on
- *     the atom; undefined when `a` cannot be an atom on the wire (over 255 characters, or a
- *     name that is not valid Unicode).
+ *   atomWire(a): what the encoder writes for `a` (tag, length, UTF-8 name), memoised on the
+ *     atom; undefined when `a` cannot be an atom on the wire (over 255 characters, or a name
+ *     that is not valid Unicode). writeAtom(view, at, wire) writes it and returns its length.
  *   utf8Atom(bytes, start, n) / latin1Atom(bytes, start, n): the atom named by those bytes,
  *     or undefined when they are not valid UTF-8 or name more than 255 characters.
  *
@@ -16,27 +16,37 @@ import { Atom, atomWireForm } from "./terms.js";
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-export function atomWire(a: Atom): Uint8Array | undefined {
+/**
+ * The wire form: its length in bytes, then the bytes as big-endian 32-bit words, the last one
+ * padded, so that writing an atom is a few word stores instead of a loop over its bytes.
+ */
+export type AtomWire = Int32Array;
+
+export function atomWire(a: Atom): AtomWire | undefined {
   let w = a[atomWireForm];
   if (w === undefined) w = a[atomWireForm] = makeWire(a.name);
   return w ?? undefined;
 }
 
-function makeWire(name: string): Uint8Array | null {
+/**
+ * Writes `w` at `at` and returns its length. Up to 3 bytes past that are written too (the
+ * padding of the last word): the caller has made room for `w[0] + 3` bytes.
+ */
+export function writeAtom(view: DataView, at: number, w: AtomWire): number {
+  for (let i = 1; i < w.length; i++) view.setInt32(at + 4 * (i - 1), w[i]!);
+  return w[0]!;
+}
+
+function makeWire(name: string): AtomWire | null {
   if (typeof name !== "string" || LONE_SURROGATE.test(name) || characters(name) > Limit.ATOM_CHARACTERS) return null;
   const utf8 = Buffer.from(name, "utf8");
   const small = utf8.length <= 0xff;
-  const out = new Uint8Array((small ? 2 : 3) + utf8.length);
-  if (small) {
-    out[0] = Tag.SMALL_ATOM_UTF8_EXT;
-    out[1] = utf8.length;
-  } else {
-    out[0] = Tag.ATOM_UTF8_EXT;
-    out[1] = utf8.length >> 8;
-    out[2] = utf8.length & 0xff;
-  }
-  out.set(utf8, small ? 2 : 3);
-  return out;
+  const bytes = small ? [Tag.SMALL_ATOM_UTF8_EXT, utf8.length] : [Tag.ATOM_UTF8_EXT, utf8.length >> 8, utf8.length & 0xff];
+  bytes.push(...utf8);
+  const w = new Int32Array(1 + Math.ceil(bytes.length / 4));
+  w[0] = bytes.length;
+  for (let i = 0; i < bytes.length; i++) w[1 + (i >> 2)]! |= bytes[i]! << (24 - 8 * (i & 3));
+  return w;
 }
 
 function characters(s: string): number {

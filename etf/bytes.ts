@@ -19,7 +19,12 @@ const SLAB = 64 * 1024;
 
 export class ByteBuilder {
   protected buf: Buffer;
+  /** buf as a DataView: one bounds-checked store for a 16- or 32-bit field instead of several. */
+  protected view: DataView;
   protected pos = 0;
+  /** buf's memory, kept because reading `buf.buffer` costs about as much as making a view. */
+  #memory: ArrayBuffer;
+  #memoryOffset: number;
   /** Where the output under construction starts in buf (what is before it was handed over). */
   #start = 0;
   /** Parts of the output already closed off because a large binary was referenced after them. */
@@ -30,6 +35,9 @@ export class ByteBuilder {
   constructor(options?: { chunkThreshold?: number; initialSize?: number }) {
     this.#chunkThreshold = options?.chunkThreshold ?? Infinity;
     this.buf = Buffer.allocUnsafe(options?.initialSize ?? SLAB);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+    this.#memory = this.buf.buffer as ArrayBuffer;
+    this.#memoryOffset = this.buf.byteOffset;
   }
 
   /** Bytes in the output under construction. */
@@ -44,6 +52,9 @@ export class ByteBuilder {
     const next = Buffer.allocUnsafe(Math.max(SLAB, 2 * (used + n)));
     this.buf.copy(next, 0, this.#start, this.pos);
     this.buf = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.length);
+    this.#memory = next.buffer as ArrayBuffer;
+    this.#memoryOffset = next.byteOffset;
     this.#start = 0;
     this.pos = used;
   }
@@ -65,13 +76,8 @@ export class ByteBuilder {
 
   u32(v: number): this {
     this.ensure(4);
-    const b = this.buf;
-    const p = this.pos;
-    b[p] = v >>> 24;
-    b[p + 1] = v >>> 16;
-    b[p + 2] = v >>> 8;
-    b[p + 3] = v;
-    this.pos = p + 4;
+    writeU32(this.buf, this.pos, v);
+    this.pos += 4;
     return this;
   }
 
@@ -79,7 +85,7 @@ export class ByteBuilder {
   bytes(b: Uint8Array): this {
     const n = b.length;
     if (n >= this.#chunkThreshold) {
-      if (this.pos > this.#start) this.#chunks.push(this.buf.subarray(this.#start, this.pos));
+      if (this.pos > this.#start) this.#chunks.push(this.#view(this.#start, this.pos));
       this.#chunks.push(b);
       this.#chunked += this.pos - this.#start + n;
       this.#start = this.pos;
@@ -105,14 +111,14 @@ export class ByteBuilder {
   /** Writes `v` over the 4 bytes reserved at `mark` (a length from reserveU32). */
   patchU32(mark: number, v: number): this {
     if (mark >= this.#chunked) {
-      this.buf.writeUInt32BE(v, this.#start + mark - this.#chunked);
+      writeU32(this.buf, this.#start + mark - this.#chunked, v);
       return this;
     }
-    // The mark is in a closed-off part: always one of our own buffers, since reserved bytes are.
+    // The mark is in a closed-off part: always one of our own views, since reserved bytes are.
     let at = mark;
     for (const c of this.#chunks) {
       if (at < c.length) {
-        (c as Buffer).writeUInt32BE(v, at);
+        writeU32(c, at, v);
         return this;
       }
       at -= c.length;
@@ -120,18 +126,38 @@ export class ByteBuilder {
     assert.fail(`no reserved bytes at ${mark}`);
   }
 
-  /** The output so far as one Buffer (a view of the slab unless chunks were referenced). */
+  /**
+   * The output so far as one Buffer: a view of the slab, or, when binaries were referenced, one
+   * allocation of exactly the output's size that each part is copied into once.
+   */
   finish(): Buffer {
-    const tail = this.buf.subarray(this.#start, this.pos);
-    const out = this.#chunks.length === 0 ? tail : Buffer.concat([...this.#chunks, tail]);
+    let out: Buffer;
+    if (this.#chunks.length === 0) {
+      out = Buffer.from(this.#memory, this.#memoryOffset + this.#start, this.pos - this.#start);
+    } else {
+      out = Buffer.allocUnsafe(this.length);
+      let at = 0;
+      for (const c of this.#chunks) {
+        out.set(c, at);
+        at += c.length;
+      }
+      this.buf.copy(out, at, this.#start, this.pos);
+      this.#chunks = [];
+    }
     this.#handOver();
     return out;
   }
 
   /** The output so far as chunks to write in order (large binaries are not copied). */
   finishChunks(): Uint8Array[] {
-    const out = this.#chunks;
-    if (this.pos > this.#start) out.push(this.buf.subarray(this.#start, this.pos));
+    let out: Uint8Array[];
+    if (this.#chunks.length === 0) {
+      out = [this.#view(this.#start, this.pos)];
+    } else {
+      out = this.#chunks;
+      if (this.pos > this.#start) out.push(this.#view(this.#start, this.pos));
+      this.#chunks = [];
+    }
     this.#handOver();
     return out;
   }
@@ -139,14 +165,26 @@ export class ByteBuilder {
   /** Drops the output under construction. */
   reset(): this {
     this.pos = this.#start;
-    this.#chunks = [];
+    if (this.#chunks.length > 0) this.#chunks = [];
     this.#chunked = 0;
     return this;
   }
 
+  /** Bytes `[from, to)` of buf, sharing its memory (a plain Uint8Array is the cheapest view). */
+  #view(from: number, to: number): Uint8Array {
+    return new Uint8Array(this.#memory, this.#memoryOffset + from, to - from);
+  }
+
   #handOver(): void {
     this.#start = this.pos;
-    this.#chunks = [];
     this.#chunked = 0;
   }
+}
+
+/** `v` as 4 big-endian bytes at `p`. */
+export function writeU32(b: Uint8Array, p: number, v: number): void {
+  b[p] = v >>> 24;
+  b[p + 1] = v >>> 16;
+  b[p + 2] = v >>> 8;
+  b[p + 3] = v;
 }

@@ -18,15 +18,14 @@
  * at most 65535 integers 0..255 is STRING_EXT, as in the emulator. Anything that is not a term
  * (see terms.ts) throws EtfError with code `unencodable` and the output offset.
  *
- * Terms are walked recursively up to a depth of MAX_RECURSION, and with an explicit stack below
- * that, so a term of any depth (a decoded one, say) encodes without exhausting the JS stack.
- * (Only the key order of maps whose keys are maps nested thousands deep could: that is
- * reported as EtfError `too_deep`.)
+ * Terms are walked with an explicit stack, so a term of any depth (a decoded one, say) encodes
+ * without exhausting the JS stack. (Only the key order of maps whose keys are maps nested
+ * thousands deep could: that is reported as EtfError `too_deep`.)
  */
 import { EtfError } from "./errors.js";
 import { sortedEntries } from "./order.js";
-import { atomWire } from "./atoms.js";
-import { ByteBuilder } from "./bytes.js";
+import { atomWire, writeAtom } from "./atoms.js";
+import { ByteBuilder, writeU32 } from "./bytes.js";
 import { compressTerm } from "./compressed.js";
 import { Limit, Tag, VERSION_MAGIC } from "./tags.js";
 import {
@@ -53,31 +52,47 @@ export interface EncodeOptions {
 }
 
 const DEFAULT_LEVEL = 6;
-/**
- * Nesting handled by recursion (fast); deeper subterms go on an explicit stack. An unoptimised
- * #term frame is large: Node's default stack holds about 3,000 of them, so this leaves room.
- */
-const MAX_RECURSION = 500;
 const INT32_MIN = -0x80000000;
 const INT32_MAX = 0x7fffffff;
 const U64_LIMIT = 1n << 64n;
 const PORT_ID_28 = 1n << 28n;
+/**
+ * Room made once per subterm, enough for any fixed-size part (a SMALL_BIG_EXT of a safe integer
+ * is the longest, 10 bytes); only atoms, binaries and node names check for more.
+ */
+const HEADROOM = 16;
 
-/** What to write once a container's elements are written. */
-class Tail {
-  constructor(readonly tail: Term) {}
+/**
+ * What the walk is inside of, which says how its items are read and what follows the last one.
+ * ROOT is the term itself; MAP items are `[key, value]` entries, read as two terms each. TUPLE
+ * and MAP (first) need nothing after their last item.
+ */
+const enum Frame {
+  TUPLE,
+  MAP,
+  ROOT,
+  LIST,
+  IMPROPER,
+  FUN,
 }
-/** The NIL ending a proper list. */
-const NIL_TAIL = new Tail([]);
-/** A NEW_FUN_EXT is complete: its Size field, reserved at `mark`, is filled in. */
-class FunEnd {
-  constructor(readonly mark: number) {}
-}
-type Closing = Tail | FunEnd | undefined;
+/** Frames kept between walks; a deeper term's stack is let go once written. */
+const KEPT_FRAMES = 1024;
+
+type Entry = readonly [Term, Term];
+const NO_ITEMS: readonly Term[] = [];
 
 export class Encoder extends ByteBuilder {
-  /** Set by #open for the container it opened: what follows its elements. */
-  #closing: Closing;
+  /**
+   * The containers around the one being written: their items, where each is at and where it
+   * ends, and its Frame. Kept across calls, so a walk allocates nothing per container.
+   */
+  readonly #items: Array<readonly unknown[]> = [];
+  readonly #next: number[] = [];
+  readonly #end: number[] = [];
+  readonly #kind: Frame[] = [];
+  /** By depth: the tail of the improper list, or the Size mark of the fun, open there. */
+  readonly #tails: Array<Term | undefined> = [];
+  readonly #marks: number[] = [];
 
   /** The version byte and the term. */
   external(t: Term): this {
@@ -88,10 +103,12 @@ export class Encoder extends ByteBuilder {
   /** The term, without the version byte. */
   term(t: Term): this {
     try {
-      this.#term(t, 0);
+      this.#walk(t);
+      if (this.#items.length > KEPT_FRAMES) this.#dropFrames();
       return this;
     } catch (e) {
       this.reset();
+      this.#dropFrames();
       // Sorting maps whose keys are maps nested thousands deep recurses through the term order,
       // and a term can be too big for a Buffer: both are the caller's term, not a bug here.
       if (e instanceof RangeError) {
@@ -101,266 +118,279 @@ export class Encoder extends ByteBuilder {
     }
   }
 
-  #term(t: Term, depth: number): void {
-    // The common terms first, written here without the generality of #open (the hot path).
-    if (typeof t === "number") {
-      if ((t | 0) === t) this.#int32(t);
-      else this.#integer(t);
-      return;
-    }
-    const c = (t as object | null | undefined)?.constructor;
-    if (c === Atom) {
-      this.#wire(t as Atom);
-      return;
-    }
-    if (depth < MAX_RECURSION) {
-      if (c === Tuple) {
-        const els = (t as Tuple).elements;
-        this.#tupleHeader(els.length);
-        for (let i = 0; i < els.length; i++) this.#term(els[i]!, depth + 1);
-        return;
-      }
-      if (c === Array && (t as Term[]).length > 0 && !(maybeByteList(t as Term[]) && isByteList(t as Term[]))) {
-        const els = t as Term[];
-        this.#listHeader(els.length);
-        for (let i = 0; i < els.length; i++) this.#term(els[i]!, depth + 1);
-        this.u8(Tag.NIL_EXT);
-        return;
-      }
-      if (c === ErlMap) {
-        const m = t as ErlMap;
-        this.#mapHeader(m.size);
-        const entries = m.size <= Limit.FLATMAP_KEYS ? sortedEntries(m) : m.entries();
-        for (let i = 0; i < entries.length; i++) {
-          const e = entries[i]!;
-          this.#term(e[0], depth + 1);
-          this.#term(e[1], depth + 1);
-        }
-        return;
-      }
-    }
-    const kids = this.#open(t, c);
-    if (kids === undefined) return;
-    const closing = this.#closing;
-    if (depth >= MAX_RECURSION) {
-      this.#iterate(kids, closing);
-      return;
-    }
-    for (let i = 0; i < kids.length; i++) this.#term(kids[i]!, depth + 1);
-    if (closing === NIL_TAIL) this.u8(Tag.NIL_EXT);
-    else if (closing instanceof Tail) this.#term(closing.tail, depth + 1);
-    else if (closing !== undefined) this.patchU32(closing.mark, this.length - closing.mark);
-  }
-
-  #tupleHeader(n: number): void {
-    this.ensure(5);
-    const b = this.buf;
-    const p = this.pos;
-    if (n <= 0xff) {
-      b[p] = Tag.SMALL_TUPLE_EXT;
-      b[p + 1] = n;
-      this.pos = p + 2;
-    } else {
-      b[p] = Tag.LARGE_TUPLE_EXT;
-      this.pos = p + 1;
-      this.u32(n);
-    }
-  }
-
-  #listHeader(n: number): void {
-    this.ensure(5);
-    const b = this.buf;
-    const p = this.pos;
-    b[p] = Tag.LIST_EXT;
-    b[p + 1] = n >>> 24;
-    b[p + 2] = n >>> 16;
-    b[p + 3] = n >>> 8;
-    b[p + 4] = n;
-    this.pos = p + 5;
-  }
-
   /**
-   * The elements `kids` and what closes them, walked with an explicit stack: the open sequences,
-   * where each is at, and what closes each, as parallel arrays.
+   * Writes `root`, depth first, with an explicit stack: no recursion, so no depth limit, and
+   * the output position stays in a local. Every subterm is one pass through the loop: make
+   * room, find its type (commonest first), write it, or write a container's header and step
+   * into its items.
    */
-  #iterate(kids: readonly Term[], closing: Closing): void {
-    const seqs: Array<readonly Term[]> = [kids];
-    const next: number[] = [0];
-    const closings: Closing[] = [closing];
-    let top = 0;
-    while (top >= 0) {
-      const items = seqs[top]!;
-      const i = next[top]!;
-      if (i < items.length) {
-        next[top] = i + 1;
-        const inner = this.#open(items[i]!);
-        if (inner !== undefined) {
-          top++;
-          seqs[top] = inner;
-          next[top] = 0;
-          closings[top] = this.#closing;
-        }
-        continue;
+  #walk(root: Term): void {
+    const savedItems = this.#items;
+    const savedNext = this.#next;
+    const savedEnd = this.#end;
+    const savedKind = this.#kind;
+    let sp = 0;
+    let items: readonly unknown[] = NO_ITEMS;
+    let i = 0;
+    let end = 0;
+    let kind = Frame.ROOT;
+    let v = this.view;
+    // The view's size, read once per buffer: DataView's byteLength getter is not cheap.
+    let cap = v.byteLength;
+    let p = this.pos;
+    let t = root;
+    for (;;) {
+      if (p + HEADROOM > cap) {
+        this.pos = p;
+        this.ensure(HEADROOM);
+        v = this.view;
+        cap = v.byteLength;
+        p = this.pos;
       }
-      const c = closings[top];
-      top--;
-      if (c === NIL_TAIL) {
-        this.u8(Tag.NIL_EXT);
-      } else if (c instanceof Tail) {
-        top++;
-        seqs[top] = [c.tail];
-        next[top] = 0;
-        closings[top] = undefined;
-      } else if (c !== undefined) {
-        this.patchU32(c.mark, this.length - c.mark);
+      // A container met sets these, to be stepped into below.
+      let inner: readonly unknown[] | undefined;
+      let innerEnd = 0;
+      let innerKind = Frame.TUPLE;
+      let innerTail: Term | undefined;
+      let innerMark = 0;
+      if (typeof t === "number") {
+        if ((t | 0) === t && t >= 0 && t <= 0xff) {
+          v.setUint16(p, (Tag.SMALL_INTEGER_EXT << 8) | t);
+          p += 2;
+        } else if ((t | 0) === t) {
+          v.setUint8(p, Tag.INTEGER_EXT);
+          v.setInt32(p + 1, t);
+          p += 5;
+        } else {
+          this.pos = p;
+          this.#integer(t);
+          v = this.view;
+          cap = v.byteLength;
+          p = this.pos;
+        }
+      } else if (Array.isArray(t)) {
+        const n = t.length;
+        if (n === 0) {
+          v.setUint8(p++, Tag.NIL_EXT);
+        } else if (n <= Limit.STRING_EXT_LENGTH && maybeByteList(t) && isByteList(t)) {
+          this.pos = p;
+          this.#byteList(t);
+          v = this.view;
+          cap = v.byteLength;
+          p = this.pos;
+        } else {
+          v.setUint8(p, Tag.LIST_EXT);
+          v.setUint32(p + 1, n);
+          p += 5;
+          inner = t;
+          innerEnd = n;
+          innerKind = Frame.LIST;
+        }
+      } else if (t instanceof Atom) {
+        const w = t[atomWireForm] ?? atomWire(t);
+        if (w === undefined || w === null) this.#unencodable(p, `the atom name ${JSON.stringify(t.name.slice(0, 40))}`);
+        if (p + w[0]! + 3 > cap) {
+          this.pos = p;
+          this.ensure(w[0]! + 3);
+          v = this.view;
+          cap = v.byteLength;
+          p = this.pos;
+        }
+        p += writeAtom(v, p, w);
+      } else if (t instanceof Tuple) {
+        const n = t.elements.length;
+        if (n <= 0xff) {
+          v.setUint16(p, (Tag.SMALL_TUPLE_EXT << 8) | n);
+          p += 2;
+        } else {
+          v.setUint8(p, Tag.LARGE_TUPLE_EXT);
+          v.setUint32(p + 1, n);
+          p += 5;
+        }
+        if (n > 0) {
+          inner = t.elements;
+          innerEnd = n;
+        }
+      } else if (t instanceof Uint8Array) {
+        v.setUint8(p, Tag.BINARY_EXT);
+        v.setUint32(p + 1, t.length);
+        this.pos = p + 5;
+        this.bytes(t);
+        v = this.view;
+        cap = v.byteLength;
+        p = this.pos;
+      } else if (t instanceof ErlMap) {
+        const n = t.size;
+        v.setUint8(p, Tag.MAP_EXT);
+        v.setUint32(p + 1, n);
+        p += 5;
+        if (n > 0) {
+          inner = n <= Limit.FLATMAP_KEYS ? sortedEntries(t) : t.entries();
+          innerEnd = 2 * n;
+          innerKind = Frame.MAP;
+        }
+      } else if (t instanceof ImproperList) {
+        const tail = t.tail;
+        const n = t.elements.length;
+        if (n === 0 || Array.isArray(tail) || tail instanceof Charlist || tail instanceof ImproperList) {
+          // `[1 | [2]]` is `[1, 2]`: written as the one list it stands for.
+          t = n === 0 ? tail : cons(t.elements, tail);
+          continue;
+        }
+        v.setUint8(p, Tag.LIST_EXT);
+        v.setUint32(p + 1, n);
+        p += 5;
+        inner = t.elements;
+        innerEnd = n;
+        innerKind = Frame.IMPROPER;
+        innerTail = tail;
+      } else {
+        this.pos = p;
+        if (t instanceof Pid) this.#pid(t);
+        else if (t instanceof Ref) this.#ref(t);
+        else if (t instanceof Fun) {
+          innerMark = this.#funHeader(t);
+          inner = [t.oldIndex, t.oldUniq, t.pid, ...t.freeVars];
+          innerEnd = inner.length;
+          innerKind = Frame.FUN;
+        } else this.#scalar(t);
+        v = this.view;
+        cap = v.byteLength;
+        p = this.pos;
+      }
+      if (inner !== undefined) {
+        // A container that is the last item of a tuple or map takes that frame's place.
+        if (i < end || kind > Frame.MAP) {
+          savedItems[sp] = items;
+          savedNext[sp] = i;
+          savedEnd[sp] = end;
+          savedKind[sp] = kind;
+          sp++;
+        }
+        items = inner;
+        i = 0;
+        end = innerEnd;
+        kind = innerKind;
+        if (kind === Frame.IMPROPER) this.#tails[sp] = innerTail;
+        else if (kind === Frame.FUN) this.#marks[sp] = innerMark;
+      }
+      // The next subterm: the next item, or, past the last, what ends each container left.
+      for (;;) {
+        if (i < end) {
+          t = (kind === Frame.MAP ? (items[i >> 1] as Entry)[i & 1] : items[i]) as Term;
+          i++;
+          break;
+        }
+        if (kind === Frame.ROOT) {
+          this.pos = p;
+          return;
+        }
+        const ended = kind;
+        if (ended === Frame.LIST) {
+          if (p >= cap) {
+            this.pos = p;
+            this.ensure(1);
+            v = this.view;
+            cap = v.byteLength;
+            p = this.pos;
+          }
+          v.setUint8(p++, Tag.NIL_EXT);
+        } else if (ended === Frame.IMPROPER) {
+          t = this.#tails[sp]!;
+          this.#tails[sp] = undefined;
+        } else if (ended === Frame.FUN) {
+          this.pos = p;
+          const mark = this.#marks[sp]!;
+          this.patchU32(mark, this.length - mark);
+        }
+        sp--;
+        items = savedItems[sp]!;
+        savedItems[sp] = NO_ITEMS;
+        i = savedNext[sp]!;
+        end = savedEnd[sp]!;
+        kind = savedKind[sp]!;
+        // An improper list's tail comes after its elements, as a subterm of its own.
+        if (ended === Frame.IMPROPER) break;
       }
     }
   }
 
-  #unencodable(what: string): never {
+  #dropFrames(): void {
+    this.#items.length = 0;
+    this.#next.length = 0;
+    this.#end.length = 0;
+    this.#kind.length = 0;
+    this.#tails.length = 0;
+    this.#marks.length = 0;
+  }
+
+  /** Throws EtfError `unencodable` at output position `p`. */
+  #unencodable(p: number, what: string): never {
+    this.pos = p;
     throw new EtfError("unencodable", undefined, this.length, what);
   }
 
-  /**
-   * Writes a term that holds no other (integer, atom, binary, pid...) and returns undefined; or
-   * writes the header of one that does and returns the terms it holds, in order, leaving in
-   * #closing what follows them.
-   */
-  #open(t: Term, c: unknown = (t as object | null | undefined)?.constructor): readonly Term[] | undefined {
-    if (typeof t === "number") {
-      this.#integer(t);
-      return undefined;
-    }
-    switch (c) {
-      case Atom:
-        this.#atom(t as Atom);
-        return undefined;
-      case Tuple:
-        this.#tupleHeader((t as Tuple).elements.length);
-        this.#closing = undefined;
-        return (t as Tuple).elements;
-      case Array:
-        return this.#list(t as Term[]);
-      case Buffer:
-      case Uint8Array:
-        this.#binary(t as Uint8Array);
-        return undefined;
-      case Pid:
-        this.#pid(t as Pid);
-        return undefined;
-      case Ref:
-        this.#ref(t as Ref);
-        return undefined;
-      case ImproperList:
-        return this.#improper(t as ImproperList);
-      case ErlMap:
-        return this.#map(t as ErlMap);
-      case Float:
-        this.#float(t as Float);
-        return undefined;
-      case Charlist:
-        this.#charlist((t as Charlist).bytes);
-        return undefined;
-    }
-    return this.#openOther(t);
-  }
-
-  /** The rest of #open: rarer terms, and subclasses of the term types. */
-  #openOther(t: Term): readonly Term[] | undefined {
+  /** The terms that hold no other and are not on the walk's fast path. */
+  #scalar(t: Term): void {
     if (typeof t === "bigint") {
-      if (t >= INT32_MIN && t <= INT32_MAX) this.#int32(Number(t));
+      if (t >= INT32_MIN && t <= INT32_MAX) this.#integer(Number(t));
       else this.#bigint(t);
-    } else if (t instanceof Atom) {
-      this.#atom(t);
-    } else if (t instanceof Uint8Array) {
-      this.#binary(t);
-    } else if (Array.isArray(t)) {
-      return this.#list(t);
-    } else if (t instanceof Tuple) {
-      return this.#open(new Tuple(t.elements));
-    } else if (t instanceof ErlMap) {
-      return this.#map(t);
     } else if (t instanceof Float) {
-      this.#float(t);
+      if (!Number.isFinite(t.value)) this.#unencodable(this.pos, `the float ${t.value}`);
+      this.ensure(9);
+      this.buf[this.pos] = Tag.NEW_FLOAT_EXT;
+      this.buf.writeDoubleBE(t.value, this.pos + 1);
+      this.pos += 9;
     } else if (t instanceof Charlist) {
       this.#charlist(t.bytes);
-    } else if (t instanceof ImproperList) {
-      return this.#improper(t);
-    } else if (t instanceof Ref) {
-      this.#ref(t);
-    } else if (t instanceof Pid) {
-      this.#pid(t);
-    } else if (t instanceof Port) {
-      if (typeof t.id !== "bigint" || t.id < 0n || t.id >= U64_LIMIT) this.#unencodable(`port id ${t.id}`);
-      // OTP 24+ writes V4_PORT_EXT only for ids past the 28 bits that NEW_PORT_EXT always carried.
-      const wide = t.id >= PORT_ID_28;
-      this.u8(wide ? Tag.V4_PORT_EXT : Tag.NEW_PORT_EXT);
-      this.#atom(t.node);
-      if (wide) this.u32(Number(t.id >> 32n));
-      this.u32(Number(t.id & 0xffffffffn));
-      this.#u32Field(t.creation, "creation");
     } else if (t instanceof BitBinary) {
       this.#bitBinary(t);
+    } else if (t instanceof Port) {
+      if (typeof t.id !== "bigint" || t.id < 0n || t.id >= U64_LIMIT) this.#unencodable(this.pos, `port id ${t.id}`);
+      // OTP 24+ writes V4_PORT_EXT only for ids past the 28 bits that NEW_PORT_EXT always carried.
+      const wide = t.id >= PORT_ID_28;
+      const p = this.#nodeHeader(wide ? Tag.V4_PORT_EXT : Tag.NEW_PORT_EXT, t.node, 12);
+      if (wide) writeU32(this.buf, p, Number(t.id >> 32n));
+      writeU32(this.buf, wide ? p + 4 : p, Number(t.id & 0xffffffffn));
+      this.pos = wide ? p + 8 : p + 4;
+      this.#u32Field(t.creation, "creation");
     } else if (t instanceof ExportFun) {
-      if (!Number.isSafeInteger(t.arity) || t.arity < 0) this.#unencodable(`fun arity ${t.arity}`);
+      if (!Number.isSafeInteger(t.arity) || t.arity < 0) this.#unencodable(this.pos, `fun arity ${t.arity}`);
       this.u8(Tag.EXPORT_EXT);
       this.#atom(t.module);
       this.#atom(t.function_);
       this.#integer(t.arity);
-    } else if (t instanceof Fun) {
-      return this.#fun(t);
     } else {
-      this.#unencodable(`not a term: ${describe(t)}`);
+      this.#unencodable(this.pos, `not a term: ${describe(t)}`);
     }
-    return undefined;
-  }
-
-  #mapHeader(n: number): void {
-    this.ensure(5);
-    const b = this.buf;
-    const p = this.pos;
-    b[p] = Tag.MAP_EXT;
-    b[p + 1] = n >>> 24;
-    b[p + 2] = n >>> 16;
-    b[p + 3] = n >>> 8;
-    b[p + 4] = n;
-    this.pos = p + 5;
-  }
-
-  #map(t: ErlMap): readonly Term[] {
-    this.#mapHeader(t.size);
-    const entries = t.size <= Limit.FLATMAP_KEYS ? sortedEntries(t) : t.entries();
-    const flat: Term[] = [];
-    for (const [k, v] of entries) flat.push(k, v);
-    this.#closing = undefined;
-    return flat;
   }
 
   #pid(t: Pid): void {
-    if (!(isU32(t.id) && isU32(t.serial) && isU32(t.creation))) this.#unencodable(`a pid field is not a 32-bit unsigned integer: ${t}`);
+    if (!(isU32(t.id) && isU32(t.serial) && isU32(t.creation))) this.#unencodable(this.pos, `a pid field is not a 32-bit unsigned integer: ${t}`);
     const p = this.#nodeHeader(Tag.NEW_PID_EXT, t.node, 12);
-    const b = this.buf;
-    writeU32(b, p, t.id);
-    writeU32(b, p + 4, t.serial);
-    writeU32(b, p + 8, t.creation);
+    const v = this.view;
+    v.setUint32(p, t.id);
+    v.setUint32(p + 4, t.serial);
+    v.setUint32(p + 8, t.creation);
     this.pos = p + 12;
   }
 
   #ref(t: Ref): void {
     const ids = t.ids;
     const n = ids.length;
-    if (n > Limit.REFERENCE_WORDS) this.#unencodable(`a reference of ${n} words`);
-    if (!isU32(t.creation) || !ids.every(isU32)) this.#unencodable(`a reference field is not a 32-bit unsigned integer: ${t}`);
+    if (n > Limit.REFERENCE_WORDS) this.#unencodable(this.pos, `a reference of ${n} words`);
+    let valid = isU32(t.creation);
+    for (let i = 0; i < n; i++) valid &&= isU32(ids[i]!);
+    if (!valid) this.#unencodable(this.pos, `a reference field is not a 32-bit unsigned integer: ${t}`);
     // NEWER_REFERENCE_EXT has its word count before the node.
     this.ensure(3);
-    this.buf[this.pos] = Tag.NEWER_REFERENCE_EXT;
-    this.buf[this.pos + 1] = n >> 8;
-    this.buf[this.pos + 2] = n;
+    this.view.setUint8(this.pos, Tag.NEWER_REFERENCE_EXT);
+    this.view.setUint16(this.pos + 1, n);
     this.pos += 3;
     const p = this.#nodeHeader(-1, t.node, 4 + 4 * n);
-    const b = this.buf;
-    writeU32(b, p, t.creation);
-    for (let i = 0; i < n; i++) writeU32(b, p + 4 + 4 * i, ids[i]!);
+    const v = this.view;
+    v.setUint32(p, t.creation);
+    for (let i = 0; i < n; i++) v.setUint32(p + 4 + 4 * i, ids[i]!);
     this.pos = p + 4 + 4 * n;
   }
 
@@ -370,94 +400,41 @@ export class Encoder extends ByteBuilder {
    */
   #nodeHeader(tag: number, node: Atom, rest: number): number {
     const w = node instanceof Atom ? (node[atomWireForm] ?? atomWire(node)) : undefined;
-    if (w === undefined || w === null) this.#unencodable(`a node name that is not an atom: ${describe(node)}`);
-    const n = w.length;
-    this.ensure(1 + n + rest);
+    if (w === undefined || w === null) this.#unencodable(this.pos, `a node name that is not an atom: ${describe(node)}`);
+    this.ensure(1 + w[0]! + Math.max(3, rest));
+    let p = this.pos;
+    if (tag >= 0) this.view.setUint8(p++, tag);
+    return p + writeAtom(this.view, p, w);
+  }
+
+  /** A list of integers 0..255, as STRING_EXT. */
+  #byteList(t: readonly Term[]): void {
+    const n = t.length;
+    this.ensure(3 + n);
     const b = this.buf;
     let p = this.pos;
-    if (tag >= 0) b[p++] = tag;
-    for (let i = 0; i < n; i++) b[p + i] = w[i]!;
-    return p + n;
-  }
-
-  #float(t: Float): void {
-    if (!Number.isFinite(t.value)) this.#unencodable(`the float ${t.value}`);
-    this.ensure(9);
-    this.buf[this.pos] = Tag.NEW_FLOAT_EXT;
-    this.buf.writeDoubleBE(t.value, this.pos + 1);
-    this.pos += 9;
-  }
-
-  #list(t: Term[]): readonly Term[] | undefined {
-    const n = t.length;
-    if (n === 0) {
-      this.u8(Tag.NIL_EXT);
-      return undefined;
-    }
-    if (n <= Limit.STRING_EXT_LENGTH && maybeByteList(t) && isByteList(t)) {
-      this.ensure(3 + n);
-      const b = this.buf;
-      let p = this.pos;
-      b[p] = Tag.STRING_EXT;
-      b[p + 1] = n >> 8;
-      b[p + 2] = n & 0xff;
-      p += 3;
-      for (let i = 0; i < n; i++) b[p++] = Number(t[i]);
-      this.pos = p;
-      return undefined;
-    }
-    this.#listHeader(n);
-    this.#closing = NIL_TAIL;
-    return t;
-  }
-
-  /** `[E1, ..., En | Tail]`, written as the one list it stands for: `[1 | [2]]` is `[1, 2]`. */
-  #improper(t: ImproperList): readonly Term[] | undefined {
-    const tail = t.tail;
-    if (t.elements.length === 0 || Array.isArray(tail) || tail instanceof Charlist || tail instanceof ImproperList) {
-      return this.#open(t.elements.length === 0 ? tail : cons(t.elements, tail));
-    }
-    this.#listHeader(t.elements.length);
-    this.#closing = new Tail(tail);
-    return t.elements;
-  }
-
-  #binary(t: Uint8Array): void {
-    this.ensure(5);
-    const b = this.buf;
-    const p = this.pos;
-    const n = t.length;
-    b[p] = Tag.BINARY_EXT;
-    b[p + 1] = n >>> 24;
-    b[p + 2] = n >>> 16;
-    b[p + 3] = n >>> 8;
-    b[p + 4] = n;
-    this.pos = p + 5;
-    this.bytes(t);
-  }
-
-  /** SMALL_INTEGER_EXT or INTEGER_EXT for a 32-bit integer. */
-  #int32(v: number): void {
-    this.ensure(5);
-    const b = this.buf;
-    const p = this.pos;
-    if (v >= 0 && v <= 0xff) {
-      b[p] = Tag.SMALL_INTEGER_EXT;
-      b[p + 1] = v;
-      this.pos = p + 2;
-    } else {
-      b[p] = Tag.INTEGER_EXT;
-      b[p + 1] = v >>> 24;
-      b[p + 2] = v >>> 16;
-      b[p + 3] = v >>> 8;
-      b[p + 4] = v;
-      this.pos = p + 5;
-    }
+    b[p] = Tag.STRING_EXT;
+    b[p + 1] = n >> 8;
+    b[p + 2] = n & 0xff;
+    p += 3;
+    for (let i = 0; i < n; i++) b[p++] = Number(t[i]);
+    this.pos = p;
   }
 
   #integer(v: number): void {
     if ((v | 0) === v) {
-      this.#int32(v);
+      this.ensure(5);
+      const b = this.buf;
+      const p = this.pos;
+      if (v >= 0 && v <= 0xff) {
+        b[p] = Tag.SMALL_INTEGER_EXT;
+        b[p + 1] = v;
+        this.pos = p + 2;
+      } else {
+        b[p] = Tag.INTEGER_EXT;
+        writeU32(b, p + 1, v);
+        this.pos = p + 5;
+      }
     } else if (Number.isSafeInteger(v)) {
       // Below 2^53: at most 7 digit bytes, computed without a bigint.
       let m = Math.abs(v);
@@ -476,7 +453,7 @@ export class Encoder extends ByteBuilder {
     } else if (Number.isInteger(v)) {
       this.#bigint(BigInt(v));
     } else {
-      this.#unencodable(`the number ${v} (an integer must be integral; a float is a Float)`);
+      this.#unencodable(this.pos, `the number ${v} (an integer must be integral; a float is a Float)`);
     }
   }
 
@@ -495,25 +472,16 @@ export class Encoder extends ByteBuilder {
   }
 
   #u32Field(v: number, what: string): this {
-    if (v >>> 0 !== v) this.#unencodable(`${what} ${v} is not a 32-bit unsigned integer`);
+    if (v >>> 0 !== v) this.#unencodable(this.pos, `${what} ${v} is not a 32-bit unsigned integer`);
     return this.u32(v);
   }
 
   #atom(a: Atom): void {
-    if (!(a instanceof Atom)) this.#unencodable(`expected an atom: ${describe(a)}`);
-    this.#wire(a);
-  }
-
-  /** An atom known to be one: its memoised wire form. */
-  #wire(a: Atom): void {
-    const w = a[atomWireForm] ?? atomWire(a);
-    if (w === undefined || w === null) this.#unencodable(`the atom name ${JSON.stringify(a.name.slice(0, 40))}`);
-    const n = w.length;
-    this.ensure(n);
-    const b = this.buf;
-    const p = this.pos;
-    for (let i = 0; i < n; i++) b[p + i] = w[i]!;
-    this.pos = p + n;
+    const w = a instanceof Atom ? (a[atomWireForm] ?? atomWire(a)) : undefined;
+    if (w === undefined) this.#unencodable(this.pos, `expected an atom: ${describe(a)}`);
+    if (w === null) this.#unencodable(this.pos, `the atom name ${JSON.stringify(a.name.slice(0, 40))}`);
+    this.ensure(w[0]! + 3);
+    this.pos += writeAtom(this.view, this.pos, w);
   }
 
   #charlist(bytes: Uint8Array): void {
@@ -527,10 +495,12 @@ export class Encoder extends ByteBuilder {
       this.pos += n;
     } else {
       // Too long for STRING_EXT: a list of small integers, as the emulator writes it.
-      this.#listHeader(n);
-      this.ensure(2 * n + 1);
+      this.ensure(5 + 2 * n + 1);
       const b = this.buf;
       let p = this.pos;
+      b[p] = Tag.LIST_EXT;
+      writeU32(b, p + 1, n);
+      p += 5;
       for (let i = 0; i < n; i++) {
         b[p++] = Tag.SMALL_INTEGER_EXT;
         b[p++] = bytes[i]!;
@@ -543,12 +513,12 @@ export class Encoder extends ByteBuilder {
   #bitBinary(t: BitBinary): void {
     const n = t.bytes.length;
     if (!Number.isInteger(t.bits) || t.bits < 1 || t.bits > 7 || n === 0) {
-      this.#unencodable(`a bitstring with ${t.bits} bits in the last of ${n} bytes`);
+      this.#unencodable(this.pos, `a bitstring with ${t.bits} bits in the last of ${n} bytes`);
     }
     this.ensure(6 + n);
     const b = this.buf;
     b[this.pos] = Tag.BIT_BINARY_EXT;
-    b.writeUInt32BE(n, this.pos + 1);
+    writeU32(b, this.pos + 1, n);
     b[this.pos + 5] = t.bits;
     b.set(t.bytes, this.pos + 6);
     // The unused low bits of the last byte are written as zeros, as the emulator does.
@@ -556,11 +526,14 @@ export class Encoder extends ByteBuilder {
     this.pos += 6 + n;
   }
 
-  /** NEW_FUN_EXT; its Size field is filled in once the free variables are written. */
-  #fun(t: Fun): readonly Term[] {
-    if (t.uniq.length !== Limit.FUN_UNIQ_BYTES) this.#unencodable(`a fun uniq of ${t.uniq.length} bytes`);
-    if (t.arity >>> 0 !== t.arity || t.arity > 0xff) this.#unencodable(`fun arity ${t.arity}`);
-    if (!(t.pid instanceof Pid)) this.#unencodable(`a fun whose pid is ${describe(t.pid)}`);
+  /**
+   * NEW_FUN_EXT up to its free variables; returns where its Size field is, to be filled in once
+   * they are written.
+   */
+  #funHeader(t: Fun): number {
+    if (t.uniq.length !== Limit.FUN_UNIQ_BYTES) this.#unencodable(this.pos, `a fun uniq of ${t.uniq.length} bytes`);
+    if (t.arity >>> 0 !== t.arity || t.arity > 0xff) this.#unencodable(this.pos, `fun arity ${t.arity}`);
+    if (!(t.pid instanceof Pid)) this.#unencodable(this.pos, `a fun whose pid is ${describe(t.pid)}`);
     this.u8(Tag.NEW_FUN_EXT);
     const mark = this.reserveU32();
     this.u8(t.arity);
@@ -569,8 +542,7 @@ export class Encoder extends ByteBuilder {
     this.pos += 16;
     this.#u32Field(t.index, "fun index").#u32Field(t.freeVars.length, "free variable count");
     this.#atom(t.module);
-    this.#closing = new FunEnd(mark);
-    return [t.oldIndex, t.oldUniq, t.pid, ...t.freeVars];
+    return mark;
   }
 }
 
@@ -578,20 +550,13 @@ function isU32(v: number): boolean {
   return v >>> 0 === v;
 }
 
-function writeU32(b: Uint8Array, p: number, v: number): void {
-  b[p] = v >>> 24;
-  b[p + 1] = v >>> 16;
-  b[p + 2] = v >>> 8;
-  b[p + 3] = v;
-}
-
-/** True if every element is an integer 0..255 (so the list is written as STRING_EXT). */
 /** False when the first element already says the list is not one of bytes (most lists). */
 function maybeByteList(t: readonly Term[]): boolean {
   const first = t[0];
   return typeof first === "number" || typeof first === "bigint";
 }
 
+/** True if every element is an integer 0..255 (so the list is written as STRING_EXT). */
 function isByteList(t: readonly Term[]): boolean {
   for (const x of t) {
     if (typeof x === "number") {

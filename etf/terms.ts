@@ -48,8 +48,8 @@ export const atomWireForm: unique symbol = Symbol("atomWireForm");
 export class Atom {
   static readonly #table = new Map<string, Atom>();
 
-  /** The encoded atom (tag, length, UTF-8), null if it cannot be one; set on first encode. */
-  [atomWireForm]: Uint8Array | null | undefined = undefined;
+  /** The encoded atom (see AtomWire in atoms.ts), null if it cannot be one; set on first encode. */
+  [atomWireForm]: Int32Array | null | undefined = undefined;
 
   private constructor(readonly name: string) {}
 

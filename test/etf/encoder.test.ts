@@ -9,9 +9,12 @@ import {
   Encoder,
   ErlMap,
   EtfError,
+  Fun,
+  Pid,
   Ref,
   atom,
   charlist,
+  cons,
   decode,
   decodeAt,
   encode,
@@ -87,6 +90,69 @@ describe("Encoder", () => {
       expect((e as EtfError).code).toBe("unencodable");
       expect((e as EtfError).offset).toBeGreaterThan(0);
     }
+  });
+
+  it("finish() after referencing binaries copies every part once into one buffer of the output's size", () => {
+    const enc = new Encoder({ chunkThreshold: 1024 });
+    const big = Buffer.alloc(70_000, 3);
+    const t = tuple(atom("ssl"), big, Buffer.alloc(100, 4), big, atom("after"));
+    const mark = enc.reserveU32();
+    enc.external(t);
+    enc.patchU32(mark, enc.length - mark - 4);
+    const frame = enc.finish();
+    expect(frame.length).toBe(4 + encode(t).length);
+    expect(frame.readUInt32BE(0)).toBe(frame.length - 4);
+    expect(frame.subarray(4).equals(encode(t))).toBe(true);
+    big.fill(9);
+    expect(termEquals(decode(frame.subarray(4)), t)).toBe(false);
+    // The encoder carries on after it, in its slab.
+    expect(decode(enc.external(atom("next")).finish())).toBe(atom("next"));
+  });
+
+  it("writes containers that end an improper list or sit in a fun, as the tail and the free variables", () => {
+    expect([...encode(cons([1], tuple(atom("a"))))]).toEqual([131, 108, 0, 0, 0, 1, 97, 1, 104, 1, 119, 1, 97]);
+    expect([...encode(cons([1], new ErlMap([[2, cons([3], atom("b"))]])))]).toEqual([
+      131, 108, 0, 0, 0, 1, 97, 1, 116, 0, 0, 0, 1, 97, 2, 108, 0, 0, 0, 1, 97, 3, 119, 1, 98,
+    ]);
+    // Nested through each other far deeper than any recursion would allow.
+    const pid = new Pid(atom("a@b"), 1, 2, 3);
+    let t: Term = atom("leaf");
+    for (let i = 0; i < 30_000; i++) {
+      const r = i % 3;
+      if (r === 0) t = cons([i], tuple(t, i));
+      else if (r === 1) t = i % 2 === 0 ? new ErlMap([[atom("k"), t]]) : new ErlMap([[atom("k"), 1], [i, [t]]]);
+      else t = new Fun(1, Buffer.alloc(16, 7), i, atom("m"), 0, 0, pid, [i, cons([1], tuple(t))]);
+    }
+    const bytes = encode(t);
+    const back = decode(bytes);
+    expect(termEquals(back, t)).toBe(true);
+    expect(encode(back).equals(bytes)).toBe(true);
+  });
+
+  it("atoms of every length up to the limit, each followed by more output", () => {
+    const names = Array.from({ length: 12 }, (_, n) => "x".repeat(n)).concat(["é".repeat(127), "é".repeat(128), "é".repeat(255), "\u{1F600}".repeat(255)]);
+    const enc = new Encoder({ initialSize: 8 });
+    for (const name of names) {
+      const t = tuple(atom(name), 7, [atom(name)]);
+      const out = enc.external(t).finish();
+      expect(termEquals(decode(out), t)).toBe(true);
+      expect(out.equals(encode(t))).toBe(true);
+    }
+  });
+
+  it("after refusing a term deep inside another, the next term is written whole", () => {
+    let bad: Term = 1.5 as unknown as Term;
+    let good: Term = atom("ok");
+    for (let i = 0; i < 20_000; i++) {
+      bad = i % 2 === 0 ? tuple(atom("x"), bad) : [bad, 1];
+      good = i % 2 === 0 ? tuple(atom("x"), good) : [good, 1];
+    }
+    const enc = new Encoder();
+    expect(() => enc.external(bad)).toThrow(expect.objectContaining({ code: "unencodable" }));
+    expect(enc.length).toBe(0);
+    const out = enc.external(good).finish();
+    expect(termEquals(decode(out), good)).toBe(true);
+    expect(out.equals(encode(good))).toBe(true);
   });
 
   it("refuses what the format cannot carry", () => {
