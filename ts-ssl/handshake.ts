@@ -13,7 +13,7 @@ import { isIPv6, type Socket } from "node:net";
 import { connect as tlsConnect, TLSSocket, type ConnectionOptions, type PeerCertificate } from "node:tls";
 import type { TlsSetup } from "./context.js";
 import { fail, reason, reasonOf, SslError, verifyReason, type Phase } from "./errors.js";
-import { verifyChain } from "./verify.js";
+import { VERIFY_CODES, verifyChain } from "./verify.js";
 
 export interface ConnectTarget {
   readonly host: string;
@@ -114,8 +114,16 @@ function checkPeer(socket: TLSSocket, setup: TlsSetup, phase: Phase): void {
   const [peer, ...presented] = chain;
   const failure = verifyChain({ peer: peer!, presented, trusted: setup.trusted, depth: setup.depth, now: new Date() });
   if (failure !== undefined) fail(verifyReason(failure.code), `${failure.code} at depth ${failure.depth}`);
+  // OpenSSL has checked the same chain against the same trusted certificates (node:tls was only
+  // told to go on whatever it found). What verify.ts checks it decides, with depth; a failure of
+  // a check it does not make (purpose, path length, name constraints, critical extensions, weak
+  // keys) stays a refusal: epeercert, 3.9's reason for any other verify error.
+  const openssl = socket.authorizationError as unknown;
+  if (typeof openssl === "string" && !decidedHere.has(openssl)) fail(reason.epeercert, `OpenSSL: ${openssl}`);
 }
 
+/** OpenSSL's verify results for the checks verify.ts makes itself (and may forgive past depth). */
+const decidedHere: ReadonlySet<string> = new Set(VERIFY_CODES);
 /** The peer's certificate and the others it sent, as node:tls links them by issuer. */
 export function peerChain(socket: TLSSocket): X509Certificate[] {
   const chain: X509Certificate[] = [];

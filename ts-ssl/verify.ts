@@ -16,17 +16,20 @@
 import type { X509Certificate } from "node:crypto";
 
 /** OpenSSL's verify results that this verifier produces (`X509_V_ERR_*` without the prefix). */
-export type VerifyCode =
-  | "UNABLE_TO_GET_ISSUER_CERT"
-  | "UNABLE_TO_GET_ISSUER_CERT_LOCALLY"
-  | "UNABLE_TO_VERIFY_LEAF_SIGNATURE"
-  | "DEPTH_ZERO_SELF_SIGNED_CERT"
-  | "SELF_SIGNED_CERT_IN_CHAIN"
-  | "CERT_CHAIN_TOO_LONG"
-  | "CERT_HAS_EXPIRED"
-  | "CERT_NOT_YET_VALID"
-  | "INVALID_CA"
-  | "CERT_SIGNATURE_FAILURE";
+export const VERIFY_CODES = [
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "CERT_CHAIN_TOO_LONG",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "INVALID_CA",
+  "CERT_SIGNATURE_FAILURE",
+] as const;
+
+export type VerifyCode = (typeof VERIFY_CODES)[number];
 
 export interface VerifyFailure {
   readonly code: VerifyCode;

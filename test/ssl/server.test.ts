@@ -280,6 +280,9 @@ describe("verification of the server ({verify, 1} on connect)", () => {
     ["a chain of two intermediates at depth 1", (p) => p.deep, [t(a("verify"), 1)], "{error,echaintoolong}"],
     ["a chain of two intermediates at depth 2", (p) => p.deep, [t(a("verify"), 2), t(a("depth"), 2)], "ok"],
     ["an issuer that is no CA", (p) => p.nonCaIssued, [t(a("verify"), a("verify_peer"))], "{error,epeercert}"],
+    // A check verify.ts does not make itself: OpenSSL's purpose check still refuses.
+    ["a certificate for client authentication only", (p) => p.clientOnly, [t(a("verify"), 1)], "{error,epeercert}"],
+    ["the same at {verify, 0}", (p) => p.clientOnly, [t(a("verify"), 0)], "ok"],
     ["anything at {verify, 0}", (p) => p.expired, [t(a("verify"), 0)], "ok"],
     ["anything at verify_none", (p) => p.unknownIssuer, [t(a("verify"), a("verify_none"))], "ok"],
   ];

@@ -50,6 +50,8 @@ export interface Pki {
   readonly missingIntermediate: Credential;
   /** Signed by the client certificate (CA:false); certFile holds leaf + client. */
   readonly nonCaIssued: Credential;
+  /** Signed by root for `localhost`, but for client authentication only (extendedKeyUsage). */
+  readonly clientOnly: Credential;
   /** The server certificate with the client's key. */
   readonly mismatched: Credential;
   /** The server certificate with its key encrypted (AES-256) under `password`. */
@@ -86,6 +88,10 @@ basicConstraints = CA:false
 subjectAltName = DNS:localhost,IP:127.0.0.1
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+[client_only_ext]
+basicConstraints = CA:false
+subjectAltName = DNS:localhost,IP:127.0.0.1
+extendedKeyUsage = clientAuth
 `;
 
 function openssl(dir: string, args: string[]): void {
@@ -125,14 +131,14 @@ class Maker {
     name: string,
     cn: string,
     issuer: Credential,
-    options: { ca?: boolean; from?: string; until?: string; kind?: "ec" | "rsa"; chain?: Credential[] } = {},
+    options: { ca?: boolean; extensions?: string; from?: string; until?: string; kind?: "ec" | "rsa"; chain?: Credential[] } = {},
   ): Credential {
     const keyFile = this.key(name, options.kind);
     openssl(this.dir, ["req", "-new", "-key", keyFile, "-subj", `/CN=${cn}`, "-out", `${name}.csr`]);
     openssl(this.dir, [
       "ca", "-batch", "-notext", "-config", "ca.cnf",
       "-cert", issuer.certFile, "-keyfile", issuer.keyFile,
-      "-extensions", options.ca ? "ca_ext" : "leaf_ext",
+      "-extensions", options.extensions ?? (options.ca ? "ca_ext" : "leaf_ext"),
       "-startdate", options.from ?? "20200101000000Z",
       "-enddate", options.until ?? "20491231000000Z",
       "-in", `${name}.csr`, "-out", `${name}.pem`,
@@ -185,6 +191,7 @@ export function makePki(): Pki {
   const unknownIssuer = m.signed("unknown", "localhost", rogueRoot);
   const missingIntermediate = m.signed("orphan", "localhost", int1);
   const nonCaIssued = m.signed("non-ca-issued", "localhost", client, { chain: [client] });
+  const clientOnly = m.signed("client-only", "localhost", root, { extensions: "client_only_ext" });
   const mismatched = m.credential("server.pem", "client.key");
 
   const password = "s3cret pass";
@@ -216,6 +223,7 @@ export function makePki(): Pki {
     rogueRoot,
     missingIntermediate,
     nonCaIssued,
+    clientOnly,
     mismatched,
     encrypted,
     password,
