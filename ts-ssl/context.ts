@@ -79,6 +79,21 @@ function versionRange(o: Options): [TlsVersion | undefined, TlsVersion | undefin
   return [vs[0], vs[vs.length - 1]];
 }
 
+/**
+ * A cipher list limits every protocol, as it did in 3.9 (and does in OTP's ssl). node:tls keeps
+ * its default TLS 1.3 suites when the list names none (OpenSSL sets them apart, and they are the
+ * `TLS_` names): such a list caps the protocol at TLS 1.2, and one that leaves no protocol at all
+ * is `ecipher`.
+ */
+function limitToCiphers(
+  [minVersion, maxVersion]: [TlsVersion | undefined, TlsVersion | undefined],
+  ciphers: string | undefined,
+): [TlsVersion | undefined, TlsVersion | undefined] {
+  if (ciphers === undefined || ciphers.split(/[:, ]/).some((name) => name.startsWith("TLS_"))) return [minVersion, maxVersion];
+  if (minVersion === "TLSv1.3") fail(reason.ecipher, "the cipher list names no TLS 1.3 suite, and only TLS 1.3 is allowed");
+  return [minVersion, maxVersion === undefined || maxVersion === "TLSv1.3" ? "TLSv1.2" : maxVersion];
+}
+
 /** Throws SslError with the reason of the first option that does not load. */
 export function tlsSetup(o: Options, side: "client" | "server"): TlsSetup {
   const password = o.has("password") ? text(o.get("password")!) : undefined;
@@ -92,8 +107,8 @@ export function tlsSetup(o: Options, side: "client" | "server"): TlsSetup {
   if (own !== undefined && key !== undefined && !own.certs[0]!.checkPrivateKey(key)) {
     fail(reason.ekeymismatch, "key does not match certificate");
   }
-  const [minVersion, maxVersion] = versionRange(o);
   const ciphersOption = o.has("ciphers") ? text(o.get("ciphers")!) : undefined;
+  const [minVersion, maxVersion] = limitToCiphers(versionRange(o), ciphersOption);
   // OpenSSL 3 refuses TLS 1.0 and 1.1 at its default security level; asking for them lowers it.
   const ciphers = ciphersOption ?? (minVersion === "TLSv1" || minVersion === "TLSv1.1" ? "DEFAULT:@SECLEVEL=0" : undefined);
   let context: SecureContext;
@@ -104,7 +119,8 @@ export function tlsSetup(o: Options, side: "client" | "server"): TlsSetup {
         : {}),
       ...(ca !== undefined ? { ca: ca.pem } : {}),
       ...(ciphers !== undefined ? { ciphers } : {}),
-      ...(minVersion !== undefined ? { minVersion, maxVersion } : {}),
+      ...(minVersion !== undefined ? { minVersion } : {}),
+      ...(maxVersion !== undefined ? { maxVersion } : {}),
     });
   } catch (err) {
     fail(reasonOf(err, side === "client" ? "connect" : "accept"), String(err));

@@ -433,6 +433,16 @@ describe("options on a socket", () => {
     expect(show(await owner.call("connection_info", S12))).toBe(`{ok,{'tlsv1.2',"ECDHE-ECDSA-AES128-GCM-SHA256"}}`);
   });
 
+  it("ciphers limits every protocol: a list without TLS 1.3 suites gives TLS 1.2 with a listed cipher", async () => {
+    const owner = bench.caller();
+    const [S] = await connected(owner, [t(a("ciphers"), s("ECDHE-ECDSA-AES256-GCM-SHA384"))]);
+    expect(show(await owner.call("connection_info", S))).toBe(`{ok,{'tlsv1.2',"ECDHE-ECDSA-AES256-GCM-SHA384"}}`);
+    const [S13] = await connected(owner, [t(a("ciphers"), s("TLS_AES_128_GCM_SHA256"))]);
+    expect(show(await owner.call("connection_info", S13))).toBe(`{ok,{'tlsv1.3',"TLS_AES_128_GCM_SHA256"}}`);
+    const only13 = [t(a("versions"), [a("tlsv1.3")]), t(a("ciphers"), s("ECDHE-ECDSA-AES128-GCM-SHA256"))];
+    expect(show(await owner.call("connect", s("localhost"), server.port, only13, infinity))).toBe("{error,ecipher}");
+  });
+
   it("sends SNI for a host name (not for an address, nor with {server_name_indication, disable}); ALPN", async () => {
     const owner = bench.caller();
     const names: Array<string | false | null> = [];
