@@ -3,6 +3,7 @@
  * large binaries handed over by reference, output that is never overwritten once handed over,
  * and a clean state after a refused term. And formatTerm's length bound, and ErlMap lookups.
  */
+import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import {
   BitBinary,
@@ -109,6 +110,17 @@ describe("Encoder", () => {
     expect(decode(enc.external(atom("next")).finish())).toBe(atom("next"));
   });
 
+  it("encode() of a term holding a large binary gives a buffer of its own, of the term's size", () => {
+    const big = Buffer.alloc(64 * 1024, 5);
+    const t = tuple(atom("ssl"), tuple(atom("sslsocket"), 1), big);
+    const out = encode(t);
+    const again = encode(tuple(atom("other"), Buffer.alloc(40_000, 6)));
+    expect(out.buffer.byteLength).toBe(out.length);
+    big.fill(0);
+    expect(decode(out)).toEqual(tuple(atom("ssl"), tuple(atom("sslsocket"), 1), Buffer.alloc(64 * 1024, 5)));
+    expect(termEquals(decode(again), tuple(atom("other"), Buffer.alloc(40_000, 6)))).toBe(true);
+  });
+
   it("writes containers that end an improper list or sit in a fun, as the tail and the free variables", () => {
     expect([...encode(cons([1], tuple(atom("a"))))]).toEqual([131, 108, 0, 0, 0, 1, 97, 1, 104, 1, 119, 1, 97]);
     expect([...encode(cons([1], new ErlMap([[2, cons([3], atom("b"))]])))]).toEqual([
@@ -153,6 +165,18 @@ describe("Encoder", () => {
     const out = enc.external(good).finish();
     expect(termEquals(decode(out), good)).toBe(true);
     expect(out.equals(encode(good))).toBe(true);
+  });
+
+  it("encode() gives a Buffer like any other", () => {
+    const out = encode(tuple(atom("ok"), Buffer.from("hi")));
+    expect(Buffer.isBuffer(out)).toBe(true);
+    expect(out.constructor).toBe(Buffer);
+    expect(inspect(out)).toBe("<Buffer 83 68 02 77 02 6f 6b 6d 00 00 00 02 68 69>");
+    expect(out.readUInt32BE(8)).toBe(2);
+    expect(out.subarray(1, 3)).toEqual(Buffer.from([0x68, 2]));
+    expect(Buffer.isBuffer(out.subarray(1))).toBe(true);
+    expect(out.toString("latin1", 12)).toBe("hi");
+    expect(JSON.stringify(out)).toBe(JSON.stringify(Buffer.from(out)));
   });
 
   it("refuses what the format cannot carry", () => {

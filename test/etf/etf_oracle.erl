@@ -1,7 +1,7 @@
 %% The emulator's side of the codec tests and benchmark: each test function takes a list and
 %% answers for every element, so one round trip checks a whole batch.
 -module(etf_oracle).
--export([decode_each/1, compare_each/1, format_each/1, bench/3]).
+-export([decode_each/1, compare_each/1, format_each/1, calibrate/2, bench/3]).
 
 %% binary_to_term of each binary, re-encoded as term_to_binary(T, [{minor_version, 2}]).
 decode_each(Bins) ->
@@ -20,32 +20,41 @@ format_each(Terms) ->
     [{unicode:characters_to_binary(io_lib:format("~w", [T])),
       unicode:characters_to_binary(io_lib:print(T, 1, 100000000, -1))} || T <- Terms].
 
-%% Benchmark loops: nanoseconds per binary_to_term/1 and per term_to_binary/2 of Bin, the
-%% median of Rounds rounds of about Ms milliseconds each (the iteration count is calibrated).
-bench(Bin, Rounds, Ms) ->
+%% Benchmark loops. calibrate/2: how many binary_to_term/1 calls of Bin, and how many
+%% term_to_binary/2 calls of the term it holds, take about Ms milliseconds each.
+calibrate(Bin, Ms) ->
+    {Dec, Enc} = loops(Bin),
+    {calls(Dec, 1, Ms * 1000000), calls(Enc, 1, Ms * 1000000)}.
+
+%% Nanoseconds per call over exactly DecN decodes and EncN encodes, each loop first run a
+%% quarter as many times untimed, as the other side of the benchmark does.
+bench(Bin, DecN, EncN) ->
+    {Dec, Enc} = loops(Bin),
+    {warm_timed(Dec, DecN) / DecN, warm_timed(Enc, EncN) / EncN}.
+
+loops(Bin) ->
     T = binary_to_term(Bin),
-    Dec = fun(N) -> decode_loop(Bin, N) end,
-    Enc = fun(N) -> encode_loop(T, N) end,
-    {median_ns(Dec, Rounds, Ms), median_ns(Enc, Rounds, Ms)}.
+    {fun(N) -> decode_loop(Bin, N, none) end, fun(N) -> encode_loop(T, N, none) end}.
 
-median_ns(F, Rounds, Ms) ->
-    N = calibrate(F, 1, Ms * 1000000),
-    Times = lists:sort([timed(F, N) / N || _ <- lists:seq(1, Rounds)]),
-    lists:nth((Rounds + 1) div 2, Times).
-
-calibrate(F, N, Budget) ->
+calls(F, N, Budget) ->
     case timed(F, N) of
         T when T >= Budget div 4 -> max(1, N * Budget div max(T, 1));
-        _ -> calibrate(F, N * 4, Budget)
+        _ -> calls(F, N * 4, Budget)
     end.
+
+warm_timed(F, N) ->
+    _ = F(max(1, N div 4)),
+    timed(F, N).
 
 timed(F, N) ->
     T0 = erlang:monotonic_time(nanosecond),
-    F(N),
+    _ = F(N),
     erlang:monotonic_time(nanosecond) - T0.
 
-decode_loop(_, 0) -> ok;
-decode_loop(B, N) -> _ = binary_to_term(B), decode_loop(B, N - 1).
+%% Each result is kept until the next call has made its own, and the last is returned: the
+%% other side keeps what it made the same way.
+decode_loop(_, 0, Last) -> Last;
+decode_loop(B, N, _) -> decode_loop(B, N - 1, binary_to_term(B)).
 
-encode_loop(_, 0) -> ok;
-encode_loop(T, N) -> _ = term_to_binary(T, [{minor_version, 2}]), encode_loop(T, N - 1).
+encode_loop(_, 0, Last) -> Last;
+encode_loop(T, N, _) -> encode_loop(T, N - 1, term_to_binary(T, [{minor_version, 2}])).

@@ -49,11 +49,21 @@ export class Oracle {
   }
 
   /**
-   * Nanoseconds per binary_to_term/1 and per term_to_binary/2 of the bytes bound to `name`
-   * (the median of `rounds` rounds of about `ms` milliseconds each).
+   * How many binary_to_term/1 calls of the bytes bound to `name`, and how many term_to_binary/2
+   * calls of the term they hold, take about `ms` milliseconds each.
    */
-  async bench(name: string, rounds: number, ms: number): Promise<{ decodeNs: number; encodeNs: number }> {
-    const { etf } = await this.node.eval(`etf_oracle:bench(${name}, ${rounds}, ${ms})`);
+  async calibrate(name: string, ms: number): Promise<{ decodeCalls: number; encodeCalls: number }> {
+    const { etf } = await this.node.eval(`etf_oracle:calibrate(${name}, ${ms})`);
+    const r = decode(etf) as Tuple;
+    return { decodeCalls: Number(r.at(0)), encodeCalls: Number(r.at(1)) };
+  }
+
+  /**
+   * Nanoseconds per binary_to_term/1 and per term_to_binary/2 of the bytes bound to `name`, over
+   * exactly `decodeCalls` and `encodeCalls` calls, each loop first run a quarter as long untimed.
+   */
+  async bench(name: string, decodeCalls: number, encodeCalls: number): Promise<{ decodeNs: number; encodeNs: number }> {
+    const { etf } = await this.node.eval(`etf_oracle:bench(${name}, ${decodeCalls}, ${encodeCalls})`);
     const r = decode(etf) as Tuple;
     return { decodeNs: (r.at(0) as Float).value, encodeNs: (r.at(1) as Float).value };
   }
