@@ -10,6 +10,9 @@
 
 -include_lib("public_key/include/public_key.hrl").
 
+%% The version of the ssl API served: the manual's.
+-define(SSL_VSN, "3.9").
+
 -export([start/0, stop/0]).
 -export([accept/1, accept/2, ciphers/0, close/1, connect/3, connect/4, connection_info/1,
          controlling_process/2, format_error/1, getopts/2, listen/2, peercert/1, peercert/2,
@@ -232,11 +235,13 @@ transport_accept(ListenSocket) ->
 transport_accept(ListenSocket, Timeout) ->
     on_socket(ListenSocket, {transport_accept, ListenSocket, Timeout}).
 
--spec version() ->
-          {ok, {SSLVsn :: string(), CompVsn :: string(), LibVsn :: string()}}
-        | {error, enotstarted}.
+%% "If the SSL application has not been started, CompVsn and LibVsn are empty strings."
+-spec version() -> {ok, {SSLVsn :: string(), CompVsn :: string(), LibVsn :: string()}}.
 version() ->
-    library(version).
+    case library(version) of
+        {error, enotstarted} -> {ok, {?SSL_VSN, "", ""}};
+        Version -> Version
+    end.
 
 %%% Talking to the bridge
 
