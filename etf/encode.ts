@@ -66,15 +66,20 @@ const HEADROOM = 16;
  * What the walk is inside of, which says how its items are read and what follows the last one.
  * ROOT is the term itself; MAP items are `[key, value]` entries, read as two terms each. TUPLE
  * and MAP (first) need nothing after their last item.
+ *
+ * Plain module constants, here and for the tags below: the optimising compiler folds those into
+ * the code, where a const enum (an object in a `var` under isolatedModules) or a property of an
+ * imported table is a load per use, and the walk makes several per subterm.
  */
-const enum Frame {
-  TUPLE,
-  MAP,
-  ROOT,
-  LIST,
-  IMPROPER,
-  FUN,
-}
+const TUPLE = 0;
+const MAP = 1;
+const ROOT = 2;
+const LIST = 3;
+const IMPROPER = 4;
+const FUN = 5;
+type Frame = typeof TUPLE | typeof MAP | typeof ROOT | typeof LIST | typeof IMPROPER | typeof FUN;
+const { SMALL_INTEGER_EXT, INTEGER_EXT, SMALL_TUPLE_EXT, LARGE_TUPLE_EXT, NIL_EXT, LIST_EXT, BINARY_EXT, MAP_EXT } = Tag;
+const { STRING_EXT_LENGTH, FLATMAP_KEYS } = Limit;
 /** Frames kept between walks; a deeper term's stack is let go once written. */
 const KEPT_FRAMES = 1024;
 
@@ -83,13 +88,10 @@ const NO_ITEMS: readonly Term[] = [];
 
 export class Encoder extends ByteBuilder {
   /**
-   * The containers around the one being written: their items, where each is at and where it
-   * ends, and its Frame. Kept across calls, so a walk allocates nothing per container.
+   * The containers around the one being written, four slots each: its items, where it is at,
+   * where it ends, its Frame. Kept across calls, so a walk allocates nothing per container.
    */
-  readonly #items: Array<readonly unknown[]> = [];
-  readonly #next: number[] = [];
-  readonly #end: number[] = [];
-  readonly #kind: Frame[] = [];
+  readonly #frames: unknown[] = [];
   /** By depth: the tail of the improper list, or the Size mark of the fun, open there. */
   readonly #tails: Array<Term | undefined> = [];
   readonly #marks: number[] = [];
@@ -104,7 +106,7 @@ export class Encoder extends ByteBuilder {
   term(t: Term): this {
     try {
       this.#walk(t);
-      if (this.#items.length > KEPT_FRAMES) this.#dropFrames();
+      if (this.#frames.length > 4 * KEPT_FRAMES) this.#dropFrames();
       return this;
     } catch (e) {
       this.reset();
@@ -125,15 +127,12 @@ export class Encoder extends ByteBuilder {
    * into its items.
    */
   #walk(root: Term): void {
-    const savedItems = this.#items;
-    const savedNext = this.#next;
-    const savedEnd = this.#end;
-    const savedKind = this.#kind;
+    const frames = this.#frames;
     let sp = 0;
     let items: readonly unknown[] = NO_ITEMS;
     let i = 0;
     let end = 0;
-    let kind = Frame.ROOT;
+    let kind: Frame = ROOT;
     let v = this.view;
     // The view's size, read once per buffer: DataView's byteLength getter is not cheap.
     let cap = v.byteLength;
@@ -150,15 +149,15 @@ export class Encoder extends ByteBuilder {
       // A container met sets these, to be stepped into below.
       let inner: readonly unknown[] | undefined;
       let innerEnd = 0;
-      let innerKind = Frame.TUPLE;
+      let innerKind: Frame = TUPLE;
       let innerTail: Term | undefined;
       let innerMark = 0;
       if (typeof t === "number") {
         if ((t | 0) === t && t >= 0 && t <= 0xff) {
-          v.setUint16(p, (Tag.SMALL_INTEGER_EXT << 8) | t);
+          v.setUint16(p, (SMALL_INTEGER_EXT << 8) | t);
           p += 2;
         } else if ((t | 0) === t) {
-          v.setUint8(p, Tag.INTEGER_EXT);
+          v.setUint8(p, INTEGER_EXT);
           v.setInt32(p + 1, t);
           p += 5;
         } else {
@@ -171,20 +170,20 @@ export class Encoder extends ByteBuilder {
       } else if (Array.isArray(t)) {
         const n = t.length;
         if (n === 0) {
-          v.setUint8(p++, Tag.NIL_EXT);
-        } else if (n <= Limit.STRING_EXT_LENGTH && maybeByteList(t) && isByteList(t)) {
+          v.setUint8(p++, NIL_EXT);
+        } else if (n <= STRING_EXT_LENGTH && maybeByteList(t) && isByteList(t)) {
           this.pos = p;
           this.#byteList(t);
           v = this.view;
           cap = v.byteLength;
           p = this.pos;
         } else {
-          v.setUint8(p, Tag.LIST_EXT);
+          v.setUint8(p, LIST_EXT);
           v.setUint32(p + 1, n);
           p += 5;
           inner = t;
           innerEnd = n;
-          innerKind = Frame.LIST;
+          innerKind = LIST;
         }
       } else if (t instanceof Atom) {
         const w = t[atomWireForm] ?? atomWire(t);
@@ -200,10 +199,10 @@ export class Encoder extends ByteBuilder {
       } else if (t instanceof Tuple) {
         const n = t.elements.length;
         if (n <= 0xff) {
-          v.setUint16(p, (Tag.SMALL_TUPLE_EXT << 8) | n);
+          v.setUint16(p, (SMALL_TUPLE_EXT << 8) | n);
           p += 2;
         } else {
-          v.setUint8(p, Tag.LARGE_TUPLE_EXT);
+          v.setUint8(p, LARGE_TUPLE_EXT);
           v.setUint32(p + 1, n);
           p += 5;
         }
@@ -212,7 +211,7 @@ export class Encoder extends ByteBuilder {
           innerEnd = n;
         }
       } else if (t instanceof Uint8Array) {
-        v.setUint8(p, Tag.BINARY_EXT);
+        v.setUint8(p, BINARY_EXT);
         v.setUint32(p + 1, t.length);
         this.pos = p + 5;
         this.bytes(t);
@@ -221,13 +220,13 @@ export class Encoder extends ByteBuilder {
         p = this.pos;
       } else if (t instanceof ErlMap) {
         const n = t.size;
-        v.setUint8(p, Tag.MAP_EXT);
+        v.setUint8(p, MAP_EXT);
         v.setUint32(p + 1, n);
         p += 5;
         if (n > 0) {
-          inner = n <= Limit.FLATMAP_KEYS ? sortedEntries(t) : t.entries();
+          inner = n <= FLATMAP_KEYS ? sortedEntries(t) : t.entries();
           innerEnd = 2 * n;
-          innerKind = Frame.MAP;
+          innerKind = MAP;
         }
       } else if (t instanceof ImproperList) {
         const tail = t.tail;
@@ -237,12 +236,12 @@ export class Encoder extends ByteBuilder {
           t = n === 0 ? tail : cons(t.elements, tail);
           continue;
         }
-        v.setUint8(p, Tag.LIST_EXT);
+        v.setUint8(p, LIST_EXT);
         v.setUint32(p + 1, n);
         p += 5;
         inner = t.elements;
         innerEnd = n;
-        innerKind = Frame.IMPROPER;
+        innerKind = IMPROPER;
         innerTail = tail;
       } else {
         this.pos = p;
@@ -252,7 +251,7 @@ export class Encoder extends ByteBuilder {
           innerMark = this.#funHeader(t);
           inner = [t.oldIndex, t.oldUniq, t.pid, ...t.freeVars];
           innerEnd = inner.length;
-          innerKind = Frame.FUN;
+          innerKind = FUN;
         } else this.#scalar(t);
         v = this.view;
         cap = v.byteLength;
@@ -260,33 +259,33 @@ export class Encoder extends ByteBuilder {
       }
       if (inner !== undefined) {
         // A container that is the last item of a tuple or map takes that frame's place.
-        if (i < end || kind > Frame.MAP) {
-          savedItems[sp] = items;
-          savedNext[sp] = i;
-          savedEnd[sp] = end;
-          savedKind[sp] = kind;
+        if (i < end || kind > MAP) {
+          frames[4 * sp] = items;
+          frames[4 * sp + 1] = i;
+          frames[4 * sp + 2] = end;
+          frames[4 * sp + 3] = kind;
           sp++;
         }
         items = inner;
         i = 0;
         end = innerEnd;
         kind = innerKind;
-        if (kind === Frame.IMPROPER) this.#tails[sp] = innerTail;
-        else if (kind === Frame.FUN) this.#marks[sp] = innerMark;
+        if (kind === IMPROPER) this.#tails[sp] = innerTail;
+        else if (kind === FUN) this.#marks[sp] = innerMark;
       }
       // The next subterm: the next item, or, past the last, what ends each container left.
       for (;;) {
         if (i < end) {
-          t = (kind === Frame.MAP ? (items[i >> 1] as Entry)[i & 1] : items[i]) as Term;
+          t = (kind === MAP ? (items[i >> 1] as Entry)[i & 1] : items[i]) as Term;
           i++;
           break;
         }
-        if (kind === Frame.ROOT) {
+        if (kind === ROOT) {
           this.pos = p;
           return;
         }
         const ended = kind;
-        if (ended === Frame.LIST) {
+        if (ended === LIST) {
           if (p >= cap) {
             this.pos = p;
             this.ensure(1);
@@ -294,32 +293,29 @@ export class Encoder extends ByteBuilder {
             cap = v.byteLength;
             p = this.pos;
           }
-          v.setUint8(p++, Tag.NIL_EXT);
-        } else if (ended === Frame.IMPROPER) {
+          v.setUint8(p++, NIL_EXT);
+        } else if (ended === IMPROPER) {
           t = this.#tails[sp]!;
           this.#tails[sp] = undefined;
-        } else if (ended === Frame.FUN) {
+        } else if (ended === FUN) {
           this.pos = p;
           const mark = this.#marks[sp]!;
           this.patchU32(mark, this.length - mark);
         }
         sp--;
-        items = savedItems[sp]!;
-        savedItems[sp] = NO_ITEMS;
-        i = savedNext[sp]!;
-        end = savedEnd[sp]!;
-        kind = savedKind[sp]!;
+        items = frames[4 * sp] as readonly unknown[];
+        frames[4 * sp] = NO_ITEMS;
+        i = frames[4 * sp + 1] as number;
+        end = frames[4 * sp + 2] as number;
+        kind = frames[4 * sp + 3] as Frame;
         // An improper list's tail comes after its elements, as a subterm of its own.
-        if (ended === Frame.IMPROPER) break;
+        if (ended === IMPROPER) break;
       }
     }
   }
 
   #dropFrames(): void {
-    this.#items.length = 0;
-    this.#next.length = 0;
-    this.#end.length = 0;
-    this.#kind.length = 0;
+    this.#frames.length = 0;
     this.#tails.length = 0;
     this.#marks.length = 0;
   }
