@@ -64,8 +64,11 @@ const HEADROOM = 16;
 
 /**
  * What the walk is inside of, which says how its items are read and what follows the last one.
- * ROOT is the term itself; MAP items are `[key, value]` entries, read as two terms each. TUPLE
- * and MAP (first) need nothing after their last item.
+ * ROOT is the term itself; MAP items are `[key, value]` entries, read as two terms each. TUPLE,
+ * MAP and LIST (first) end in nothing or a NIL_EXT, so a container that is their last item can
+ * take their place: the NIL_EXTs owed are counted and written once that container ends (a list
+ * nested a thousand deep, each the last item of the one before, is one frame and then a thousand
+ * NIL_EXTs, as the emulator writes it).
  *
  * Plain module constants, here and for the tags below: the optimising compiler folds those into
  * the code, where a const enum (an object in a `var` under isolatedModules) or a property of an
@@ -73,11 +76,11 @@ const HEADROOM = 16;
  */
 const TUPLE = 0;
 const MAP = 1;
-const ROOT = 2;
-const LIST = 3;
+const LIST = 2;
+const ROOT = 3;
 const IMPROPER = 4;
 const FUN = 5;
-type Frame = typeof TUPLE | typeof MAP | typeof ROOT | typeof LIST | typeof IMPROPER | typeof FUN;
+type Frame = typeof TUPLE | typeof MAP | typeof LIST | typeof ROOT | typeof IMPROPER | typeof FUN;
 const { SMALL_INTEGER_EXT, INTEGER_EXT, SMALL_TUPLE_EXT, LARGE_TUPLE_EXT, NIL_EXT, LIST_EXT, BINARY_EXT, MAP_EXT } = Tag;
 const { STRING_EXT_LENGTH, FLATMAP_KEYS } = Limit;
 /** Frames kept between walks; a deeper term's stack is let go once written. */
@@ -89,7 +92,8 @@ const NO_ITEMS: readonly Term[] = [];
 export class Encoder extends ByteBuilder {
   /**
    * The containers around the one being written, four slots each: its items, where it is at,
-   * where it ends, its Frame. Kept across calls, so a walk allocates nothing per container.
+   * where it ends, and its Frame plus 8 times the NIL_EXTs owed after it. Kept across calls, so
+   * a walk allocates nothing per container.
    */
   readonly #frames: unknown[] = [];
   /** By depth: the tail of the improper list, or the Size mark of the fun, open there. */
@@ -133,6 +137,8 @@ export class Encoder extends ByteBuilder {
     let i = 0;
     let end = 0;
     let kind: Frame = ROOT;
+    // NIL_EXTs to write after the current container: those of lists it ends (see Frame).
+    let nils = 0;
     let v = this.view;
     // The view's size, read once per buffer: DataView's byteLength getter is not cheap.
     let cap = v.byteLength;
@@ -258,13 +264,17 @@ export class Encoder extends ByteBuilder {
         p = this.pos;
       }
       if (inner !== undefined) {
-        // A container that is the last item of a tuple or map takes that frame's place.
-        if (i < end || kind > MAP) {
+        // The last item of a tuple, map or list takes its place, if what it owes can follow.
+        const owed = kind === LIST ? nils + 1 : nils;
+        if (i === end && kind <= LIST && (owed === 0 || innerKind <= LIST)) {
+          nils = owed;
+        } else {
           frames[4 * sp] = items;
           frames[4 * sp + 1] = i;
           frames[4 * sp + 2] = end;
-          frames[4 * sp + 3] = kind;
+          frames[4 * sp + 3] = kind + 8 * nils;
           sp++;
+          nils = 0;
         }
         items = inner;
         i = 0;
@@ -280,20 +290,23 @@ export class Encoder extends ByteBuilder {
           i++;
           break;
         }
-        if (kind === ROOT) {
+        const ended = kind;
+        if (ended <= LIST) {
+          const count = ended === LIST ? nils + 1 : nils;
+          if (count > 0) {
+            if (p + count > cap) {
+              this.pos = p;
+              this.ensure(count);
+              v = this.view;
+              cap = v.byteLength;
+              p = this.pos;
+            }
+            for (let k = 0; k < count; k++) v.setUint8(p + k, NIL_EXT);
+            p += count;
+          }
+        } else if (ended === ROOT) {
           this.pos = p;
           return;
-        }
-        const ended = kind;
-        if (ended === LIST) {
-          if (p >= cap) {
-            this.pos = p;
-            this.ensure(1);
-            v = this.view;
-            cap = v.byteLength;
-            p = this.pos;
-          }
-          v.setUint8(p++, NIL_EXT);
         } else if (ended === IMPROPER) {
           t = this.#tails[sp]!;
           this.#tails[sp] = undefined;
@@ -307,7 +320,9 @@ export class Encoder extends ByteBuilder {
         frames[4 * sp] = NO_ITEMS;
         i = frames[4 * sp + 1] as number;
         end = frames[4 * sp + 2] as number;
-        kind = frames[4 * sp + 3] as Frame;
+        const packed = frames[4 * sp + 3] as number;
+        kind = (packed & 7) as Frame;
+        nils = packed >>> 3;
         // An improper list's tail comes after its elements, as a subterm of its own.
         if (ended === IMPROPER) break;
       }

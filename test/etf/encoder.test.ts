@@ -141,6 +141,32 @@ describe("Encoder", () => {
     expect(encode(back).equals(bytes)).toBe(true);
   });
 
+  it("containers as the last item of containers, every kind in every kind, three deep", () => {
+    const pid = new Pid(atom("a@b"), 1, 2, 3);
+    const wrap: Array<(inner: Term) => Term> = [
+      (x) => tuple(atom("t"), x),
+      (x) => [1, x],
+      (x) => [x],
+      (x) => new ErlMap([[atom("k"), x]]),
+      (x) => cons([2, x], atom("tail")),
+      (x) => cons([3], tuple(x)),
+      (x) => new Fun(0, Buffer.alloc(16, 1), 4, atom("m"), 0, 0, pid, [5, x]),
+    ];
+    let checked = 0;
+    for (const a of wrap) {
+      for (const b of wrap) {
+        for (const c of wrap) {
+          const t = tuple(a(b(c(atom("leaf")))), [a(b(c([])))], 6);
+          const back = decode(encode(t));
+          expect(termEquals(back, t)).toBe(true);
+          expect(encode(back).equals(encode(t))).toBe(true);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBe(wrap.length ** 3);
+  });
+
   it("atoms of every length up to the limit, each followed by more output", () => {
     const names = Array.from({ length: 12 }, (_, n) => "x".repeat(n)).concat(["é".repeat(127), "é".repeat(128), "é".repeat(255), "\u{1F600}".repeat(255)]);
     const enc = new Encoder({ initialSize: 8 });
