@@ -21,6 +21,8 @@ export class ByteBuilder {
   protected buf: Buffer;
   /** buf as a DataView: one bounds-checked store for a 16- or 32-bit field instead of several. */
   protected view: DataView;
+  /** buf's length, kept because a DataView's byteLength getter is slow to read. */
+  protected capacity: number;
   protected pos = 0;
   /** buf's memory, kept because reading `buf.buffer` costs about as much as making a view. */
   #memory: ArrayBuffer;
@@ -36,6 +38,7 @@ export class ByteBuilder {
     this.#chunkThreshold = options?.chunkThreshold ?? Infinity;
     this.buf = Buffer.allocUnsafe(options?.initialSize ?? SLAB);
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+    this.capacity = this.buf.length;
     this.#memory = this.buf.buffer as ArrayBuffer;
     this.#memoryOffset = this.buf.byteOffset;
   }
@@ -47,12 +50,13 @@ export class ByteBuilder {
 
   /** Room for `n` more bytes; only the output under construction moves to a new buffer. */
   protected ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
+    if (this.pos + n <= this.capacity) return;
     const used = this.pos - this.#start;
     const next = Buffer.allocUnsafe(Math.max(SLAB, 2 * (used + n)));
     this.buf.copy(next, 0, this.#start, this.pos);
     this.buf = next;
     this.view = new DataView(next.buffer, next.byteOffset, next.length);
+    this.capacity = next.length;
     this.#memory = next.buffer as ArrayBuffer;
     this.#memoryOffset = next.byteOffset;
     this.#start = 0;

@@ -140,8 +140,7 @@ export class Encoder extends ByteBuilder {
     // NIL_EXTs to write after the current container: those of lists it ends (see Frame).
     let nils = 0;
     let v = this.view;
-    // The view's size, read once per buffer: DataView's byteLength getter is not cheap.
-    let cap = v.byteLength;
+    let cap = this.capacity;
     let p = this.pos;
     let t = root;
     for (;;) {
@@ -149,7 +148,7 @@ export class Encoder extends ByteBuilder {
         this.pos = p;
         this.ensure(HEADROOM);
         v = this.view;
-        cap = v.byteLength;
+        cap = this.capacity;
         p = this.pos;
       }
       // A container met sets these, to be stepped into below.
@@ -170,7 +169,7 @@ export class Encoder extends ByteBuilder {
           this.pos = p;
           this.#integer(t);
           v = this.view;
-          cap = v.byteLength;
+          cap = this.capacity;
           p = this.pos;
         }
       } else if (Array.isArray(t)) {
@@ -181,7 +180,7 @@ export class Encoder extends ByteBuilder {
           this.pos = p;
           this.#byteList(t);
           v = this.view;
-          cap = v.byteLength;
+          cap = this.capacity;
           p = this.pos;
         } else {
           v.setUint8(p, LIST_EXT);
@@ -198,7 +197,7 @@ export class Encoder extends ByteBuilder {
           this.pos = p;
           this.ensure(w[0]! + 3);
           v = this.view;
-          cap = v.byteLength;
+          cap = this.capacity;
           p = this.pos;
         }
         p += writeAtom(v, p, w);
@@ -222,7 +221,7 @@ export class Encoder extends ByteBuilder {
         this.pos = p + 5;
         this.bytes(t);
         v = this.view;
-        cap = v.byteLength;
+        cap = this.capacity;
         p = this.pos;
       } else if (t instanceof ErlMap) {
         const n = t.size;
@@ -260,7 +259,7 @@ export class Encoder extends ByteBuilder {
           innerKind = FUN;
         } else this.#scalar(t);
         v = this.view;
-        cap = v.byteLength;
+        cap = this.capacity;
         p = this.pos;
       }
       if (inner !== undefined) {
@@ -298,7 +297,7 @@ export class Encoder extends ByteBuilder {
               this.pos = p;
               this.ensure(count);
               v = this.view;
-              cap = v.byteLength;
+              cap = this.capacity;
               p = this.pos;
             }
             for (let k = 0; k < count; k++) v.setUint8(p + k, NIL_EXT);
@@ -360,7 +359,7 @@ export class Encoder extends ByteBuilder {
       if (typeof t.id !== "bigint" || t.id < 0n || t.id >= U64_LIMIT) this.#unencodable(this.pos, `port id ${t.id}`);
       // OTP 24+ writes V4_PORT_EXT only for ids past the 28 bits that NEW_PORT_EXT always carried.
       const wide = t.id >= PORT_ID_28;
-      const p = this.#nodeHeader(wide ? Tag.V4_PORT_EXT : Tag.NEW_PORT_EXT, t.node, 12);
+      const p = this.#nodeHeader(wide ? Tag.V4_PORT_EXT : Tag.NEW_PORT_EXT, 1, t.node, 12);
       if (wide) writeU32(this.buf, p, Number(t.id >> 32n));
       writeU32(this.buf, wide ? p + 4 : p, Number(t.id & 0xffffffffn));
       this.pos = wide ? p + 8 : p + 4;
@@ -378,7 +377,7 @@ export class Encoder extends ByteBuilder {
 
   #pid(t: Pid): void {
     if (!(isU32(t.id) && isU32(t.serial) && isU32(t.creation))) this.#unencodable(this.pos, `a pid field is not a 32-bit unsigned integer: ${t}`);
-    const p = this.#nodeHeader(Tag.NEW_PID_EXT, t.node, 12);
+    const p = this.#nodeHeader(Tag.NEW_PID_EXT, 1, t.node, 12);
     const v = this.view;
     v.setUint32(p, t.id);
     v.setUint32(p + 4, t.serial);
@@ -394,11 +393,7 @@ export class Encoder extends ByteBuilder {
     for (let i = 0; i < n; i++) valid &&= isU32(ids[i]!);
     if (!valid) this.#unencodable(this.pos, `a reference field is not a 32-bit unsigned integer: ${t}`);
     // NEWER_REFERENCE_EXT has its word count before the node.
-    this.ensure(3);
-    this.view.setUint8(this.pos, Tag.NEWER_REFERENCE_EXT);
-    this.view.setUint16(this.pos + 1, n);
-    this.pos += 3;
-    const p = this.#nodeHeader(-1, t.node, 4 + 4 * n);
+    const p = this.#nodeHeader((Tag.NEWER_REFERENCE_EXT << 16) | n, 3, t.node, 4 + 4 * n);
     const v = this.view;
     v.setUint32(p, t.creation);
     for (let i = 0; i < n; i++) v.setUint32(p + 4 + 4 * i, ids[i]!);
@@ -406,16 +401,23 @@ export class Encoder extends ByteBuilder {
   }
 
   /**
-   * Writes `tag` (unless negative) and the node atom of a pid, port or reference, and makes room
-   * for the `rest` bytes that follow; returns where they go (the caller moves pos past them).
+   * Writes the head of a pid, port or reference (the `size` low bytes of `head`: its tag, and a
+   * reference's word count) and its node atom, and makes room for the `rest` bytes that follow;
+   * returns where they go (the caller moves pos past them).
    */
-  #nodeHeader(tag: number, node: Atom, rest: number): number {
+  #nodeHeader(head: number, size: 1 | 3, node: Atom, rest: number): number {
     const w = node instanceof Atom ? (node[atomWireForm] ?? atomWire(node)) : undefined;
     if (w === undefined || w === null) this.#unencodable(this.pos, `a node name that is not an atom: ${describe(node)}`);
-    this.ensure(1 + w[0]! + Math.max(3, rest));
-    let p = this.pos;
-    if (tag >= 0) this.view.setUint8(p++, tag);
-    return p + writeAtom(this.view, p, w);
+    this.ensure(size + w[0]! + Math.max(3, rest));
+    const v = this.view;
+    const p = this.pos;
+    if (size === 1) {
+      v.setUint8(p, head);
+    } else {
+      v.setUint8(p, head >>> 16);
+      v.setUint16(p + 1, head);
+    }
+    return p + size + writeAtom(v, p + size, w);
   }
 
   /** A list of integers 0..255, as STRING_EXT. */
