@@ -154,7 +154,14 @@ export async function run(): Promise<void> {
         encode: Math.min(calibrate(ops.encode), calibrate(ops.iovec), beamCalls.encodeCalls),
       };
       const own = bytes.length >= OWN_BUFFER;
-      const rate = { decode: [] as number[], encode: [] as number[], iovec: [] as number[], fresh: [] as number[], beamDecode: [] as number[], beamEncode: [] as number[] };
+      const rate = {
+        decode: [] as number[],
+        encode: [] as number[],
+        iovec: [] as number[],
+        fresh: [] as number[],
+        beamDecode: [] as number[],
+        beamEncode: [] as number[],
+      };
       // Rounds of ours and of the emulator's alternate, so that load from elsewhere hits both alike.
       for (let r = 0; r < ROUNDS; r++) {
         rate.decode.push(round(ops.decode, n.decode));
@@ -202,8 +209,8 @@ export async function run(): Promise<void> {
     console.log(line(head));
     for (const r of rows) console.log(line(r));
     console.log(
-      `medians of ${ROUNDS} alternating rounds, the same number of calls on both sides (~${ROUND_MS} ms for the slower); ratio = ours / BEAM in ops/s. ` +
-        "encode = encode() into one Buffer; iovec = a reused Encoder handing big binaries over by reference.",
+      `medians of ${ROUNDS} alternating rounds, the same number of calls on both sides (~${ROUND_MS} ms for the slower); ` +
+        "ratio = ours / BEAM in ops/s. encode = encode() into one Buffer; iovec = a reused Encoder handing big binaries over by reference.",
     );
     for (const note of notes) console.log(note);
     console.log(

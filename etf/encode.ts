@@ -58,9 +58,10 @@ const U64_LIMIT = 1n << 64n;
 const PORT_ID_28 = 1n << 28n;
 /**
  * Room made once per subterm, enough for any fixed-size part (a SMALL_BIG_EXT of a safe integer
- * is the longest, 10 bytes); only atoms, binaries and node names check for more.
+ * is the longest, 10 bytes) and for most atoms; longer atoms, binaries and node names check for
+ * more.
  */
-const HEADROOM = 16;
+const HEADROOM = 32;
 
 /**
  * What the walk is inside of, which says how its items are read and what follows the last one.
@@ -193,9 +194,10 @@ export class Encoder extends ByteBuilder {
       } else if (t instanceof Atom) {
         const w = t[atomWireForm] ?? atomWire(t);
         if (w === undefined || w === null) this.#unencodable(p, `the atom name ${JSON.stringify(t.name.slice(0, 40))}`);
-        if (p + w[0]! + 3 > cap) {
+        // An atom of up to 30 bytes fits in the headroom already made.
+        if (w.length > HEADROOM / 4 + 1 && p + 4 * w.length > cap) {
           this.pos = p;
-          this.ensure(w[0]! + 3);
+          this.ensure(4 * w.length);
           v = this.view;
           cap = this.capacity;
           p = this.pos;

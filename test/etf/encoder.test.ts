@@ -168,7 +168,8 @@ describe("Encoder", () => {
   });
 
   it("atoms of every length up to the limit, each followed by more output", () => {
-    const names = Array.from({ length: 12 }, (_, n) => "x".repeat(n)).concat(["é".repeat(127), "é".repeat(128), "é".repeat(255), "\u{1F600}".repeat(255)]);
+    const long = ["é".repeat(127), "é".repeat(128), "é".repeat(255), "\u{1F600}".repeat(255)];
+    const names = Array.from({ length: 12 }, (_, n) => "x".repeat(n)).concat(long);
     const enc = new Encoder({ initialSize: 8 });
     for (const name of names) {
       const t = tuple(atom(name), 7, [atom(name)]);
