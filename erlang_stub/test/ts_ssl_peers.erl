@@ -3,7 +3,7 @@
 %% other side answers).
 -module(ts_ssl_peers).
 
--export([async/1, await/1, wait_until/1]).
+-export([async/1, await/1, wait_until/1, waiting/1, waiting_for_reply/1]).
 -export([native_listen/1, native_accept/1, native_connect/2, native_run/2]).
 -export([openssl_server/1, openssl_client/2, openssl_write/2, openssl_read/2, openssl_exit/1]).
 -export([free_port/0]).
@@ -35,8 +35,25 @@ wait_until(Condition, 0) ->
 wait_until(Condition, Tries) ->
     case Condition() of
         true -> ok;
-        false -> timer:sleep(10), wait_until(Condition, Tries - 1)
+        false -> pause(), wait_until(Condition, Tries - 1)
     end.
+
+%% 10 ms in a receive that matches nothing. Not timer:sleep/1: on OTP 25 a process that waits in
+%% a receive without patterns can go on for seconds without the messages that reach it in the
+%% queue that process_info(self(), messages) reads, and conditions on the caller's own mailbox
+%% come true that much later.
+pause() ->
+    Never = make_ref(),
+    receive Never -> ok after 10 -> ok end.
+
+%% True when Pid is blocked in a receive with nothing in its mailbox.
+waiting(Pid) ->
+    process_info(Pid, [status, message_queue_len]) =:= [{status, waiting}, {message_queue_len, 0}].
+
+%% True when Pid waits for the reply to a gen_server or gen_statem call that it has sent: the
+%% request has gone out whole, and no reply has come.
+waiting_for_reply(Pid) ->
+    waiting(Pid) andalso process_info(Pid, current_function) =:= {current_function, {gen, do_call, 4}}.
 
 %% A native ssl listen socket on 127.0.0.1 and its port. Native sockets are passive binary
 %% unless Options say otherwise.
