@@ -1,7 +1,8 @@
 %% Certificates made at test time with the openssl command line: a CA and the certificates the
 %% manual's verification reasons need (valid, expired, not yet valid, self-signed, unknown issuer,
-%% chains longer than `depth'), a key that does not match, a password-protected key and corrupt
-%% files. EC P-256 keys, because they are quick to make.
+%% chains longer than `depth', a certificate for client authentication only), a key that does not
+%% match, password-protected keys and corrupt files. EC P-256 keys, because they are quick to
+%% make.
 -module(ts_ssl_certs).
 
 -export([make/1, path/2, der/2]).
@@ -18,6 +19,9 @@
          {stranger, {signed, other_ca, leaf, now}},
          {intermediate1, {signed, ca, ca_ext, now}},
          {intermediate2, {signed, intermediate1, ca_ext, now}},
+         %% extendedKeyUsage clientAuth: OpenSSL refuses it to a server ("unsupported
+         %% certificate purpose"), a reason the manual names only as epeercert.
+         {client_auth_only, {signed, ca, client_auth_leaf, now}},
          {short_chain, {signed, intermediate1, leaf, now}},
          {long_chain, {signed, intermediate2, leaf, now}}]).
 
@@ -38,8 +42,9 @@ make(Dir) ->
                 ["long_chain.pem", "intermediate2.pem", "intermediate1.pem"]),
     %% An untrusted root sent along with its leaf: "self-signed certificate in chain".
     ok = concat(Dir, "stranger_bundle.pem", ["stranger.pem", "other_ca.pem"]),
-    openssl(Dir, ["ec", "-in", "server.key", "-aes128", "-passout", "pass:" ++ ?PASSWORD,
-                  "-out", "server_encrypted.key"]),
+    [openssl(Dir, ["ec", "-in", Name ++ ".key", "-aes128", "-passout", "pass:" ++ ?PASSWORD,
+                   "-out", Name ++ "_encrypted.key"])
+     || Name <- ["server", "client"]],
     ok = write(Dir, "corrupt.pem",
                "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"),
     ok = write(Dir, "corrupt.key",
@@ -99,6 +104,10 @@ config(Dir) ->
      "[req]\ndistinguished_name = dn\n[dn]\n"
      "[leaf]\nbasicConstraints = critical,CA:false\n"
      "keyUsage = digitalSignature,keyEncipherment,keyAgreement\n"
+     "subjectAltName = DNS:localhost,IP:127.0.0.1\n"
+     "[client_auth_leaf]\nbasicConstraints = critical,CA:false\n"
+     "keyUsage = digitalSignature,keyEncipherment,keyAgreement\n"
+     "extendedKeyUsage = clientAuth\n"
      "subjectAltName = DNS:localhost,IP:127.0.0.1\n"
      "[ca_ext]\nbasicConstraints = critical,CA:true\nkeyUsage = keyCertSign,cRLSign\n"
      "subjectKeyIdentifier = hash\n"].
