@@ -35,18 +35,20 @@ groups() ->
      {options, [],
       [listen_defaults, connect_defaults, getopts_in_the_order_asked, backlog_option,
        nodelay_option, binary_is_mode_binary, listen_without_options, unknown_options,
-       ssl_options_in_setopts, ciphers_option, bad_ciphers]},
+       ssl_options_in_setopts, ciphers_option, ciphers_of_tls_1_2_only, bad_ciphers]},
      {verification, [],
       [verify_0_by_default, verify_1_trusted, verify_1_expired, verify_1_not_yet_valid,
        verify_1_self_signed, verify_1_self_signed_in_chain, verify_1_unknown_issuer,
        verify_1_without_cacertfile, depth_1_by_default, depth_1_chain_too_long,
        depth_2_longer_chain, verify_1_client_without_certificate,
        verify_2_client_without_certificate, verify_2_client_certificate,
-       verify_1_untrusted_client_certificate]},
+       verify_1_untrusted_client_certificate, depth_1_client_chain_too_long,
+       depth_2_longer_client_chain, verify_1_certificate_for_clients_only]},
      {files, [],
       [missing_certfile, corrupt_certfile, missing_keyfile, corrupt_keyfile,
        missing_cacertfile, corrupt_cacertfile, key_not_matching_certificate,
-       password_protected_key, wrong_password, cacertfile_read_by_connect]},
+       password_protected_key, wrong_password, wrong_password_on_connect,
+       cacertfile_read_by_connect]},
      {accepting, [],
       [accept_timeout, transport_accept_timeout, transport_accept_when_listen_socket_closes,
        accept_on_a_connected_socket, accept_without_certificate, non_tls_client,
@@ -56,9 +58,11 @@ groups() ->
       [recv_in_active_mode, recv_length_with_packet, packet_too_large, packet_3_refused,
        active_n]},
      {owners, [],
-      [controlling_process_only_by_owner, controlling_process_passes_queued_messages,
-       listen_socket_closes_with_its_owner, socket_pid_stands_for_the_socket,
-       socket_killed_signals_its_owner]},
+      [controlling_process_only_by_owner, controlling_process_to_a_third_by_non_owner,
+       controlling_process_passes_queued_messages, controlling_process_passes_queued_close,
+       controlling_process_of_active_once, listen_socket_closes_with_its_owner,
+       socket_pid_stands_for_the_socket, socket_killed_signals_its_owner,
+       exit_signal_follows_the_owner, owner_node_down_closes_socket]},
      {openssl, [], [openssl_s_server_peer, openssl_s_client_peer]}].
 
 init_per_suite(Config) ->
@@ -157,6 +161,20 @@ ciphers_option(Config) ->
     {S, _Peer} = pair(Config, server, [{ciphers, Cipher}], [{versions, ['tlsv1.2']}]),
     {ok, {'tlsv1.2', Cipher}} = ts_ssl:connection_info(S).
 
+%% A list of TLS 1.2 ciphers only, against a native peer that offers TLS 1.3 as well. The
+%% manual's {ciphers, String} is the "colon separated list of ciphers" the socket may use, so
+%% the handshake settles on TLS 1.2 and one of them, whichever side gives the list.
+ciphers_of_tls_1_2_only(Config) ->
+    Listed = ["ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305"],
+    Ciphers = {ciphers, lists:flatten(lists:join(":", Listed))},
+    [begin
+         {S, Peer} = pair(Config, Role, [Ciphers]),
+         {ok, {Protocol, Cipher}} = ts_ssl:connection_info(S),
+         {Role, 'tlsv1.2', true} = {Role, Protocol, lists:member(Cipher, Listed)},
+         {ok, {Protocol, Cipher}} = ts_ssl_native:connection_info(Peer)
+     end || Role <- [server, client]],
+    ok.
+
 bad_ciphers(Config) ->
     {error, ecipher} = ts_ssl:listen(0, [{ciphers, "NO-SUCH-CIPHER"} | server_options(Config)]).
 
@@ -229,6 +247,39 @@ verify_1_untrusted_client_certificate(Config) ->
     Stranger = [{certfile, file(Config, "stranger.pem")}, {keyfile, file(Config, "stranger.key")}],
     {{error, enoissuercert}, _} = accept_from(Config, verify_1(Config), Stranger).
 
+%% {depth, D} on the accepting side judges the client's chain as a client judges a server's.
+%% The manual: depth 2 "means that a chain can at most contain peer cert, CA cert, next CA cert,
+%% and an additional CA cert", so the client's leaf, two intermediates and the root are what
+%% depth 2 allows and one more than depth 1 does (echaintoolong from ssl_accept).
+depth_1_client_chain_too_long(Config) ->
+    {{error, echaintoolong}, _} = ssl_accept_client_chain(Config, [{depth, 1}]).
+
+depth_2_longer_client_chain(Config) ->
+    {ok, S} = ssl_accept_client_chain(Config, [{depth, 2}]),
+    Der = ts_ssl_certs:der(certs(Config), "long_chain.pem"),
+    {ok, Der} = ts_ssl:peercert(S).
+
+%% ssl_accept/1 of a {verify, 2} listener with Options, for a native client that presents
+%% long_chain.pem with both intermediates: {ssl_accept's result, the socket}.
+ssl_accept_client_chain(Config, Options) ->
+    {ok, Listen} = ts_ssl:listen(0, [{verify, 2} | Options] ++ ca(Config) ++
+                                     server_options(Config)),
+    _ = native_connect(port(ts_ssl, Listen),
+                       [{certfile, file(Config, "long_chain.pem")},
+                        {keyfile, file(Config, "long_chain.key")},
+                        {cacertfile, file(Config, "long_chain_bundle.pem")}]),
+    {ok, S} = ts_ssl:transport_accept(Listen),
+    case ts_ssl:ssl_accept(S) of
+        ok -> {ok, S};
+        Error -> {Error, S}
+    end.
+
+%% A server certificate the trusted CA issued for client authentication only
+%% (extendedKeyUsage clientAuth): none of the manual's named reasons, so epeercert,
+%% "Certificate provided by peer is in error".
+verify_1_certificate_for_clients_only(Config) ->
+    {error, epeercert} = connect_to(Config, "client_auth_only", verify_1(Config)).
+
 %%% Certificate, key and CA files
 
 missing_certfile(Config) ->
@@ -282,6 +333,13 @@ wrong_password(Config) ->
                  {keyfile, file(Config, "server_encrypted.key")}],
     {error, ekeyfile} = ts_ssl:listen(0, [{password, "not it"} | Encrypted]),
     {error, ekeyfile} = ts_ssl:listen(0, Encrypted).
+
+%% The client's key is read at connect as the server's at listen.
+wrong_password_on_connect(Config) ->
+    Encrypted = [{certfile, file(Config, "client.pem")},
+                 {keyfile, file(Config, "client_encrypted.key")}],
+    {error, ekeyfile} = connect_to(Config, "server", [{password, "not it"} | Encrypted]),
+    {error, ekeyfile} = connect_to(Config, "server", Encrypted).
 
 cacertfile_read_by_connect(Config) ->
     {error, ecacertfile} =
@@ -410,6 +468,22 @@ controlling_process_only_by_owner(Config) ->
     ok = ssl:send(Peer, <<"still mine">>),
     <<"still mine">> = next_message(S).
 
+%% A process that is not the owner gives the socket to a third one: refused, and nothing
+%% changes, though ts_ssl:controlling_process/2 holds delivery with setopts while it asks. The
+%% owner keeps the socket, and its {active, once}.
+controlling_process_to_a_third_by_non_owner(Config) ->
+    {S, Peer} = pair(Config, server, [binary, {packet, 2}, {active, once}], [{packet, 2}]),
+    Third = relay(),
+    Stranger = async(fun() -> ts_ssl:controlling_process(S, Third) end),
+    {error, {badcall, _}} = await(Stranger),
+    {ok, [{active, once}]} = ts_ssl:getopts(S, [active]),
+    ok = ssl:send(Peer, <<"one">>),
+    ok = ssl:send(Peer, <<"two">>),
+    <<"one">> = next_message(S),
+    {ok, [{active, false}]} = ts_ssl:getopts(S, [active]),
+    nothing = no_message(S),
+    {ok, <<"two">>} = ts_ssl:recv(S, 0, ?WAIT).
+
 %% Messages that came before the change go on to the new owner, in order, before later ones.
 controlling_process_passes_queued_messages(Config) ->
     {S, Peer} = pair(Config, server, [binary, {packet, 2}], [{packet, 2}]),
@@ -421,6 +495,45 @@ controlling_process_passes_queued_messages(Config) ->
     ok = ssl:send(Peer, <<"four">>),
     [{relayed, {ssl, S, M}} = receive_relayed() || M <- Sent ++ [<<"four">>]],
     nothing = no_message(S).
+
+%% The same for the peer's close: {ssl_closed, S} already in the old owner's mailbox goes on,
+%% after the data that came before it.
+controlling_process_passes_queued_close(Config) ->
+    {S, Peer} = pair(Config, server, [binary, {packet, 2}], [{packet, 2}]),
+    ok = ssl:send(Peer, <<"last words">>),
+    ok = ssl:close(Peer),
+    wait_until(fun() -> queued_close(S) end),
+    Relay = relay(),
+    ok = ts_ssl:controlling_process(S, Relay),
+    {relayed, {ssl, S, <<"last words">>}} = receive_relayed(),
+    {relayed, {ssl_closed, S}} = receive_relayed(),
+    false = queued_close(S),
+    nothing = no_message(S).
+
+queued_close(S) ->
+    {messages, Messages} = process_info(self(), messages),
+    lists:member({ssl_closed, S}, Messages).
+
+%% An {active, once} socket changes owner: the message still owed goes to the new owner; one
+%% already in the old owner's mailbox is passed on, and the socket stays passive until asked
+%% again (setopts/2 works from any process, the owner gets the message).
+controlling_process_of_active_once(Config) ->
+    {Owed, Peer1} = pair(Config, server, [binary, {packet, 2}, {active, once}], [{packet, 2}]),
+    ok = ts_ssl:controlling_process(Owed, relay()),
+    {ok, [{active, once}]} = ts_ssl:getopts(Owed, [active]),
+    ok = ssl:send(Peer1, <<"owed">>),
+    {relayed, {ssl, Owed, <<"owed">>}} = receive_relayed(),
+    {ok, [{active, false}]} = ts_ssl:getopts(Owed, [active]),
+    {Sent, Peer2} = pair(Config, server, [binary, {packet, 2}, {active, once}], [{packet, 2}]),
+    ok = ssl:send(Peer2, <<"sent">>),
+    ok = ssl:send(Peer2, <<"held">>),
+    wait_until(fun() -> queued(Sent) =:= 1 end),
+    ok = ts_ssl:controlling_process(Sent, relay()),
+    {relayed, {ssl, Sent, <<"sent">>}} = receive_relayed(),
+    {ok, [{active, false}]} = ts_ssl:getopts(Sent, [active]),
+    nothing = no_message(Sent),
+    ok = ts_ssl:setopts(Sent, [{active, once}]),
+    {relayed, {ssl, Sent, <<"held">>}} = receive_relayed().
 
 listen_socket_closes_with_its_owner(Config) ->
     Owner = async(fun() ->
@@ -461,6 +574,60 @@ socket_killed_signals_its_owner(Config) ->
     receive {owner_got, Pid, killed} -> ok after ?WAIT -> ct:fail({no_exit_signal, Owner}) end,
     {error, closed} = ssl:recv(Peer, 0, ?WAIT),
     {error, closed} = ts_ssl:send(S, <<"x">>).
+
+%% After controlling_process/2 the socket's process is linked to the new owner ("that process
+%% links to the calling client process", and the controlling process is the owner): when it dies,
+%% the new owner gets the exit signal, the old one does not.
+exit_signal_follows_the_owner(Config) ->
+    process_flag(trap_exit, true),
+    {S, Peer} = pair(Config, client, []),
+    Pid = ts_ssl:pid(S),
+    Parent = self(),
+    NewOwner = spawn_link(fun() ->
+                                  process_flag(trap_exit, true),
+                                  Parent ! {self(), trapping},
+                                  receive {'EXIT', Pid, Why} -> Parent ! {new_owner_got, Why} end
+                          end),
+    receive {NewOwner, trapping} -> ok end,
+    ok = ts_ssl:controlling_process(S, NewOwner),
+    exit(Pid, kill),
+    receive {new_owner_got, Why} -> killed = Why after ?WAIT -> ct:fail(no_exit_signal) end,
+    %% The socket was gone when the bridge answered this: any signal it sent here came first.
+    {error, closed} = ts_ssl:getopts(S, [active]),
+    receive {'EXIT', Pid, _} = Old -> ct:fail({old_owner_got, Old}) after 0 -> ok end,
+    {error, closed} = ssl:recv(Peer, 0, ?WAIT).
+
+%% The owner's whole node goes down (halted, no orderly exit): its link to the socket breaks as
+%% an exit of the owner, which frees the socket (manual: "or else the process owning the socket
+%% has to terminate"). The TLS peer sees the close, and pid/1's process ends.
+owner_node_down_closes_socket(Config) ->
+    {Listen, Port} = native_listen(server_options(Config)),
+    Native = native_accept(Listen),
+    Node = start_node(?FUNCTION_NAME),
+    Parent = self(),
+    _ = spawn(Node, fun() ->
+                            Parent ! {socket, ts_ssl:connect("127.0.0.1", Port, [])},
+                            receive after infinity -> ok end
+                    end),
+    S = receive {socket, {ok, Given}} -> Given after ?WAIT -> ct:fail(no_socket) end,
+    {ok, Peer} = await(Native),
+    Pid = ts_ssl:pid(S),
+    Monitor = erlang:monitor(process, Pid),
+    true = monitor_node(Node, true),
+    ok = erpc:cast(Node, erlang, halt, []),
+    receive {nodedown, Node} -> ok after ?WAIT -> ct:fail(node_lives) end,
+    receive {'DOWN', Monitor, process, Pid, _} -> ok after ?WAIT -> ct:fail(socket_lives) end,
+    {error, closed} = ssl:recv(Peer, 0, ?WAIT).
+
+%% Another node of the cluster, with this node's cookie and code, to own sockets: started with
+%% peer:start/1, unlinked, so that its halt ends nothing here.
+start_node(Name) ->
+    {ok, _Peer, Node} =
+        peer:start(#{name => peer:random_name(Name),
+                     args => ["-setcookie", atom_to_list(erlang:get_cookie()),
+                              "-pa", filename:dirname(code:which(ts_ssl)),
+                              "-pa", filename:dirname(code:which(?MODULE))]}),
+    Node.
 
 %%% The openssl command line as peer
 
