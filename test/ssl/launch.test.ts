@@ -3,6 +3,7 @@
  * started as it says reaches ts_ssl_bridge, and that stopping closes every socket, so the TLS
  * peer sees the close, and leaves EPMD.
  */
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
@@ -12,7 +13,7 @@ import { CliError } from "../../bridge/cli.js";
 import { MemoryLogger } from "../../bridge/log.js";
 import { erlCommand, launch, type Bridge } from "../../ts-ssl/launch.js";
 import { makePki } from "../support/certs.js";
-import { ErlNode, freePort, randomCookie, randomName, stopAll } from "../support/erlang.js";
+import { ErlNode, freePort, randomCookie, randomName, repoRoot, stopAll } from "../support/erlang.js";
 
 const home = mkdtempSync(join(tmpdir(), "ts-ssl-home-"));
 const bridges: Bridge[] = [];
@@ -83,6 +84,28 @@ describe("launch (npm start)", () => {
     expect(bridge.args.cookie).toMatch(/^[A-Z]{20}$/);
     await bridge.stop();
     bridges.pop();
+  });
+
+  it("npm start's process: SIGTERM closes the bridge, leaves EPMD and exits", async () => {
+    // The compiled program, as `npm start` runs it (`npm test` builds dist/ first).
+    const epmdPort = await freePort();
+    const child = spawn(process.execPath, [join(repoRoot, "dist", "ts-ssl", "main.js"), "--sname", randomName("tsb"), "--setcookie", randomCookie()], {
+      env: { ...process.env, ERL_EPMD_PORT: String(epmdPort), HOME: home, TS_SSL_LOG: "warning" },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    let out = "";
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on("data", (d: Buffer) => {
+        out += d.toString();
+        if (out.includes("1> ts_ssl:start()")) resolve();
+      });
+      child.once("exit", () => reject(new Error(`the bridge exited before it was up:\n${out}`)));
+    });
+    expect(await refused(epmdPort)).toBe(false);
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(await refused(epmdPort)).toBe(true);
   });
 
   it("refuses a command line erl would not take", async () => {
