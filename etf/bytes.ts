@@ -135,20 +135,24 @@ export class ByteBuilder {
    * allocation of exactly the output's size that each part is copied into once.
    */
   finish(): Buffer {
-    let out: Buffer;
-    if (this.#chunks.length === 0) {
-      out = new SlabBuffer(this.#memory, this.#memoryOffset + this.#start, this.pos - this.#start) as unknown as Buffer;
-    } else {
-      out = Buffer.allocUnsafe(this.length);
-      let at = 0;
-      for (const c of this.#chunks) {
-        out.set(c, at);
-        at += c.length;
-      }
-      this.buf.copy(out, at, this.#start, this.pos);
-      this.#chunks = [];
-    }
+    const out =
+      this.#chunks.length === 0
+        ? (new SlabBuffer(this.#memory, this.#memoryOffset + this.#start, this.pos - this.#start) as unknown as Buffer)
+        : this.#joined();
     this.#handOver();
+    return out;
+  }
+
+  /** The closed-off parts and the rest, copied into one Buffer. */
+  #joined(): Buffer {
+    const out = Buffer.allocUnsafe(this.length);
+    let at = 0;
+    for (const c of this.#chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    this.buf.copy(out, at, this.#start, this.pos);
+    this.#chunks = [];
     return out;
   }
 
