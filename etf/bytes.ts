@@ -151,7 +151,7 @@ export class ByteBuilder {
       out.set(c, at);
       at += c.length;
     }
-    this.buf.copy(out, at, this.#start, this.pos);
+    if (this.pos > this.#start) this.buf.copy(out, at, this.#start, this.pos);
     this.#chunks = [];
     return out;
   }
