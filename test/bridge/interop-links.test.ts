@@ -4,6 +4,7 @@
  * drops the connection, and a node that dies and comes back under the same name.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { formatTerm } from "../../etf/format.js";
 import { Pid, Tuple, atom, type Term } from "../../etf/terms.js";
 import type { DistNode } from "../../bridge/node.js";
 import { Epmd, ErlNode, randomCookie, randomName, stopAll } from "../support/erlang.js";
@@ -88,7 +89,8 @@ describe("links and monitors between the bridge and erl", () => {
     p1.process.terminate(atom("normal"));
     p2.process.terminate(new Tuple([atom("shutdown"), atom("bye")]));
     const text = (await result).text;
-    const state = `p1 ended ${String(p1.exitReason)}, p2 ended ${String(p2.exitReason)}, p2 got ${p2.messages.map(String).join(" ")}`;
+    const show = (t: Term | undefined) => (t === undefined ? "-" : formatTerm(t));
+    const state = `a=${a}, b=${b}; p1=${p1.pid} ended ${show(p1.exitReason)}, p2=${p2.pid} ended ${show(p2.exitReason)}, p2 got ${p2.messages.map(show).join(" ")}`;
     expect(text, state).toBe("{{got,normal},{got,{shutdown,bye}}}");
   });
 
