@@ -68,30 +68,30 @@ describe("links and monitors between the bridge and erl", () => {
 
   it("a bridge process linked to erl processes: they get its exit reason, normal or not", async () => {
     const ready = new Mailbox(bridge, { register: "watch_ready" });
-    const watchers = erl.eval(`
-      LinkSpawn = fun() -> spawn(fun() -> process_flag(trap_exit, true), {watch_ready, ${B}} ! {pid, self()},
-                                      receive {'EXIT', _, R} -> exit({got, R}) end end) end,
-      ${v()} = [LinkSpawn(), LinkSpawn()]`);
-    await watchers;
-    const [a, b] = [(await ready.take()) as Tuple, (await ready.take()) as Tuple].map((t) => t.elements[1] as Pid) as [Pid, Pid];
+    // Two trapping erl processes, watched from their start by a third that reports how they end.
+    await erl.eval(`
+      LinkSpawn = fun() -> spawn(fun() -> process_flag(trap_exit, true), receive {'EXIT', _, R} -> exit({got, R}) end end) end,
+      LinkA = LinkSpawn(), LinkB = LinkSpawn(),
+      spawn(fun() ->
+          MA = erlang:monitor(process, LinkA), MB = erlang:monitor(process, LinkB),
+          {watch_ready, ${B}} ! {pids, LinkA, LinkB},
+          RA = receive {'DOWN', MA, _, _, XA} -> XA end,
+          RB = receive {'DOWN', MB, _, _, XB} -> XB end,
+          {watch_ready, ${B}} ! {ended, RA, RB}
+        end), ok`);
+    const pids = (await ready.take(tagged("pids", 3))) as Tuple;
+    const [a, b] = [pids.elements[1] as Pid, pids.elements[2] as Pid];
     const p1 = new Mailbox(bridge);
     const p2 = new Mailbox(bridge);
     p1.process.link(a);
     p2.process.link(b);
-    const monitorsReady = new Mailbox(bridge, { register: "link_monitors_ready" });
-    const result = erl.eval(`
-      LinkM1 = erlang:monitor(process, ${lit(a)}), LinkM2 = erlang:monitor(process, ${lit(b)}),
-      {link_monitors_ready, ${B}} ! ready,
-      LinkR1 = receive {'DOWN', LinkM1, _, _, LinkX1} -> LinkX1 after 5000 -> timeout end,
-      LinkR2 = receive {'DOWN', LinkM2, _, _, LinkX2} -> LinkX2 after 5000 -> timeout end,
-      {LinkR1, LinkR2}`);
-    await monitorsReady.take();
+    // The exit signals follow the LINKs on the same connection, so erl has the links first.
     p1.process.terminate(atom("normal"));
     p2.process.terminate(new Tuple([atom("shutdown"), atom("bye")]));
-    const text = (await result).text;
+    const ended = (await ready.take(tagged("ended", 3))) as Tuple;
     const show = (t: Term | undefined) => (t === undefined ? "-" : formatTerm(t));
     const state = `a=${a}, b=${b}; p1=${p1.pid} ended ${show(p1.exitReason)}, p2=${p2.pid} ended ${show(p2.exitReason)}, p2 got ${p2.messages.map(show).join(" ")}`;
-    expect(text, state).toBe("{{got,normal},{got,{shutdown,bye}}}");
+    expect(formatTerm(ended), state).toBe("{ended,{got,normal},{got,{shutdown,bye}}}");
   });
 
   it("unlink stops an erl process's exit from reaching the bridge process", async () => {
