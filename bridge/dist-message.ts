@@ -12,7 +12,7 @@
  * atom cache and reassembling interleaved fragmented messages; `encodeMessage` writes a message
  * as frames ready for the socket, cut into fragments when it is large.
  */
-import { decodeAt, type DecodeOptions } from "../etf/decode.js";
+import { TermReader } from "../etf/decode.js";
 import type { Encoder } from "../etf/encode.js";
 import { EtfError } from "../etf/errors.js";
 import { Atom, type Term } from "../etf/terms.js";
@@ -26,6 +26,8 @@ export const DIST_TAG = {
   FRAG_HEADER: 69, // DIST_FRAG_HEADER, OTP 22
   FRAG_CONT: 70, // DIST_FRAG_CONT, OTP 22
 } as const;
+
+const { PASS_THROUGH, VERSION, HEADER, FRAG_HEADER, FRAG_CONT } = DIST_TAG;
 
 /** 8 segments of 256 entries (erl_ext_dist.md). */
 export const ATOM_CACHE_SIZE = 2048;
@@ -64,25 +66,33 @@ interface Sequence {
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
-const noAtoms: Atom[] = [];
 
 /**
  * Reads the atom cache part of a header at `at` (NumberOfAtomCacheRefs onwards), storing new
  * entries in `cache`; returns the atoms by reference index and the offset after them.
  */
 export function readAtomCacheRefs(b: Uint8Array, at: number, cache: Array<Atom | undefined>): { atoms: Atom[]; next: number } {
+  const atoms: Atom[] = [];
+  const next = readAtomRefs(b, at, cache, atoms);
+  return { atoms, next };
+}
+
+/**
+ * readAtomCacheRefs into `atoms` (indexes 0 to NumberOfAtomCacheRefs - 1; what is past them is
+ * left as it was), so that a reader can use one array for every message; returns the offset
+ * after the references.
+ */
+function readAtomRefs(b: Uint8Array, at: number, cache: Array<Atom | undefined>, atoms: Atom[]): number {
   need(b, at, 1);
   const count = b[at++]!;
-  if (count === 0) return { atoms: noAtoms, next: at };
-  const atoms: Atom[] = new Array(count);
+  if (count === 0) return at;
   const flagBytes = (count >> 1) + 1;
   need(b, at, flagBytes);
   const flags = at;
   at += flagBytes;
-  const half = (i: number) => (b[flags + (i >> 1)]! >> ((i & 1) * 4)) & 0xf;
-  const longAtoms = (half(count) & 1) !== 0;
+  const longAtoms = (halfByte(b, flags, count) & 1) !== 0;
   for (let i = 0; i < count; i++) {
-    const f = half(i);
+    const f = halfByte(b, flags, i);
     need(b, at, 1);
     const index = ((f & 7) << 8) | b[at++]!;
     if ((f & 8) === 0) {
@@ -106,7 +116,12 @@ export function readAtomCacheRefs(b: Uint8Array, at: number, cache: Array<Atom |
     cache[index] = a;
     atoms[i] = a;
   }
-  return { atoms, next: at };
+  return at;
+}
+
+/** The 4-bit flags of reference `i` (the flags for two references share a byte, low half first). */
+function halfByte(b: Uint8Array, flags: number, i: number): number {
+  return (b[flags + (i >> 1)]! >> ((i & 1) * 4)) & 0xf;
 }
 
 function need(b: Uint8Array, at: number, n: number): void {
@@ -120,6 +135,13 @@ export class DistReader {
   readonly #sequences = new Map<bigint, Sequence>();
   readonly #joiner = new FrameJoiner();
   #buffered = 0;
+  /** Terms are read by one reader whose ATOM_CACHE_REFs resolve through `#atoms`. */
+  readonly #terms: TermReader;
+  /** The atoms the header of each whole message sets up, in one array kept across messages. */
+  readonly #headerAtoms: Atom[] = [];
+  /** What ATOM_CACHE_REF index i means in the message being decoded: `#atoms[i]`, i < `#atomCount`. */
+  #atoms: Atom[] = this.#headerAtoms;
+  #atomCount = 0;
 
   /**
    * `headers`: DIST_HDR_ATOM_CACHE or FRAGMENTS was negotiated. `maxSize` bounds one message
@@ -128,6 +150,7 @@ export class DistReader {
   constructor(headers: boolean, maxSize: number) {
     this.#headers = headers;
     this.#maxSize = maxSize;
+    this.#terms = new TermReader({ maxSize, atomCache: (i) => (i < this.#atomCount ? this.#atoms[i] : undefined) });
   }
 
   /** Fragmented messages still waiting for fragments. */
@@ -144,23 +167,23 @@ export class DistReader {
     // one view.
     if (Array.isArray(frame) && this.#headers && frameLength(frame) >= 2) {
       const head = frameHead(frame, 2);
-      if (head[0] === DIST_TAG.VERSION && head[1] === DIST_TAG.FRAG_CONT) return this.#more(frame);
-      if (head[0] === DIST_TAG.VERSION && head[1] === DIST_TAG.FRAG_HEADER) return this.#firstInPieces(frame);
+      if (head[0] === VERSION && head[1] === FRAG_CONT) return this.#more(frame);
+      if (head[0] === VERSION && head[1] === FRAG_HEADER) return this.#firstInPieces(frame);
     }
     const bytes = this.#joiner.join(frame);
     if (!this.#headers) {
-      if (bytes[0] !== DIST_TAG.PASS_THROUGH) throw new DistError("bad_header", `expected pass-through (112), got ${bytes[0]}`);
-      return decodeMessage(bytes, 1, true, undefined, this.#maxSize);
+      if (bytes[0] !== PASS_THROUGH) throw new DistError("bad_header", `expected pass-through (112), got ${bytes[0]}`);
+      return this.#decode(bytes, 1, true, this.#headerAtoms, 0);
     }
-    if (bytes.length < 2 || bytes[0] !== DIST_TAG.VERSION) throw new DistError("bad_header", "not a distribution header");
+    if (bytes.length < 2 || bytes[0] !== VERSION) throw new DistError("bad_header", "not a distribution header");
     switch (bytes[1]) {
-      case DIST_TAG.HEADER: {
-        const { atoms, next } = readAtomCacheRefs(bytes, 2, this.#cache);
-        return decodeMessage(bytes, next, false, atoms, this.#maxSize);
+      case HEADER: {
+        const next = readAtomRefs(bytes, 2, this.#cache, this.#headerAtoms);
+        return this.#decode(bytes, next, false, this.#headerAtoms, bytes[2]!);
       }
-      case DIST_TAG.FRAG_HEADER:
+      case FRAG_HEADER:
         return this.#first(bytes);
-      case DIST_TAG.FRAG_CONT:
+      case FRAG_CONT:
         return this.#more(bytes);
       default:
         throw new DistError("bad_header", `unknown distribution header tag ${bytes[1]}`);
@@ -171,7 +194,7 @@ export class DistReader {
     if (bytes.length < FRAG_HEADER_SIZE) throw new DistError("bad_fragment", "a fragment header cut short");
     const { atoms, next } = readAtomCacheRefs(bytes, FRAG_HEADER_SIZE, this.#cache);
     const fragId = readU64(bytes, 10);
-    if (fragId === 1n) return decodeMessage(bytes, next, false, atoms, this.#maxSize);
+    if (fragId === 1n) return this.#decode(bytes, next, false, atoms, atoms.length);
     this.#start(readU64(bytes, 2), fragId, atoms, [bytes.subarray(next)]);
     return undefined;
   }
@@ -233,7 +256,7 @@ export class DistReader {
     if (s.next > 0n) return undefined;
     this.#drop(seq, s);
     // The one copy of a fragmented message: its pieces joined for the decoder.
-    return decodeMessage(this.#joiner.join(s.parts), 0, false, s.atoms, this.#maxSize);
+    return this.#decode(this.#joiner.join(s.parts), 0, false, s.atoms, s.atoms.length);
   }
 
   #reserve(n: number): void {
@@ -247,45 +270,33 @@ export class DistReader {
     this.#sequences.delete(seq);
     this.#buffered -= s.size;
   }
+
+  /**
+   * The control term at `at` and the payload after it when the operation has one; ATOM_CACHE_REF
+   * index i is `atoms[i]` for i < `count`. Each term after a version byte in pass-through.
+   */
+  #decode(bytes: Uint8Array, at: number, versionBytes: boolean, atoms: Atom[], count: number): DistMessage {
+    const terms = this.#terms;
+    this.#atoms = atoms;
+    this.#atomCount = count;
+    try {
+      terms.start(bytes, at);
+      const control = terms.next(versionBytes);
+      const op = controlOp(control);
+      const payload = op !== undefined && hasPayload(op) ? terms.next(versionBytes) : undefined;
+      return { control, payload };
+    } catch (e) {
+      if (e instanceof EtfError) throw new DistError("bad_term", e.message);
+      throw e;
+    } finally {
+      terms.finish();
+    }
+  }
 }
 
 function readU64(b: Uint8Array, at: number): bigint {
   const v = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   return v.readBigUInt64BE(at);
-}
-
-const optionsCache = new Map<number, [DecodeOptions, DecodeOptions]>();
-
-/** Decode options without an atom cache, made once per size limit. */
-function plainOptions(versionByte: boolean, maxSize: number): DecodeOptions {
-  let pair = optionsCache.get(maxSize);
-  if (pair === undefined) {
-    pair = [{ versionByte: false, maxSize }, { versionByte: true, maxSize }];
-    optionsCache.set(maxSize, pair);
-  }
-  return pair[versionByte ? 1 : 0];
-}
-
-function decodeMessage(
-  bytes: Uint8Array,
-  at: number,
-  versionBytes: boolean,
-  atoms: Atom[] | undefined,
-  maxSize: number,
-): DistMessage {
-  const options: DecodeOptions =
-    atoms === undefined || atoms.length === 0
-      ? plainOptions(versionBytes, maxSize)
-      : { versionByte: versionBytes, maxSize, atomCache: (i: number) => atoms[i] };
-  try {
-    const c = decodeAt(bytes, at, options);
-    const op = controlOp(c.term);
-    const payload = op !== undefined && hasPayload(op) ? decodeAt(bytes, c.offset, options).term : undefined;
-    return { control: c.term, payload };
-  } catch (e) {
-    if (e instanceof EtfError) throw new DistError("bad_term", e.message);
-    throw e;
-  }
 }
 
 /** What the negotiated flags say about writing messages. */

@@ -6,8 +6,10 @@
  *     nothing after it.
  *   decodeAt(bytes, offset, options?): { term, offset }
  *     One term starting at `offset`, with the version byte unless `options.versionByte` is
- *     false; `offset` in the result is just past it. The distribution layer reads a control
- *     message and its payload back to back this way.
+ *     false; `offset` in the result is just past it.
+ *   new TermReader(options?): start(bytes, offset), then next(versionByte) for each term lying
+ *     back to back from there (a distribution message's control term and payload), offset
+ *     after each; no result object, and a decoder of its own kept across messages.
  *   DecodeOptions: `atomCache` resolves ATOM_CACHE_REF (from the distribution header),
  *     `maxSize` bounds the bytes a term may take, decompressed bytes included (256 MiB by
  *     default), `maxDepth` bounds nesting (unbounded by default: the decoder keeps its own
@@ -67,78 +69,64 @@ export function decodeAt(bytes: Uint8Array, offset: number, options?: DecodeOpti
 }
 
 function decodeFrom(bytes: Uint8Array, offset: number, options: DecodeOptions | undefined, versionByte: boolean): { term: Term; offset: number } {
-  const maxSize = options?.maxSize ?? DEFAULT_MAX_SIZE;
-  let pos = offset;
-  if (versionByte) {
-    if (pos >= bytes.length) throw new EtfError("truncated", undefined, pos);
-    if (bytes[pos] !== VERSION_MAGIC) throw new EtfError("bad_version", undefined, pos, `version byte ${bytes[pos]}, not 131`);
-    pos++;
-    if (bytes[pos] === Tag.COMPRESSED) return decodeCompressed(bytes, offset, pos, maxSize, options);
-  }
-  const d = acquire(bytes, pos, Math.min(bytes.length, offset + maxSize), options);
+  const d = idle ?? new Decoder();
+  idle = undefined;
   try {
-    return { term: guarded(d), offset: d.pos };
+    d.reset(bytes, offset, options);
+    const term = d.external(versionByte);
+    return { term, offset: d.pos };
   } finally {
-    release(d);
+    d.reset(EMPTY, 0, undefined);
+    idle = d;
   }
 }
 
 /**
  * One idle decoder, reused: its container stacks then cost nothing per call, and a call
- * allocates little beyond the terms it returns (the distribution layer decodes several small
- * control terms per message). A decode that starts while another runs (from an `atomCache`
- * callback, say) simply makes a decoder of its own.
+ * allocates little beyond the terms it returns. A decode that starts while another runs (from
+ * an `atomCache` callback, say) simply makes a decoder of its own.
  */
 let idle: Decoder | undefined;
-
-function acquire(bytes: Uint8Array, pos: number, end: number, options: DecodeOptions | undefined): Decoder {
-  const d = idle ?? new Decoder();
-  idle = undefined;
-  d.reset(bytes, pos, end, options);
-  return d;
-}
-
-function release(d: Decoder): void {
-  d.reset(EMPTY, 0, 0, undefined);
-  idle = d;
-}
 
 const EMPTY = new Uint8Array(0);
 
 /**
- * The decoder keeps its own stack, but a map's keys are told apart by Erlang equality, and a
- * hostile term can nest map keys in map keys so that comparing them recurses thousands deep;
- * and a big number can be too big for a bigint. Both are the input's fault: EtfError.
+ * Terms that lie back to back in one buffer, as a distribution message's control term and
+ * payload do: each `next` decodes one from where the last ended. It has a decoder of its own and
+ * returns no result object, so a message costs nothing but its terms.
  */
-function guarded(d: Decoder): Term {
-  const at = d.pos;
-  try {
-    return d.term();
-  } catch (e) {
-    if (!(e instanceof RangeError)) throw e;
-    throw new EtfError(/call stack/.test(e.message) ? "too_deep" : "too_large", undefined, at, e.message);
-  }
-}
+export class TermReader {
+  readonly #d = new Decoder();
+  readonly #options: DecodeOptions | undefined;
 
-/** A COMPRESSED term at `at`; the inner term must fill the inflated bytes exactly. */
-function decodeCompressed(
-  bytes: Uint8Array,
-  start: number,
-  at: number,
-  maxSize: number,
-  options: DecodeOptions | undefined,
-): { term: Term; offset: number } {
-  const { inflated, used } = inflateTerm(bytes, at, maxSize - (at - start));
-  // The inner term is decoded on its own buffer: offsets in its errors are inside the inflated data.
-  const d = acquire(inflated, 0, inflated.length, options);
-  try {
-    const term = guarded(d);
-    if (d.pos !== inflated.length) {
-      throw new EtfError("bad_compressed", Tag.COMPRESSED, at, `the term ends ${inflated.length - d.pos} bytes before the inflated data`);
-    }
-    return { term, offset: at + used };
-  } finally {
-    release(d);
+  /** `options.versionByte` is not used: each `next` says whether its term has one. */
+  constructor(options?: DecodeOptions) {
+    this.#options = options;
+  }
+
+  /** Reads from `bytes` at `offset` on; `maxSize` counts from there. */
+  start(bytes: Uint8Array, offset: number): void {
+    this.#d.reset(bytes, offset, this.#options);
+  }
+
+  /** Where the next term starts. */
+  get offset(): number {
+    return this.#d.pos;
+  }
+
+  /** The byte at `offset`, or undefined at the end of the input. */
+  peek(): number | undefined {
+    return this.#d.peek();
+  }
+
+  /** The next term, with the version byte first when `versionByte`. Throws EtfError. */
+  next(versionByte: boolean): Term {
+    return this.#d.external(versionByte);
+  }
+
+  /** Lets go of the input. */
+  finish(): void {
+    this.#d.reset(EMPTY, 0, undefined);
   }
 }
 
@@ -146,14 +134,52 @@ function readU32(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
-const enum Kind {
-  Tuple,
-  List,
-  /** A LIST_EXT whose elements are all read: the next value is its tail. */
-  ListTail,
-  Map,
-  Fun,
-}
+/**
+ * What an open container is. Plain module constants, like the tags below: the optimising
+ * compiler folds them into the code, where a const enum (an object under isolatedModules) or a
+ * property of an imported table costs a load per use, several per subterm.
+ */
+const TUPLE = 0;
+const LIST = 1;
+/** A LIST_EXT whose elements are all read: the next value is its tail. */
+const LIST_TAIL = 2;
+const MAP = 3;
+const FUN = 4;
+type Kind = typeof TUPLE | typeof LIST | typeof LIST_TAIL | typeof MAP | typeof FUN;
+const {
+  NEW_FLOAT_EXT,
+  BIT_BINARY_EXT,
+  COMPRESSED,
+  ATOM_CACHE_REF,
+  NEW_PID_EXT,
+  NEW_PORT_EXT,
+  NEWER_REFERENCE_EXT,
+  SMALL_INTEGER_EXT,
+  INTEGER_EXT,
+  FLOAT_EXT,
+  ATOM_EXT,
+  REFERENCE_EXT,
+  PORT_EXT,
+  PID_EXT,
+  SMALL_TUPLE_EXT,
+  LARGE_TUPLE_EXT,
+  NIL_EXT,
+  STRING_EXT,
+  LIST_EXT,
+  BINARY_EXT,
+  SMALL_BIG_EXT,
+  LARGE_BIG_EXT,
+  NEW_FUN_EXT,
+  EXPORT_EXT,
+  NEW_REFERENCE_EXT,
+  SMALL_ATOM_EXT,
+  MAP_EXT,
+  ATOM_UTF8_EXT,
+  SMALL_ATOM_UTF8_EXT,
+  V4_PORT_EXT,
+  LOCAL_EXT,
+} = Tag;
+const { FLOAT_EXT_BYTES, OLD_CREATION, REFERENCE_WORDS } = Limit;
 
 /** NEW_FUN_EXT: the fields read before the free variables. */
 interface FunHead {
@@ -179,6 +205,9 @@ class Decoder {
   #bytes: Uint8Array = EMPTY;
   /** Reading past `#end` is an error: `truncated` up to bytes.length, `too_large` up to maxSize. */
   #end = 0;
+  /** Where maxSize ends, which may be past the input (a COMPRESSED term's inflated size counts). */
+  #sizeEnd = 0;
+  #options: DecodeOptions | undefined;
   #atomCache: ((index: number) => Atom | undefined) | undefined;
   #maxDepth = Infinity;
   #view: DataView | undefined;
@@ -191,8 +220,11 @@ class Decoder {
   readonly #ats: number[] = [];
   readonly #funs: Array<FunHead | undefined> = [];
 
-  /** Points the decoder at new input; what a failed decode left on the stacks is dropped. */
-  reset(bytes: Uint8Array, pos: number, end: number, options: DecodeOptions | undefined): void {
+  /**
+   * Points the decoder at new input, read up to `end` (by default the end of the input or of
+   * maxSize from `pos`); what a failed decode left on the stacks is dropped.
+   */
+  reset(bytes: Uint8Array, pos: number, options: DecodeOptions | undefined, end?: number): void {
     for (let k = 0; k < this.#depth; k++) {
       this.#items[k] = undefined!;
       this.#funs[k] = undefined;
@@ -201,9 +233,57 @@ class Decoder {
     this.#bytes = bytes;
     this.#view = undefined;
     this.pos = pos;
-    this.#end = end;
+    this.#sizeEnd = pos + (options?.maxSize ?? DEFAULT_MAX_SIZE);
+    this.#end = end ?? Math.min(bytes.length, this.#sizeEnd);
+    this.#options = options;
     this.#atomCache = options?.atomCache;
     this.#maxDepth = options?.maxDepth ?? Infinity;
+  }
+
+  peek(): number | undefined {
+    return this.pos < this.#end ? this.#bytes[this.pos] : undefined;
+  }
+
+  /** A term at `pos`, after the version byte when `versionByte` (and then possibly COMPRESSED). */
+  external(versionByte: boolean): Term {
+    if (versionByte) {
+      const b = this.#bytes;
+      const at = this.pos;
+      if (at >= b.length) throw new EtfError("truncated", undefined, at);
+      if (b[at] !== VERSION_MAGIC) throw new EtfError("bad_version", undefined, at, `version byte ${b[at]}, not 131`);
+      this.pos = at + 1;
+      if (b[at + 1] === COMPRESSED) return this.#compressed(at + 1);
+    }
+    return this.#guarded();
+  }
+
+  /**
+   * The decoder keeps its own stack, but a map's keys are told apart by Erlang equality, and a
+   * hostile term can nest map keys in map keys so that comparing them recurses thousands deep;
+   * and a big number can be too big for a bigint. Both are the input's fault: EtfError.
+   */
+  #guarded(): Term {
+    const at = this.pos;
+    try {
+      return this.term();
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      throw new EtfError(/call stack/.test(e.message) ? "too_deep" : "too_large", undefined, at, e.message);
+    }
+  }
+
+  /** A COMPRESSED term at `at`; the inner term must fill the inflated bytes exactly. */
+  #compressed(at: number): Term {
+    const { inflated, used } = inflateTerm(this.#bytes, at, this.#sizeEnd - at);
+    // The inner term is decoded on its own buffer: offsets in its errors are inside the inflated data.
+    const inner = new Decoder();
+    inner.reset(inflated, 0, this.#options, inflated.length);
+    const term = inner.#guarded();
+    if (inner.pos !== inflated.length) {
+      throw new EtfError("bad_compressed", COMPRESSED, at, `the term ends ${inflated.length - inner.pos} bytes before the inflated data`);
+    }
+    this.pos = at + used;
+    return term;
   }
 
   #fail(code: EtfErrorCode, tag: number | undefined, at: number, detail?: string): never {
@@ -245,47 +325,47 @@ class Decoder {
       const tag = b[at]!;
       let value: Term;
       switch (tag) {
-        case Tag.SMALL_INTEGER_EXT:
+        case SMALL_INTEGER_EXT:
           this.#need(at, 2, tag, at);
           value = b[at + 1]!;
           this.pos = at + 2;
           break;
-        case Tag.INTEGER_EXT:
+        case INTEGER_EXT:
           this.#need(at, 5, tag, at);
           value = (b[at + 1]! << 24) | (b[at + 2]! << 16) | (b[at + 3]! << 8) | b[at + 4]!;
           this.pos = at + 5;
           break;
-        case Tag.SMALL_ATOM_UTF8_EXT:
-        case Tag.ATOM_UTF8_EXT:
-        case Tag.ATOM_EXT:
-        case Tag.SMALL_ATOM_EXT:
-        case Tag.ATOM_CACHE_REF:
+        case SMALL_ATOM_UTF8_EXT:
+        case ATOM_UTF8_EXT:
+        case ATOM_EXT:
+        case SMALL_ATOM_EXT:
+        case ATOM_CACHE_REF:
           value = this.#atom(at);
           break;
-        case Tag.SMALL_TUPLE_EXT:
+        case SMALL_TUPLE_EXT:
           this.#need(at, 2, tag, at);
           this.pos = at + 2;
-          value = b[at + 1] === 0 ? new Tuple([]) : this.#open(Kind.Tuple, b[at + 1]!, b[at + 1]!, at);
+          value = b[at + 1] === 0 ? new Tuple([]) : this.#open(TUPLE, b[at + 1]!, b[at + 1]!, at);
           break;
-        case Tag.LARGE_TUPLE_EXT: {
+        case LARGE_TUPLE_EXT: {
           this.#need(at, 5, tag, at);
           const n = this.#u32(at + 1);
           this.pos = at + 5;
-          value = n === 0 ? new Tuple([]) : this.#open(Kind.Tuple, n, n, at);
+          value = n === 0 ? new Tuple([]) : this.#open(TUPLE, n, n, at);
           break;
         }
-        case Tag.NIL_EXT:
+        case NIL_EXT:
           value = [];
           this.pos = at + 1;
           break;
-        case Tag.LIST_EXT: {
+        case LIST_EXT: {
           this.#need(at, 5, tag, at);
           const n = this.#u32(at + 1);
           this.pos = at + 5;
-          value = this.#open(n === 0 ? Kind.ListTail : Kind.List, n, n + 1, at);
+          value = this.#open(n === 0 ? LIST_TAIL : LIST, n, n + 1, at);
           break;
         }
-        case Tag.STRING_EXT: {
+        case STRING_EXT: {
           this.#need(at, 3, tag, at);
           const n = this.#u16(at + 1);
           this.#need(at + 3, n, tag, at);
@@ -293,7 +373,7 @@ class Decoder {
           this.pos = at + 3 + n;
           break;
         }
-        case Tag.BINARY_EXT: {
+        case BINARY_EXT: {
           this.#need(at, 5, tag, at);
           const n = this.#u32(at + 1);
           this.#need(at + 5, n, tag, at);
@@ -301,20 +381,20 @@ class Decoder {
           this.pos = at + 5 + n;
           break;
         }
-        case Tag.MAP_EXT: {
+        case MAP_EXT: {
           this.#need(at, 5, tag, at);
           const n = this.#u32(at + 1);
           this.pos = at + 5;
-          value = n === 0 ? new ErlMap() : this.#open(Kind.Map, 2 * n, 2 * n, at);
+          value = n === 0 ? new ErlMap() : this.#open(MAP, 2 * n, 2 * n, at);
           break;
         }
-        case Tag.NEW_PID_EXT:
-        case Tag.PID_EXT:
+        case NEW_PID_EXT:
+        case PID_EXT:
           value = this.#pid(at);
           break;
-        case Tag.NEWER_REFERENCE_EXT:
-        case Tag.NEW_REFERENCE_EXT:
-        case Tag.REFERENCE_EXT:
+        case NEWER_REFERENCE_EXT:
+        case NEW_REFERENCE_EXT:
+        case REFERENCE_EXT:
           value = this.#ref(at);
           break;
         default:
@@ -326,19 +406,19 @@ class Decoder {
         const k = this.#depth - 1;
         if (k < base) return value;
         const items = this.#items[k]!;
-        if (this.#kinds[k] === Kind.ListTail) {
+        if (this.#kinds[k] === LIST_TAIL) {
           value = consDecoded(items, value);
         } else {
           const i = this.#filled[k]!;
           items[i] = value;
           this.#filled[k] = i + 1;
           if (i + 1 < this.#wanted[k]!) break;
-          if (this.#kinds[k] === Kind.List) {
+          if (this.#kinds[k] === LIST) {
             // The elements are read; a NIL tail (the usual one) is taken here, without a [].
-            if (this.pos < this.#end && b[this.pos] === Tag.NIL_EXT) {
+            if (this.pos < this.#end && b[this.pos] === NIL_EXT) {
               this.pos++;
             } else {
-              this.#kinds[k] = Kind.ListTail;
+              this.#kinds[k] = LIST_TAIL;
               break;
             }
           }
@@ -355,21 +435,21 @@ class Decoder {
   #rare(tag: number, at: number): Term {
     const b = this.#bytes;
     switch (tag) {
-      case Tag.SMALL_BIG_EXT: {
+      case SMALL_BIG_EXT: {
         this.#need(at, 3, tag, at);
         const n = b[at + 1]!;
         this.#need(at + 3, n, tag, at);
         this.pos = at + 3 + n;
         return this.#big(at + 3, n, b[at + 2]! !== 0);
       }
-      case Tag.LARGE_BIG_EXT: {
+      case LARGE_BIG_EXT: {
         this.#need(at, 6, tag, at);
         const n = this.#u32(at + 1);
         this.#need(at + 6, n, tag, at);
         this.pos = at + 6 + n;
         return this.#big(at + 6, n, b[at + 5]! !== 0);
       }
-      case Tag.NEW_FLOAT_EXT: {
+      case NEW_FLOAT_EXT: {
         this.#need(at, 9, tag, at);
         this.#view ??= new DataView(b.buffer, b.byteOffset, b.byteLength);
         const f = this.#view.getFloat64(at + 1);
@@ -377,15 +457,15 @@ class Decoder {
         this.pos = at + 9;
         return new Float(f);
       }
-      case Tag.FLOAT_EXT:
+      case FLOAT_EXT:
         return this.#oldFloat(at);
-      case Tag.BIT_BINARY_EXT:
+      case BIT_BINARY_EXT:
         return this.#bitBinary(at);
-      case Tag.NEW_PORT_EXT:
-      case Tag.PORT_EXT:
-      case Tag.V4_PORT_EXT:
+      case NEW_PORT_EXT:
+      case PORT_EXT:
+      case V4_PORT_EXT:
         return this.#port(at);
-      case Tag.EXPORT_EXT: {
+      case EXPORT_EXT: {
         const module = this.#atom(at + 1);
         const function_ = this.#atom(this.pos);
         const arityAt = this.pos;
@@ -393,11 +473,11 @@ class Decoder {
         if (typeof arity !== "number" || arity < 0) this.#fail("bad_integer", tag, arityAt, "a fun arity must be a non-negative integer");
         return new ExportFun(module, function_, arity);
       }
-      case Tag.NEW_FUN_EXT:
+      case NEW_FUN_EXT:
         return this.#newFun(at);
-      case Tag.COMPRESSED:
+      case COMPRESSED:
         throw new EtfError("bad_compressed", tag, at, "COMPRESSED is only allowed right after the version byte");
-      case Tag.LOCAL_EXT:
+      case LOCAL_EXT:
         throw new EtfError("local_ext", tag, at);
       default:
         throw new EtfError("unknown_tag", tag, at, `unknown tag ${tag}`);
@@ -426,15 +506,15 @@ class Decoder {
   #close(k: number): Term {
     const items = this.#items[k]!;
     switch (this.#kinds[k]) {
-      case Kind.Tuple:
+      case TUPLE:
         return new Tuple(items);
-      case Kind.List:
+      case LIST:
         return items;
-      case Kind.Map: {
+      case MAP: {
         const m = new ErlMap();
         for (let i = 0; i < items.length; i += 2) {
           m.set(items[i]!, items[i + 1]!);
-          if (m.size !== (i >> 1) + 1) this.#fail("duplicate_key", Tag.MAP_EXT, this.#ats[k]!);
+          if (m.size !== (i >> 1) + 1) this.#fail("duplicate_key", MAP_EXT, this.#ats[k]!);
         }
         return m;
       }
@@ -453,19 +533,19 @@ class Decoder {
     let start: number;
     let n: number;
     switch (tag) {
-      case Tag.SMALL_ATOM_UTF8_EXT:
-      case Tag.SMALL_ATOM_EXT:
+      case SMALL_ATOM_UTF8_EXT:
+      case SMALL_ATOM_EXT:
         this.#need(at, 2, tag, at);
         n = b[at + 1]!;
         start = at + 2;
         break;
-      case Tag.ATOM_UTF8_EXT:
-      case Tag.ATOM_EXT:
+      case ATOM_UTF8_EXT:
+      case ATOM_EXT:
         this.#need(at, 3, tag, at);
         n = this.#u16(at + 1);
         start = at + 3;
         break;
-      case Tag.ATOM_CACHE_REF: {
+      case ATOM_CACHE_REF: {
         this.#need(at, 2, tag, at);
         const index = b[at + 1]!;
         let a: Atom | undefined;
@@ -482,7 +562,7 @@ class Decoder {
         this.#fail("bad_atom", tag, at, `expected an atom, found tag ${tag}`);
     }
     this.#need(start, n, tag, at);
-    const latin = tag === Tag.ATOM_EXT || tag === Tag.SMALL_ATOM_EXT;
+    const latin = tag === ATOM_EXT || tag === SMALL_ATOM_EXT;
     const a = latin ? latin1Atom(b, start, n) : utf8Atom(b, start, n);
     if (a === undefined) this.#fail("bad_atom", tag, at, latin ? `an atom of ${n} characters` : "not UTF-8, or over 255 characters");
     this.pos = start + n;
@@ -510,7 +590,7 @@ class Decoder {
   #integerField(at: number): number | bigint {
     const b = this.#bytes;
     const tag = b[at];
-    if (tag !== Tag.SMALL_INTEGER_EXT && tag !== Tag.INTEGER_EXT && tag !== Tag.SMALL_BIG_EXT && tag !== Tag.LARGE_BIG_EXT) {
+    if (tag !== SMALL_INTEGER_EXT && tag !== INTEGER_EXT && tag !== SMALL_BIG_EXT && tag !== LARGE_BIG_EXT) {
       if (at >= this.#end) this.#fail(at >= b.length ? "truncated" : "too_large", undefined, at);
       this.#fail("bad_integer", tag, at, `expected an integer, found tag ${tag}`);
     }
@@ -521,24 +601,24 @@ class Decoder {
   /** FLOAT_EXT: 31 bytes of `%.20e` text, NUL-padded; the emulator wants digits on both sides of the point. */
   #oldFloat(at: number): Float {
     const b = this.#bytes;
-    this.#need(at, 1 + Limit.FLOAT_EXT_BYTES, Tag.FLOAT_EXT, at);
+    this.#need(at, 1 + FLOAT_EXT_BYTES, FLOAT_EXT, at);
     let n = 0;
-    while (n < Limit.FLOAT_EXT_BYTES && b[at + 1 + n] !== 0) n++;
+    while (n < FLOAT_EXT_BYTES && b[at + 1 + n] !== 0) n++;
     const text = latin1(b, at + 1, n);
     const f = FLOAT_EXT_SYNTAX.test(text) ? Number(text) : NaN;
-    if (!Number.isFinite(f)) this.#fail("bad_float", Tag.FLOAT_EXT, at, `not a float: ${JSON.stringify(text)}`);
-    this.pos = at + 1 + Limit.FLOAT_EXT_BYTES;
+    if (!Number.isFinite(f)) this.#fail("bad_float", FLOAT_EXT, at, `not a float: ${JSON.stringify(text)}`);
+    this.pos = at + 1 + FLOAT_EXT_BYTES;
     return new Float(f);
   }
 
   #bitBinary(at: number): Uint8Array | BitBinary {
     const b = this.#bytes;
-    this.#need(at, 6, Tag.BIT_BINARY_EXT, at);
+    this.#need(at, 6, BIT_BINARY_EXT, at);
     const n = this.#u32(at + 1);
     const bits = b[at + 5]!;
-    this.#need(at + 6, n, Tag.BIT_BINARY_EXT, at);
+    this.#need(at + 6, n, BIT_BINARY_EXT, at);
     if (bits > 8 || (n === 0) !== (bits === 0)) {
-      this.#fail("bad_bit_binary", Tag.BIT_BINARY_EXT, at, `${bits} bits in the last of ${n} bytes`);
+      this.#fail("bad_bit_binary", BIT_BINARY_EXT, at, `${bits} bits in the last of ${n} bytes`);
     }
     this.pos = at + 6 + n;
     const bytes = b.subarray(at + 6, at + 6 + n);
@@ -555,19 +635,19 @@ class Decoder {
   #creation(at: number, wide: boolean, tag: number, tagAt: number): number {
     if (wide) return this.#u32(at);
     const c = this.#bytes[at]!;
-    if (c > Limit.OLD_CREATION) this.#fail("bad_creation", tag, tagAt, `creation ${c} in a 2-bit field`);
+    if (c > OLD_CREATION) this.#fail("bad_creation", tag, tagAt, `creation ${c} in a 2-bit field`);
     return c;
   }
 
   #pid(at: number): Pid {
     const tag = this.#bytes[at]!;
-    if (tag !== Tag.NEW_PID_EXT && tag !== Tag.PID_EXT) {
+    if (tag !== NEW_PID_EXT && tag !== PID_EXT) {
       if (at >= this.#end) this.#fail(at >= this.#bytes.length ? "truncated" : "too_large", undefined, at);
       this.#fail("bad_pid", tag, at, `expected a pid, found tag ${tag}`);
     }
     const node = this.#atom(at + 1);
     const p = this.pos;
-    const wide = tag === Tag.NEW_PID_EXT;
+    const wide = tag === NEW_PID_EXT;
     this.#need(p, wide ? 12 : 9, tag, at);
     this.pos = p + (wide ? 12 : 9);
     return new Pid(node, this.#u32(p), this.#u32(p + 4), this.#creation(p + 8, wide, tag, at));
@@ -577,13 +657,13 @@ class Decoder {
     const tag = this.#bytes[at]!;
     const node = this.#atom(at + 1);
     const p = this.pos;
-    if (tag === Tag.V4_PORT_EXT) {
+    if (tag === V4_PORT_EXT) {
       this.#need(p, 12, tag, at);
       this.pos = p + 12;
       const id = (BigInt(this.#u32(p)) << 32n) | BigInt(this.#u32(p + 4));
       return new Port(node, id, this.#u32(p + 8));
     }
-    const wide = tag === Tag.NEW_PORT_EXT;
+    const wide = tag === NEW_PORT_EXT;
     this.#need(p, wide ? 8 : 5, tag, at);
     this.pos = p + (wide ? 8 : 5);
     return new Port(node, BigInt(this.#u32(p)), this.#creation(p + 4, wide, tag, at));
@@ -591,7 +671,7 @@ class Decoder {
 
   #ref(at: number): Ref {
     const tag = this.#bytes[at]!;
-    if (tag === Tag.REFERENCE_EXT) {
+    if (tag === REFERENCE_EXT) {
       const node = this.#atom(at + 1);
       const p = this.pos;
       this.#need(p, 5, tag, at);
@@ -600,15 +680,16 @@ class Decoder {
     }
     this.#need(at, 3, tag, at);
     const n = this.#u16(at + 1);
-    if (n > Limit.REFERENCE_WORDS) this.#fail("bad_reference", tag, at, `${n} id words`);
+    if (n > REFERENCE_WORDS) this.#fail("bad_reference", tag, at, `${n} id words`);
     const node = this.#atom(at + 3);
     const p = this.pos;
-    const wide = tag === Tag.NEWER_REFERENCE_EXT;
+    const wide = tag === NEWER_REFERENCE_EXT;
     const idsAt = p + (wide ? 4 : 1);
     this.#need(p, (wide ? 4 : 1) + 4 * n, tag, at);
     const creation = this.#creation(p, wide, tag, at);
-    const ids: number[] = [];
-    for (let i = 0; i < n; i++) ids.push(this.#u32(idsAt + 4 * i));
+    // Made at its size: an array grown by push starts with room for 17 words.
+    const ids = new Array<number>(n);
+    for (let i = 0; i < n; i++) ids[i] = this.#u32(idsAt + 4 * i);
     this.pos = idsAt + 4 * n;
     return new Ref(node, creation, ids);
   }
@@ -620,7 +701,7 @@ class Decoder {
    */
   #newFun(at: number): Term {
     const b = this.#bytes;
-    this.#need(at, 1 + 4 + 1 + 16 + 4 + 4, Tag.NEW_FUN_EXT, at);
+    this.#need(at, 1 + 4 + 1 + 16 + 4 + 4, NEW_FUN_EXT, at);
     const arity = b[at + 5]!;
     const uniq = b.subarray(at + 6, at + 22);
     const index = this.#u32(at + 22);
@@ -630,7 +711,7 @@ class Decoder {
     const oldUniq = this.#integerField(this.pos);
     const pid = this.#pid(this.pos);
     if (numFree === 0) return new Fun(arity, uniq, index, module, oldIndex, oldUniq, pid, []);
-    return this.#open(Kind.Fun, numFree, numFree, at, { arity, uniq, index, module, oldIndex, oldUniq, pid });
+    return this.#open(FUN, numFree, numFree, at, { arity, uniq, index, module, oldIndex, oldUniq, pid });
   }
 }
 
