@@ -161,6 +161,9 @@ const scenario: fc.Arbitrary<Scenario> = fc
         lineDelimiter: fc.constantFrom(10, 10, 0, 59),
         whole: fc.boolean(),
       })
+      // {packet_size, 1} with an http type: gen_tcp's answer to a line end depends on whether `\r`
+      // and `\n` come in one read of its own (ts-ssl/packet/framer.ts), so it is left out here.
+      .map((o) => (o.packetSize === 1 && o.packet.toString().startsWith("http") ? { ...o, packetSize: 2 } : o))
       .chain((o) => framesFor(o.packet).map((frames) => ({ o, frames }))),
     { minLength: 1, maxLength: 3 },
   )

@@ -27,7 +27,9 @@
  * Not reproduced: a buffer that grew to packet_size for a long http line stays that large while
  * bytes read with that line remain in it, so a `line` packet cut from them after a setopts comes
  * cut at packet_size, not 1460 (probed on OTP 25.2.3). Which bytes inet had read by then depends
- * on TCP timing, so no framing of the bytes alone can match it.
+ * on TCP timing, so no framing of the bytes alone can match it. Likewise `{packet_size, 1}` with
+ * an http type: whether gen_tcp answers a `\r\n` line end with `http_eoh` or `emsgsize` depends
+ * on whether both bytes come in one of its reads.
  *
  * Send: `framePacket`. Only 1, 2 and 4 add anything (the length field); every other type sends
  * the data as is, as gen_tcp does, and an empty send writes nothing.
