@@ -20,7 +20,16 @@ import { Encoder } from "../etf/encode.js";
 import { formatTerm } from "../etf/format.js";
 import type { Atom } from "../etf/terms.js";
 import { ControlError, buildControl, parseSignal, type Signal, type WriteFlags } from "./control.js";
-import { DistError, DistReader, encodeMessage, type DistMessage, type WriteMode } from "./dist-message.js";
+import {
+  DistError,
+  DistReader,
+  fragment,
+  isFragmented,
+  sliceChunks,
+  writeMessage,
+  type DistMessage,
+  type WriteMode,
+} from "./dist-message.js";
 import { DFLAG } from "./flags.js";
 import { FrameError, FrameReader, frameLength, type Frame } from "./framing.js";
 import type { Logger } from "./log.js";
@@ -53,6 +62,11 @@ const TICK = Buffer.alloc(4);
 const FRAGMENT_BUDGET = 256 * 1024;
 /** Binaries this large are written from the sender's memory rather than copied. */
 const CHUNK_THRESHOLD = 16 * 1024;
+/**
+ * A batch in the encoder this large is handed over, so that growing it never copies much: the
+ * encoder moves what it holds when its buffer runs out.
+ */
+const BATCH_LIMIT = 16 * 1024;
 
 export class Connection {
   readonly #socket: Socket;
@@ -72,6 +86,7 @@ export class Connection {
   #flushScheduled = false;
   #waitingForDrain = false;
   #drainWaiters: Array<() => void> = [];
+  /** The sequence id of our last fragmented message. */
   #seq = 0n;
 
   #readSinceTick = true;
@@ -125,21 +140,40 @@ export class Connection {
       this.#log.debug(`dropping a message to an alias on ${this.peer}, which does not support aliases`);
       return;
     }
-    let frames: Uint8Array[][];
+    const enc = this.#encoder;
+    const start = enc.length;
+    let controlEnd: number;
     try {
-      frames = encodeMessage(this.#encoder, buildControl(sig, this.#writeFlags), this.#mode, () => ++this.#seq);
+      controlEnd = writeMessage(enc, buildControl(sig, this.#writeFlags), this.#mode);
     } catch (e) {
+      // Only this message is dropped: the batch before it was committed.
+      enc.reset();
       this.#log.warning(`dropping a ${sig.op} signal to ${this.peer}: ${(e as Error).message}`);
       return;
     }
-    let size = 0;
-    for (const f of frames) for (const c of f) size += c.length;
+    const size = enc.length - start;
     this.#queued += size;
-    const stream = this.#streams.get(sender);
-    if (stream !== undefined) stream.backlog.push(frames);
-    else if (frames.length === 1) this.#ready.push(...frames[0]!);
-    else this.#streams.set(sender, { frames, at: 0, backlog: [] });
+    const stream = this.#streams.size > 0 ? this.#streams.get(sender) : undefined;
+    const cut = isFragmented(size, this.#mode);
+    if (stream === undefined && !cut) {
+      // The usual case: the message joins the batch in the encoder, written with it this turn.
+      enc.commit();
+      if (enc.length >= BATCH_LIMIT) this.#takeBatch();
+    } else {
+      // Out of the batch: the batch before it goes first, then it waits its turn as frames.
+      const all = enc.finishChunks();
+      if (start > 0) for (const c of sliceChunks(all, 0, start)) this.#ready.push(c);
+      const own = start > 0 ? sliceChunks(all, start, start + size) : all;
+      const frames = cut ? fragment(own, size, controlEnd, ++this.#seq) : [own];
+      if (stream !== undefined) stream.backlog.push(frames);
+      else this.#streams.set(sender, { frames, at: 0, backlog: [] });
+    }
     this.#scheduleFlush();
+  }
+
+  /** Moves the encoder's batch to the chunks ready to write. */
+  #takeBatch(): void {
+    for (const c of this.#encoder.finishChunks()) this.#ready.push(c);
   }
 
   /** More queued than the high-water mark: producers for this peer should pause. */
@@ -169,6 +203,7 @@ export class Connection {
     this.#closed = true;
     clearInterval(this.#ticker);
     this.#ready = [];
+    this.#encoder.finishChunks();
     this.#streams.clear();
     this.#queued = 0;
     this.#releaseDrainWaiters();
@@ -244,6 +279,7 @@ export class Connection {
    */
   #flush(budget: number, all = false): void {
     if (this.#closed) return;
+    if (this.#encoder.length > 0) this.#takeBatch();
     const out = this.#ready;
     this.#ready = [];
     while (this.#streams.size > 0 && budget > 0 && (all || this.#socket.writableLength < this.#highWaterMark)) {

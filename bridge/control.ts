@@ -263,7 +263,6 @@ export interface WriteFlags {
 
 /** The control message for a signal to a process on the peer. */
 export function buildControl(sig: Signal, f: WriteFlags): ControlMessage {
-  const t = (...elements: Term[]) => new Tuple(elements);
   switch (sig.op) {
     case "send":
       return f.sendSender && sig.from !== undefined
@@ -305,4 +304,9 @@ export function buildControl(sig: Signal, f: WriteFlags): ControlMessage {
     case "spawn_reply":
       return { control: t(DOP.SPAWN_REPLY, sig.ref, sig.to, sig.flags, sig.result) };
   }
+}
+
+/** A control tuple: the rest parameter's array becomes its elements. */
+function t(...elements: Term[]): Tuple {
+  return new Tuple(elements);
 }

@@ -319,42 +319,64 @@ export function encodeMessage(
   nextSeq: () => bigint,
   fragmentSize = FRAGMENT_SIZE,
 ): Uint8Array[][] {
+  const start = enc.length;
+  const controlEnd = writeMessage(enc, msg, mode);
+  const size = enc.length - start;
+  const all = enc.finishChunks();
+  const chunks = start > 0 ? sliceChunks(all, start, start + size) : all;
+  return isFragmented(size, mode, fragmentSize) ? fragment(chunks, size, controlEnd, nextSeq(), fragmentSize) : [chunks];
+}
+
+/**
+ * Writes `msg` as one whole frame (length, header, control, payload) after what the encoder
+ * holds, without handing it over; returns where the control term ends, from the frame's start.
+ * A message the caller then finds `isFragmented` is cut up by `fragment`.
+ */
+export function writeMessage(enc: Encoder, msg: ControlMessage, mode: WriteMode): number {
   const mark = enc.reserveU32();
-  if (!mode.headers) {
-    enc.u8(DIST_TAG.PASS_THROUGH).external(msg.control);
-    if (msg.payload !== undefined) enc.external(msg.payload);
-    enc.patchU32(mark, enc.length - mark - 4);
-    return [enc.finishChunks()];
+  if (mode.headers) enc.u8(VERSION).u8(HEADER).u8(0).term(msg.control);
+  else enc.u8(PASS_THROUGH).external(msg.control);
+  const controlEnd = enc.length - mark;
+  if (msg.payload !== undefined) {
+    if (mode.headers) enc.term(msg.payload);
+    else enc.external(msg.payload);
   }
-  enc.u8(DIST_TAG.VERSION).u8(DIST_TAG.HEADER).u8(0).term(msg.control);
-  const controlEnd = enc.length;
-  if (msg.payload !== undefined) enc.term(msg.payload);
-  const total = enc.length;
-  const bodyStart = mark + 4 + 3;
-  if (!mode.fragments || total - bodyStart <= fragmentSize) {
-    enc.patchU32(mark, total - mark - 4);
-    return [enc.finishChunks()];
-  }
-  const chunks = enc.finishChunks();
+  enc.patchU32(mark, enc.length - mark - 4);
+  return controlEnd;
+}
+
+/** Whether a whole frame of `size` bytes, length included, goes out in fragments. */
+export function isFragmented(size: number, mode: WriteMode, fragmentSize = FRAGMENT_SIZE): boolean {
+  return mode.headers && mode.fragments && size - WHOLE_HEADER_SIZE > fragmentSize;
+}
+
+/** Length, VERSION, HEADER and NumberOfAtomCacheRefs (0) before a whole message's control term. */
+const WHOLE_HEADER_SIZE = 4 + 3;
+
+/**
+ * A whole frame from writeMessage (its chunks, `size` bytes, the control term ending at
+ * `controlEnd`) as fragments of sequence `seq`: views of it behind headers of their own.
+ */
+export function fragment(chunks: readonly Uint8Array[], size: number, controlEnd: number, seq: bigint, fragmentSize = FRAGMENT_SIZE): Uint8Array[][] {
+  const bodyStart = WHOLE_HEADER_SIZE;
   // The control message must be whole in the first fragment.
   const firstSize = Math.max(fragmentSize, controlEnd - bodyStart);
-  const rest = total - bodyStart - firstSize;
+  const rest = size - bodyStart - firstSize;
   const count = 1 + Math.ceil(rest / fragmentSize);
-  const seq = nextSeq();
   const frames: Uint8Array[][] = [];
-  let from = bodyStart - mark;
+  let from = bodyStart;
   for (let fragId = count; fragId >= 1; fragId--) {
     const first = fragId === count;
-    const size = Math.min(first ? firstSize : fragmentSize, total - mark - from);
+    const n = Math.min(first ? firstSize : fragmentSize, size - from);
     const header = Buffer.allocUnsafe(4 + FRAG_HEADER_SIZE + (first ? 1 : 0));
-    header.writeUInt32BE(header.length - 4 + size, 0);
-    header[4] = DIST_TAG.VERSION;
-    header[5] = first ? DIST_TAG.FRAG_HEADER : DIST_TAG.FRAG_CONT;
+    header.writeUInt32BE(header.length - 4 + n, 0);
+    header[4] = VERSION;
+    header[5] = first ? FRAG_HEADER : FRAG_CONT;
     header.writeBigUInt64BE(seq, 6);
     header.writeBigUInt64BE(BigInt(fragId), 14);
     if (first) header[22] = 0; // no atom cache references
-    frames.push([header, ...sliceChunks(chunks, from, from + size)]);
-    from += size;
+    frames.push([header, ...sliceChunks(chunks, from, from + n)]);
+    from += n;
   }
   return frames;
 }

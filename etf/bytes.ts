@@ -7,7 +7,10 @@
  *   reserveU32() / patchU32(mark, v): leave 4 bytes for a length known later.
  *   length: bytes in the output under construction.
  *   finish(): the output as one Buffer; finishChunks(): as chunks to write in order;
- *   reset(): drop it.
+ *   reset(): drop it, back to the last commit().
+ *   commit(): keeps the output so far from reset(), without handing it over: a batch of
+ *     messages is built one by one, a message that fails to build is dropped alone, and the
+ *     batch goes out as one output (one write) when it is finished.
  *
  * Output is written into a slab; what finish() hands over is a view of the slab, which is never
  * written again, and the next output continues after it. The Encoder (encode.ts) builds on this.
@@ -33,6 +36,10 @@ export class ByteBuilder {
   #chunks: Uint8Array[] = [];
   #chunked = 0;
   readonly #chunkThreshold: number;
+  /** What commit() keeps: the output's parts closed off then, and its bytes in buf after them. */
+  #keptChunks = 0;
+  #keptChunked = 0;
+  #keptOpen = 0;
 
   constructor(options?: { chunkThreshold?: number; initialSize?: number }) {
     this.#chunkThreshold = options?.chunkThreshold ?? Infinity;
@@ -170,11 +177,31 @@ export class ByteBuilder {
     return out;
   }
 
-  /** Drops the output under construction. */
+  /** Keeps the output so far from reset(); it is handed over with the rest by finish(). */
+  commit(): this {
+    this.#keptChunks = this.#chunks.length;
+    this.#keptChunked = this.#chunked;
+    this.#keptOpen = this.pos - this.#start;
+    return this;
+  }
+
+  /** Drops the output under construction, back to what the last commit() kept. */
   reset(): this {
-    this.pos = this.#start;
-    if (this.#chunks.length > 0) this.#chunks = [];
-    this.#chunked = 0;
+    const chunks = this.#chunks;
+    if (chunks.length === this.#keptChunks) {
+      // buf may have moved (ensure), but what is open in it starts with the kept bytes.
+      this.pos = this.#start + this.#keptOpen;
+    } else {
+      // A part closed off since holds the kept open bytes at its start: keep them as a part.
+      const closed = chunks[this.#keptChunks]!;
+      chunks.length = this.#keptChunks;
+      if (this.#keptOpen > 0) chunks.push(closed.subarray(0, this.#keptOpen));
+      this.#chunked = this.#keptChunked + this.#keptOpen;
+      this.pos = this.#start;
+      this.commit();
+      return this;
+    }
+    this.#chunked = this.#keptChunked;
     return this;
   }
 
@@ -186,6 +213,9 @@ export class ByteBuilder {
   #handOver(): void {
     this.#start = this.pos;
     this.#chunked = 0;
+    this.#keptChunks = 0;
+    this.#keptChunked = 0;
+    this.#keptOpen = 0;
   }
 }
 

@@ -111,6 +111,21 @@ describe("terms between the bridge and erl", () => {
     expect([...seen.values()].every((n) => n === 1000)).toBe(true);
   }, 120_000);
 
+  it("drops a message it cannot encode alone: those sent before and after it in the same turn arrive", async () => {
+    const result = erl.eval(`
+      register(batch, self()),
+      Take = fun Loop(Acc) -> receive {n, I} -> Loop([I | Acc]) after 2000 -> lists:reverse(Acc) end end,
+      Take([])`);
+    await new Promise((r) => setTimeout(r, 200));
+    const to = new Tuple([atom("batch"), atom(erl.nodeName)]);
+    const sender = new Mailbox(bridge);
+    for (let i = 1; i <= 5; i++) {
+      // A JS string is not a term: the encoder refuses it, after the tuple's first element.
+      sender.process.send(to, new Tuple([atom("n"), i === 3 ? ("three" as unknown as Term) : i]));
+    }
+    expect((await result).text).toBe("[1,2,4,5]");
+  });
+
   it("sends many messages from many bridge processes to erl, in order per sender", async () => {
     const result = erl.eval(`
       register(counter, self()),

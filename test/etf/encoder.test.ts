@@ -82,6 +82,41 @@ describe("Encoder", () => {
     expect(decode(enc.external(atom("fine")).finish())).toBe(atom("fine"));
   });
 
+  it("after refusing a term, keeps what commit() kept, whether buffers moved or binaries were referenced since", () => {
+    const bad = tuple(atom("ok"), 1.5 as unknown as Term);
+    const big = Buffer.alloc(5000, 9);
+    const cases: Array<[string, (e: Encoder) => void]> = [
+      ["nothing more", () => {}],
+      ["a buffer move", (e) => e.bytes(Buffer.alloc(900, 1))],
+      ["a referenced binary", (e) => e.u8(7).bytes(big).u8(5)],
+      ["a referenced binary, then a buffer move", (e) => e.u8(7).bytes(big).bytes(Buffer.alloc(900, 1))],
+    ];
+    for (const [what, more] of cases) {
+      for (const keptBig of [false, true]) {
+        const enc = new Encoder({ chunkThreshold: 1024, initialSize: 64 });
+        const kept: Term[] = [atom("first"), ...(keptBig ? [big] : []), Buffer.alloc(20, 2)];
+        for (const t of kept) enc.external(t).commit();
+        more(enc);
+        expect(() => enc.term(bad), what).toThrow(EtfError);
+        enc.external(atom("last")).commit();
+        more(enc);
+        enc.reset();
+        const out = concat(enc.finishChunks());
+        const got: Term[] = [];
+        for (let at = 0; at < out.length; ) {
+          const r = decodeAt(out, at);
+          got.push(r.term);
+          at = r.offset;
+        }
+        expect(got.length, what).toBe(kept.length + 1);
+        [...kept, atom("last")].forEach((t, i) => expect(termEquals(got[i]!, t), what).toBe(true));
+        // Handed over, the next output starts afresh: reset() keeps nothing of the last batch.
+        enc.u8(1).reset();
+        expect(enc.length).toBe(0);
+      }
+    }
+  });
+
   it("reports where in its output a term went wrong", () => {
     try {
       encode(tuple(atom("ok"), [1, 2, null as unknown as Term]));
