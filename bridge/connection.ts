@@ -31,7 +31,7 @@ import {
   type WriteMode,
 } from "./dist-message.js";
 import { DFLAG } from "./flags.js";
-import { FrameError, FrameReader, frameLength, type Frame } from "./framing.js";
+import { FrameError, FrameReader } from "./framing.js";
 import type { Logger } from "./log.js";
 
 export interface ConnectionOptions {
@@ -215,7 +215,7 @@ export class Connection {
   #onData(chunk: Uint8Array): void {
     this.#readSinceTick = true;
     try {
-      this.#reader.push(chunk, this.#onFrame);
+      this.#reader.read(chunk, this.#onWhole, this.#onPieces);
     } catch (e) {
       if (!(e instanceof FrameError)) throw e;
       this.#log.warning(`connection to ${this.peer}: ${e.message}; disconnecting`);
@@ -223,18 +223,27 @@ export class Connection {
     }
   }
 
-  readonly #onFrame = (frame: Frame): void => {
+  readonly #onWhole = (bytes: Uint8Array, start: number, end: number): void => {
     if (this.#closed) return;
-    if (frameLength(frame) === 0) {
+    if (start === end) {
       // A tick. Answer it unless we wrote since the last one: a peer with a shorter tick time
       // than ours must still hear from us within its own.
       if (!this.#wroteSincePeerTick) this.#socket.write(TICK);
       this.#wroteSincePeerTick = false;
       return;
     }
+    this.#receive(bytes, start, end);
+  };
+
+  readonly #onPieces = (parts: Uint8Array[]): void => {
+    if (!this.#closed) this.#receive(parts, 0, 0);
+  };
+
+  /** A frame that is not a tick: `frame` itself in pieces, or bytes `[start, end)` of it. */
+  #receive(frame: Uint8Array | Uint8Array[], start: number, end: number): void {
     let msg: DistMessage | undefined;
     try {
-      msg = this.#dist.read(frame);
+      msg = Array.isArray(frame) ? this.#dist.read(frame) : this.#dist.readAt(frame, start, end);
       if (msg === undefined) return;
       this.#handler.signal(parseSignal(msg.control, msg.payload), this);
     } catch (e) {
@@ -242,7 +251,7 @@ export class Connection {
       const what = msg === undefined ? "" : ` (${formatTerm(msg.control, { maxLength: 200 })})`;
       this.#log.warning(`dropping a message from ${this.peer}: ${e.message}${what}`);
     }
-  };
+  }
 
   #tick(): void {
     if (this.#closed) return;

@@ -73,27 +73,27 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  */
 export function readAtomCacheRefs(b: Uint8Array, at: number, cache: Array<Atom | undefined>): { atoms: Atom[]; next: number } {
   const atoms: Atom[] = [];
-  const next = readAtomRefs(b, at, cache, atoms);
+  const next = readAtomRefs(b, at, b.length, cache, atoms);
   return { atoms, next };
 }
 
 /**
- * readAtomCacheRefs into `atoms` (indexes 0 to NumberOfAtomCacheRefs - 1; what is past them is
- * left as it was), so that a reader can use one array for every message; returns the offset
- * after the references.
+ * readAtomCacheRefs of a header that ends by `end`, into `atoms` (indexes 0 to
+ * NumberOfAtomCacheRefs - 1; what is past them is left as it was), so that a reader can use one
+ * array for every message; returns the offset after the references.
  */
-function readAtomRefs(b: Uint8Array, at: number, cache: Array<Atom | undefined>, atoms: Atom[]): number {
-  need(b, at, 1);
+function readAtomRefs(b: Uint8Array, at: number, end: number, cache: Array<Atom | undefined>, atoms: Atom[]): number {
+  need(at, 1, end);
   const count = b[at++]!;
   if (count === 0) return at;
   const flagBytes = (count >> 1) + 1;
-  need(b, at, flagBytes);
+  need(at, flagBytes, end);
   const flags = at;
   at += flagBytes;
   const longAtoms = (halfByte(b, flags, count) & 1) !== 0;
   for (let i = 0; i < count; i++) {
     const f = halfByte(b, flags, i);
-    need(b, at, 1);
+    need(at, 1, end);
     const index = ((f & 7) << 8) | b[at++]!;
     if ((f & 8) === 0) {
       const cached = cache[index];
@@ -101,10 +101,10 @@ function readAtomRefs(b: Uint8Array, at: number, cache: Array<Atom | undefined>,
       atoms[i] = cached;
       continue;
     }
-    need(b, at, longAtoms ? 2 : 1);
+    need(at, longAtoms ? 2 : 1, end);
     const len = longAtoms ? (b[at]! << 8) | b[at + 1]! : b[at]!;
     at += longAtoms ? 2 : 1;
-    need(b, at, len);
+    need(at, len, end);
     let name: string;
     try {
       name = utf8.decode(b.subarray(at, at + len));
@@ -124,8 +124,8 @@ function halfByte(b: Uint8Array, flags: number, i: number): number {
   return (b[flags + (i >> 1)]! >> ((i & 1) * 4)) & 0xf;
 }
 
-function need(b: Uint8Array, at: number, n: number): void {
-  if (at + n > b.length) throw new DistError("bad_header", "the atom cache references run past the message");
+function need(at: number, n: number, end: number): void {
+  if (at + n > end) throw new DistError("bad_header", "the atom cache references run past the message");
 }
 
 export class DistReader {
@@ -171,22 +171,27 @@ export class DistReader {
       if (head[0] === VERSION && head[1] === FRAG_HEADER) return this.#firstInPieces(frame);
     }
     const bytes = this.#joiner.join(frame);
+    return this.readAt(bytes, 0, bytes.length);
+  }
+
+  /** read() of the frame that is bytes `[start, end)`, without a view of it for a whole message. */
+  readAt(bytes: Uint8Array, start: number, end: number): DistMessage | undefined {
     if (!this.#headers) {
-      if (bytes[0] !== PASS_THROUGH) throw new DistError("bad_header", `expected pass-through (112), got ${bytes[0]}`);
-      return this.#decode(bytes, 1, true, this.#headerAtoms, 0);
+      if (end - start < 1 || bytes[start] !== PASS_THROUGH) throw new DistError("bad_header", `expected pass-through (112), got ${bytes[start]}`);
+      return this.#decode(bytes, start + 1, end, true, this.#headerAtoms, 0);
     }
-    if (bytes.length < 2 || bytes[0] !== VERSION) throw new DistError("bad_header", "not a distribution header");
-    switch (bytes[1]) {
+    if (end - start < 2 || bytes[start] !== VERSION) throw new DistError("bad_header", "not a distribution header");
+    switch (bytes[start + 1]) {
       case HEADER: {
-        const next = readAtomRefs(bytes, 2, this.#cache, this.#headerAtoms);
-        return this.#decode(bytes, next, false, this.#headerAtoms, bytes[2]!);
+        const next = readAtomRefs(bytes, start + 2, end, this.#cache, this.#headerAtoms);
+        return this.#decode(bytes, next, end, false, this.#headerAtoms, bytes[start + 2]!);
       }
       case FRAG_HEADER:
-        return this.#first(bytes);
+        return this.#first(view(bytes, start, end));
       case FRAG_CONT:
-        return this.#more(bytes);
+        return this.#more(view(bytes, start, end));
       default:
-        throw new DistError("bad_header", `unknown distribution header tag ${bytes[1]}`);
+        throw new DistError("bad_header", `unknown distribution header tag ${bytes[start + 1]}`);
     }
   }
 
@@ -194,7 +199,7 @@ export class DistReader {
     if (bytes.length < FRAG_HEADER_SIZE) throw new DistError("bad_fragment", "a fragment header cut short");
     const { atoms, next } = readAtomCacheRefs(bytes, FRAG_HEADER_SIZE, this.#cache);
     const fragId = readU64(bytes, 10);
-    if (fragId === 1n) return this.#decode(bytes, next, false, atoms, atoms.length);
+    if (fragId === 1n) return this.#decode(bytes, next, bytes.length, false, atoms, atoms.length);
     this.#start(readU64(bytes, 2), fragId, atoms, [bytes.subarray(next)]);
     return undefined;
   }
@@ -256,7 +261,8 @@ export class DistReader {
     if (s.next > 0n) return undefined;
     this.#drop(seq, s);
     // The one copy of a fragmented message: its pieces joined for the decoder.
-    return this.#decode(this.#joiner.join(s.parts), 0, false, s.atoms, s.atoms.length);
+    const whole = this.#joiner.join(s.parts);
+    return this.#decode(whole, 0, whole.length, false, s.atoms, s.atoms.length);
   }
 
   #reserve(n: number): void {
@@ -272,15 +278,16 @@ export class DistReader {
   }
 
   /**
-   * The control term at `at` and the payload after it when the operation has one; ATOM_CACHE_REF
-   * index i is `atoms[i]` for i < `count`. Each term after a version byte in pass-through.
+   * The control term at `at` and the payload after it when the operation has one, the message
+   * ending by `end`; ATOM_CACHE_REF index i is `atoms[i]` for i < `count`. Each term after a
+   * version byte in pass-through.
    */
-  #decode(bytes: Uint8Array, at: number, versionBytes: boolean, atoms: Atom[], count: number): DistMessage {
+  #decode(bytes: Uint8Array, at: number, end: number, versionBytes: boolean, atoms: Atom[], count: number): DistMessage {
     const terms = this.#terms;
     this.#atoms = atoms;
     this.#atomCount = count;
     try {
-      terms.start(bytes, at);
+      terms.start(bytes, at, end);
       const control = terms.next(versionBytes);
       const op = controlOp(control);
       const payload = op !== undefined && hasPayload(op) ? terms.next(versionBytes) : undefined;
@@ -292,6 +299,11 @@ export class DistReader {
       terms.finish();
     }
   }
+}
+
+/** Bytes `[start, end)` of `bytes`: itself when that is all of it. */
+function view(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  return start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end);
 }
 
 function readU64(b: Uint8Array, at: number): bigint {

@@ -21,8 +21,6 @@ export class FrameError extends Error {
   }
 }
 
-const empty = new Uint8Array(0);
-
 export class FrameReader {
   readonly #headerSize: 2 | 4;
   readonly #maxLength: number;
@@ -48,6 +46,15 @@ export class FrameReader {
    * `FrameError` on a length over the limit; the stream is then beyond repair.
    */
   push(chunk: Uint8Array, onFrame: (frame: Frame) => void): void {
+    this.read(chunk, (bytes, start, end) => onFrame(bytes.subarray(start, end)), onFrame);
+  }
+
+  /**
+   * push() without a view per frame, for the connection's receive path: a frame inside the
+   * chunk comes as `whole(chunk, start, end)` (a tick as start === end), one that spanned
+   * chunks as `pieces(parts)`.
+   */
+  read(chunk: Uint8Array, whole: (bytes: Uint8Array, start: number, end: number) => void, pieces: (parts: Uint8Array[]) => void): void {
     const h = this.#headerSize;
     let off = 0;
     while (off < chunk.length) {
@@ -59,7 +66,7 @@ export class FrameReader {
         if (this.#missing === 0) {
           const parts = this.#parts;
           this.#parts = [];
-          onFrame(parts);
+          pieces(parts);
         }
         continue;
       }
@@ -74,12 +81,9 @@ export class FrameReader {
         length = readLength(this.#head, 0, h);
       }
       if (length > this.#maxLength) throw new FrameError(length, this.#maxLength);
-      if (length === 0) {
-        onFrame(empty);
-      } else if (chunk.length - off >= length) {
-        const frame = chunk.subarray(off, off + length);
+      if (chunk.length - off >= length) {
+        whole(chunk, off, off + length);
         off += length;
-        onFrame(frame);
       } else {
         this.#parts = [chunk.subarray(off)];
         this.#missing = length - (chunk.length - off);

@@ -57,6 +57,8 @@ type Peer =
 const PENDING_HIGH_WATER = 1024;
 /** Local deliveries per turn before I/O gets its chance. */
 const RUN_BUDGET = 10_000;
+/** Slots of the run queue kept between runs. */
+const QUEUE_KEPT = 65_536;
 
 const am2 = {
   net_kernel: atom("net_kernel"),
@@ -95,9 +97,12 @@ export class DistNode implements ProcessHost {
   #refs = 0;
   readonly #refSalt = randomBytes(4).readUInt32BE(0);
 
-  // Pairs of (target process, or undefined to look it up; signal), flattened.
+  // Pairs of (target process, or undefined to look it up; signal), flattened, from #queueHead
+  // to #queueTail. The array is kept from one run to the next: growing it anew every turn
+  // was a good part of what a call allocated.
   #queue: Array<LocalProcess | Signal | undefined> = [];
   #queueHead = 0;
+  #queueTail = 0;
   #draining = false;
 
   private constructor(options: DistNodeOptions) {
@@ -259,7 +264,11 @@ export class DistNode implements ProcessHost {
   // ---- local delivery: one ordered queue ----
 
   #enqueue(proc: LocalProcess | undefined, sig: Signal): void {
-    this.#queue.push(proc, sig);
+    const q = this.#queue;
+    const t = this.#queueTail;
+    q[t] = proc;
+    q[t + 1] = sig;
+    this.#queueTail = t + 2;
     if (!this.#draining) {
       this.#draining = true;
       queueMicrotask(this.#drain);
@@ -268,28 +277,36 @@ export class DistNode implements ProcessHost {
 
   readonly #drain = (): void => {
     let budget = RUN_BUDGET;
-    while (this.#queueHead < this.#queue.length) {
+    const q = this.#queue;
+    while (this.#queueHead < this.#queueTail) {
       if (--budget < 0) {
         setImmediate(this.#drain);
         return;
       }
-      if (this.#queueHead > 65536 && this.#queueHead * 2 > this.#queue.length) {
-        // Under a steady stream the queue never empties: drop what was delivered.
-        this.#queue = this.#queue.slice(this.#queueHead);
-        this.#queueHead = 0;
-      }
-      const proc = this.#queue[this.#queueHead] as LocalProcess | undefined;
-      const sig = this.#queue[this.#queueHead + 1] as Signal;
-      this.#queueHead += 2;
+      const h = this.#queueHead;
+      const proc = q[h] as LocalProcess | undefined;
+      const sig = q[h + 1] as Signal;
+      // Delivered signals are let go at once, not when the queue next fills this far.
+      q[h] = q[h + 1] = undefined;
+      this.#queueHead = h + 2;
       try {
         if (proc !== undefined) proc.handle(sig);
         else this.#apply(sig);
       } catch (e) {
         this.log.error(`delivering ${sig.op}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
       }
+      if (this.#queueHead > QUEUE_KEPT && this.#queueHead * 2 > this.#queueTail) {
+        // Under a steady stream the queue never empties: move what is left to the front.
+        const left = this.#queueTail - this.#queueHead;
+        q.copyWithin(0, this.#queueHead, this.#queueTail);
+        q.length = left;
+        this.#queueHead = 0;
+        this.#queueTail = left;
+      }
     }
-    this.#queue = [];
-    this.#queueHead = 0;
+    this.#queueHead = this.#queueTail = 0;
+    // After a burst the array would keep its size for good.
+    if (q.length > QUEUE_KEPT) this.#queue = [];
     this.#draining = false;
   };
 

@@ -11,9 +11,16 @@ export function sameRef(a: Ref, b: Ref): boolean {
   return true;
 }
 
+/** An entry, chained to the next one whose reference has the same hash (rare). */
+interface Entry<V> {
+  ref: Ref;
+  value: V;
+  next: Entry<V> | undefined;
+}
+
 export class RefMap<V> {
-  // Buckets by a hash of the id words; a bucket almost always holds one entry.
-  readonly #buckets = new Map<number, Array<[Ref, V]>>();
+  // Chains by a hash of the id words; a chain almost always holds one entry, one object.
+  readonly #chains = new Map<number, Entry<V>>();
   #size = 0;
 
   get size(): number {
@@ -21,52 +28,44 @@ export class RefMap<V> {
   }
 
   get(ref: Ref): V | undefined {
-    const bucket = this.#buckets.get(hash(ref));
-    if (bucket === undefined) return undefined;
-    for (const [k, v] of bucket) if (sameRef(k, ref)) return v;
+    for (let e = this.#chains.get(hash(ref)); e !== undefined; e = e.next) if (sameRef(e.ref, ref)) return e.value;
     return undefined;
   }
 
   set(ref: Ref, value: V): void {
     const h = hash(ref);
-    const bucket = this.#buckets.get(h);
-    if (bucket === undefined) {
-      this.#buckets.set(h, [[ref, value]]);
-      this.#size++;
-      return;
-    }
-    for (const entry of bucket) {
-      if (sameRef(entry[0], ref)) {
-        entry[1] = value;
+    const first = this.#chains.get(h);
+    for (let e = first; e !== undefined; e = e.next) {
+      if (sameRef(e.ref, ref)) {
+        e.value = value;
         return;
       }
     }
-    bucket.push([ref, value]);
+    this.#chains.set(h, { ref, value, next: first });
     this.#size++;
   }
 
   /** Removes `ref`; the value it had, if any. */
   take(ref: Ref): V | undefined {
     const h = hash(ref);
-    const bucket = this.#buckets.get(h);
-    if (bucket === undefined) return undefined;
-    for (let i = 0; i < bucket.length; i++) {
-      const [k, v] = bucket[i]!;
-      if (!sameRef(k, ref)) continue;
-      if (bucket.length === 1) this.#buckets.delete(h);
-      else bucket.splice(i, 1);
+    let before: Entry<V> | undefined;
+    for (let e = this.#chains.get(h); e !== undefined; before = e, e = e.next) {
+      if (!sameRef(e.ref, ref)) continue;
+      if (before !== undefined) before.next = e.next;
+      else if (e.next !== undefined) this.#chains.set(h, e.next);
+      else this.#chains.delete(h);
       this.#size--;
-      return v;
+      return e.value;
     }
     return undefined;
   }
 
   *values(): IterableIterator<V> {
-    for (const bucket of this.#buckets.values()) for (const [, v] of bucket) yield v;
+    for (const first of this.#chains.values()) for (let e: Entry<V> | undefined = first; e !== undefined; e = e.next) yield e.value;
   }
 
   clear(): void {
-    this.#buckets.clear();
+    this.#chains.clear();
     this.#size = 0;
   }
 }

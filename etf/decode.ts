@@ -104,9 +104,9 @@ export class TermReader {
     this.#options = options;
   }
 
-  /** Reads from `bytes` at `offset` on; `maxSize` counts from there. */
-  start(bytes: Uint8Array, offset: number): void {
-    this.#d.reset(bytes, offset, this.#options);
+  /** Reads `bytes` from `offset` up to `end`; `maxSize` counts from `offset`. */
+  start(bytes: Uint8Array, offset: number, end = bytes.length): void {
+    this.#d.reset(bytes, offset, this.#options, end);
   }
 
   /** Where the next term starts. */
@@ -203,8 +203,10 @@ const OPENED = Symbol("opened") as unknown as Term;
 class Decoder {
   pos = 0;
   #bytes: Uint8Array = EMPTY;
-  /** Reading past `#end` is an error: `truncated` up to bytes.length, `too_large` up to maxSize. */
+  /** Reading past `#end` is an error: `truncated` up to `#inputEnd`, `too_large` up to maxSize. */
   #end = 0;
+  /** Where the input ends: the end of `#bytes`, or of the frame in it that is being read. */
+  #inputEnd = 0;
   /** Where maxSize ends, which may be past the input (a COMPRESSED term's inflated size counts). */
   #sizeEnd = 0;
   #options: DecodeOptions | undefined;
@@ -221,10 +223,10 @@ class Decoder {
   readonly #funs: Array<FunHead | undefined> = [];
 
   /**
-   * Points the decoder at new input, read up to `end` (by default the end of the input or of
-   * maxSize from `pos`); what a failed decode left on the stacks is dropped.
+   * Points the decoder at new input, `bytes` up to `inputEnd`, read from `pos` and no further
+   * than maxSize from there; what a failed decode left on the stacks is dropped.
    */
-  reset(bytes: Uint8Array, pos: number, options: DecodeOptions | undefined, end?: number): void {
+  reset(bytes: Uint8Array, pos: number, options: DecodeOptions | undefined, inputEnd = bytes.length): void {
     for (let k = 0; k < this.#depth; k++) {
       this.#items[k] = undefined!;
       this.#funs[k] = undefined;
@@ -234,7 +236,8 @@ class Decoder {
     this.#view = undefined;
     this.pos = pos;
     this.#sizeEnd = pos + (options?.maxSize ?? DEFAULT_MAX_SIZE);
-    this.#end = end ?? Math.min(bytes.length, this.#sizeEnd);
+    this.#inputEnd = inputEnd;
+    this.#end = Math.min(inputEnd, this.#sizeEnd);
     this.#options = options;
     this.#atomCache = options?.atomCache;
     this.#maxDepth = options?.maxDepth ?? Infinity;
@@ -249,10 +252,10 @@ class Decoder {
     if (versionByte) {
       const b = this.#bytes;
       const at = this.pos;
-      if (at >= b.length) throw new EtfError("truncated", undefined, at);
+      if (at >= this.#inputEnd) throw new EtfError("truncated", undefined, at);
       if (b[at] !== VERSION_MAGIC) throw new EtfError("bad_version", undefined, at, `version byte ${b[at]}, not 131`);
       this.pos = at + 1;
-      if (b[at + 1] === COMPRESSED) return this.#compressed(at + 1);
+      if (at + 1 < this.#end && b[at + 1] === COMPRESSED) return this.#compressed(at + 1);
     }
     return this.#guarded();
   }
@@ -274,10 +277,12 @@ class Decoder {
 
   /** A COMPRESSED term at `at`; the inner term must fill the inflated bytes exactly. */
   #compressed(at: number): Term {
-    const { inflated, used } = inflateTerm(this.#bytes, at, this.#sizeEnd - at);
+    const b = this.#bytes;
+    const input = this.#inputEnd < b.length ? b.subarray(0, this.#inputEnd) : b;
+    const { inflated, used } = inflateTerm(input, at, this.#sizeEnd - at);
     // The inner term is decoded on its own buffer: offsets in its errors are inside the inflated data.
     const inner = new Decoder();
-    inner.reset(inflated, 0, this.#options, inflated.length);
+    inner.reset(inflated, 0, this.#options);
     const term = inner.#guarded();
     if (inner.pos !== inflated.length) {
       throw new EtfError("bad_compressed", COMPRESSED, at, `the term ends ${inflated.length - inner.pos} bytes before the inflated data`);
@@ -293,7 +298,7 @@ class Decoder {
   /** Makes sure `n` bytes from `from` are there; the tag at `at` is blamed if not. */
   #need(from: number, n: number, tag: number, at: number): void {
     if (from + n > this.#end) {
-      const truncated = from + n > this.#bytes.length;
+      const truncated = from + n > this.#inputEnd;
       this.#fail(truncated ? "truncated" : "too_large", tag, at, truncated ? `needs ${n} bytes at ${from}` : undefined);
     }
   }
@@ -320,7 +325,7 @@ class Decoder {
       if (at >= this.#end) {
         // Blame the innermost open container: it promised more values than there are bytes.
         const open = this.#depth > base ? b[this.#ats[this.#depth - 1]!] : undefined;
-        this.#fail(at >= b.length ? "truncated" : "too_large", open, at);
+        this.#fail(at >= this.#inputEnd ? "truncated" : "too_large", open, at);
       }
       const tag = b[at]!;
       let value: Term;
@@ -528,7 +533,7 @@ class Decoder {
   /** An atom at `at` in any of its encodings. */
   #atom(at: number): Atom {
     const b = this.#bytes;
-    if (at >= this.#end) this.#fail(at >= b.length ? "truncated" : "too_large", undefined, at);
+    if (at >= this.#end) this.#fail(at >= this.#inputEnd ? "truncated" : "too_large", undefined, at);
     const tag = b[at]!;
     let start: number;
     let n: number;
@@ -591,7 +596,7 @@ class Decoder {
     const b = this.#bytes;
     const tag = b[at];
     if (tag !== SMALL_INTEGER_EXT && tag !== INTEGER_EXT && tag !== SMALL_BIG_EXT && tag !== LARGE_BIG_EXT) {
-      if (at >= this.#end) this.#fail(at >= b.length ? "truncated" : "too_large", undefined, at);
+      if (at >= this.#end) this.#fail(at >= this.#inputEnd ? "truncated" : "too_large", undefined, at);
       this.#fail("bad_integer", tag, at, `expected an integer, found tag ${tag}`);
     }
     this.pos = at;
@@ -642,7 +647,7 @@ class Decoder {
   #pid(at: number): Pid {
     const tag = this.#bytes[at]!;
     if (tag !== NEW_PID_EXT && tag !== PID_EXT) {
-      if (at >= this.#end) this.#fail(at >= this.#bytes.length ? "truncated" : "too_large", undefined, at);
+      if (at >= this.#end) this.#fail(at >= this.#inputEnd ? "truncated" : "too_large", undefined, at);
       this.#fail("bad_pid", tag, at, `expected a pid, found tag ${tag}`);
     }
     const node = this.#atom(at + 1);

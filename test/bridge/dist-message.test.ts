@@ -10,6 +10,7 @@ import {
   encodeMessage,
   readAtomCacheRefs,
   sliceChunks,
+  type DistMessage,
   type WriteMode,
 } from "../../bridge/dist-message.js";
 import { FrameReader, joinFrame, type Frame } from "../../bridge/framing.js";
@@ -17,19 +18,24 @@ import { FrameReader, joinFrame, type Frame } from "../../bridge/framing.js";
 const pid = new Pid(atom("a@h"), 5, 0, 3);
 const regSend = (payload: Term) => ({ control: new Tuple([DOP.REG_SEND, pid, atom(""), atom("dest")]), payload });
 
-/** Encodes messages and reads them back through framing and a DistReader. */
-function roundTrip(messages: Array<{ control: Tuple; payload?: Term }>, mode: WriteMode, chunk = Infinity): Term[][] {
+/**
+ * Encodes messages and reads them back through framing and a DistReader: frames as views
+ * (`read`), or as the connection reads them, a whole frame as its place in the chunk (`readAt`).
+ */
+function roundTrip(messages: Array<{ control: Tuple; payload?: Term }>, mode: WriteMode, chunk = Infinity, inPlace = false): Term[][] {
   const enc = new Encoder({ chunkThreshold: 1024 });
   let seq = 0n;
   const wire = Buffer.concat(messages.flatMap((m) => encodeMessage(enc, m, mode, () => ++seq, 1000).flat()));
   const reader = new DistReader(mode.headers, 1 << 24);
   const frames = new FrameReader(4, 1 << 24);
   const out: Term[][] = [];
+  const take = (m: DistMessage | undefined) => {
+    if (m) out.push(m.payload === undefined ? [m.control] : [m.control, m.payload]);
+  };
   for (let i = 0; i < wire.length; i += chunk) {
-    frames.push(wire.subarray(i, Math.min(wire.length, i + chunk)), (f: Frame) => {
-      const m = reader.read(f);
-      if (m) out.push(m.payload === undefined ? [m.control] : [m.control, m.payload]);
-    });
+    const c = wire.subarray(i, Math.min(wire.length, i + chunk));
+    if (inPlace) frames.read(c, (b, start, end) => take(reader.readAt(b, start, end)), (parts) => take(reader.read(parts)));
+    else frames.push(c, (f: Frame) => take(reader.read(f)));
   }
   return out;
 }
@@ -45,8 +51,8 @@ describe("distribution messages", () => {
   for (const [name, mode] of modes) {
     it(`round-trips messages with ${name}, whatever the chunking`, () => {
       const msgs = [...payloads.map(regSend), { control: new Tuple([DOP.LINK, pid, pid]) }];
-      for (const chunk of [Infinity, 1, 7, 1000, 1001]) {
-        const got = roundTrip(msgs, mode, chunk);
+      for (const [chunk, inPlace] of [Infinity, 1, 7, 1000, 1001].flatMap((c) => [[c, false], [c, true]] as const)) {
+        const got = roundTrip(msgs, mode, chunk, inPlace);
         expect(got).toHaveLength(msgs.length);
         got.forEach((g, i) => {
           expect(termEquals(g[0]!, msgs[i]!.control)).toBe(true);
@@ -119,6 +125,17 @@ describe("distribution messages", () => {
     const passThrough = Buffer.concat(encodeMessage(new Encoder(), regSend(atom("x")), { headers: false, fragments: false }, () => 1n).flat());
     expect(() => new DistReader(true, 1000).read(passThrough.subarray(4))).toThrow(DistError);
     expect(() => new DistReader(false, 1000).read(withHeader.subarray(4))).toThrow(DistError);
+  });
+
+  it("reads a frame in place no further than its end, though more bytes follow it", () => {
+    const whole = Buffer.concat(encodeMessage(new Encoder(), regSend(new Tuple([atom("a"), Buffer.alloc(50, 1)])), { headers: true, fragments: true }, () => 1n).flat());
+    const frame = whole.subarray(4);
+    const reader = new DistReader(true, 1 << 16);
+    // The frame's bytes, then the same bytes again: any cut short of the end must be refused.
+    const twice = Buffer.concat([frame, frame]);
+    for (let end = 0; end < frame.length; end++) expect(() => reader.readAt(twice, 0, end), `end ${end}`).toThrow(DistError);
+    const m = reader.readAt(twice, frame.length, twice.length)!;
+    expect(termEquals(m.payload!, new Tuple([atom("a"), Buffer.alloc(50, 1)]))).toBe(true);
   });
 
   it("only ever throws DistError on random frames", () => {

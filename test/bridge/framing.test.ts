@@ -46,6 +46,25 @@ describe("FrameReader", () => {
     }
   });
 
+  it("read() gives a frame inside a chunk as its place there, ticks as empty, others as pieces, as push() gives them", () => {
+    const wire = encodeFrames(frames, 4);
+    for (let i = 0; i <= wire.length; i++) {
+      const got: Buffer[] = [];
+      const r = new FrameReader(4, 1 << 20);
+      for (const c of [wire.subarray(0, i), wire.subarray(i)]) {
+        r.read(
+          c,
+          (bytes, start, end) => {
+            expect(bytes).toBe(c);
+            got.push(Buffer.from(bytes.subarray(start, end)));
+          },
+          (parts) => got.push(Buffer.concat(parts)),
+        );
+      }
+      expect(got, `split at ${i}`).toEqual(frames);
+    }
+  });
+
   it("hands out a frame inside one chunk as a view, not a copy", () => {
     const wire = encodeFrames([Buffer.from("abc")], 4);
     let frame: Frame | undefined;

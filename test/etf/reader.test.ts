@@ -62,6 +62,24 @@ describe("TermReader", () => {
     expect(e.code).toBe("too_large");
   });
 
+  it("reads no further than the end it is given, though the input goes on", () => {
+    const one = encode(new Tuple([pid, Buffer.alloc(30, 1)]));
+    const compressed = encode(new Tuple([Buffer.alloc(2000, 7), atom("x")]), { compressed: true });
+    for (const bytes of [one, compressed]) {
+      const twice = Buffer.concat([bytes, bytes]);
+      const reader = new TermReader();
+      for (let end = 0; end < bytes.length; end++) {
+        reader.start(twice, 0, end);
+        const e = catching(() => reader.next(true));
+        expect(["truncated", "bad_compressed"]).toContain(e.code);
+      }
+      reader.start(twice, 0, bytes.length);
+      reader.next(true);
+      expect(reader.offset).toBe(bytes.length);
+      expect(reader.peek()).toBeUndefined();
+    }
+  });
+
   it("says truncated for a term cut short, and reads again after an error", () => {
     const bytes = encode(new Tuple([pid, atom("abc")]));
     const reader = new TermReader();
