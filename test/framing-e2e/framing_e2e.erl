@@ -15,8 +15,6 @@
 %% A case that has not ended by then has hung: every wait inside one is ?WAIT.
 -define(LIMIT, 30000).
 -define(LOOPBACK, {127, 0, 0, 1}).
-%% How many more times gen_tcp receives a stream on which Mod and gen_tcp differed.
--define(AGAIN, 2).
 
 %% Certificates for the TLS receiver, made in Dir (a new directory).
 -spec setup(file:filename()) -> ok.
@@ -56,18 +54,7 @@ run(Mod, {Options, Delivery, Chunks}) ->
     Tls = normal(Raw, receive_tls(Mod, Options, Delivery, Chunks)),
     case Tcp =:= Tls of
         true -> same;
-        false -> gen_tcp_again(Raw, Options, Delivery, Chunks, Tcp, Tls, ?AGAIN)
-    end.
-
-%% Rarely, gen_tcp itself gives two answers for one stream (seen: an active http socket whose
-%% peer closes right after the last byte reported only `tcp_closed'). The stream is received by
-%% gen_tcp again: Mod must give one of gen_tcp's answers, and the first is reported otherwise.
-gen_tcp_again(_Raw, _Options, _Delivery, _Chunks, Tcp, Tls, 0) ->
-    {differ, Tcp, Tls};
-gen_tcp_again(Raw, Options, Delivery, Chunks, Tcp, Tls, Left) ->
-    case normal(Raw, receive_tcp(Options, Delivery, Chunks)) of
-        Tls -> same;
-        _ -> gen_tcp_again(Raw, Options, Delivery, Chunks, Tcp, Tls, Left - 1)
+        false -> {differ, Tcp, Tls}
     end.
 
 %% What a gen_tcp socket with Options delivers of Chunks.
