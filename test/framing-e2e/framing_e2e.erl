@@ -87,8 +87,12 @@ receive_tls(Mod, Options, Delivery, Chunks) ->
     {ok, {_, Port}} = Mod:sockname(Listen),
     Parent = self(),
     Sender = spawn_link(fun() ->
+                                %% Active, so that OTP reads what the receiver's TLS 1.3 stack
+                                %% sends (session tickets): a socket closed with unread data
+                                %% resets the connection, and the reset takes with it whatever
+                                %% the receiver's kernel held and had not been read yet.
                                 {ok, S} = ssl:connect(?LOOPBACK, Port,
-                                                      [binary, {active, false}, {nodelay, true},
+                                                      [binary, {active, true}, {nodelay, true},
                                                        {verify, verify_none}], ?WAIT),
                                 Parent ! {self(), connected},
                                 receive {Parent, send} -> ok end,
