@@ -3,13 +3,18 @@
  * third (the caller) in the same run, on the caller's clock (erlang:monotonic_time):
  *
  *   - a trivial gen_server:call, 1 caller and 16 concurrent callers: p50, p99, calls/s;
+ *   - the CPU time the server and the caller spent per call with 16 callers (from the OS, for
+ *     the whole process: the bridge's Node process, the server's and the caller's BEAM);
  *   - one-way throughput of 64 KiB binaries, to the server node and from it.
  *
- * Each figure is the median of several rounds; rounds alternate between the bridge and the
- * Erlang server so that both see the same machine. Ratios are bridge / Erlang (for latency,
- * lower is better; for rates, higher is better).
+ * Each figure is the median of several rounds; in each round both servers are measured, and
+ * they take turns at going first, so that both see the same machine. Both get the same calls
+ * from the same caller node, the same warm-up round, and each reply is matched by the caller.
+ * Ratios are bridge / Erlang (for latency and CPU, lower is better; for rates, higher is
+ * better). BEAM's schedulers spin a while before they sleep (`+sbwt`), which counts as CPU
+ * time: BENCH_ERL_ARGS="+sbwt none" measures without that.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Pid, Tuple, atom, type Term } from "../etf/terms.js";
@@ -91,6 +96,9 @@ interface Figures {
   p50us16: number;
   p99us16: number;
   rate16: number;
+  /** CPU microseconds per call with 16 callers: the server's process, the caller's. */
+  serverCpu16: number;
+  callerCpu16: number;
   toMiBs: number;
   fromMiBs: number;
 }
@@ -110,13 +118,15 @@ export async function run(): Promise<void> {
     await caller.eval(callerFuns);
 
     const targets = {
-      bridge: { node: bridge.name.name },
-      erlang: { node: server.nodeName },
+      bridge: { node: bridge.name.name, name: "bench_bridge", cpu: () => ownCpuUs() },
+      erlang: { node: server.nodeName, name: "bench_server", cpu: () => processCpuUs(server.pid) },
     };
+    const callerCpu = () => processCpuUs(caller.pid);
     const rounds: Record<keyof typeof targets, Figures[]> = { bridge: [], erlang: [] };
     for (let round = 0; round <= ROUNDS; round++) {
-      for (const which of ["bridge", "erlang"] as const) {
-        const f = await measure(caller, targets[which].node, which === "bridge" ? "bench_bridge" : "bench_server");
+      for (const which of round % 2 === 0 ? (["bridge", "erlang"] as const) : (["erlang", "bridge"] as const)) {
+        const t = targets[which];
+        const f = await measure(caller, t.node, t.name, t.cpu, callerCpu);
         // Round 0 warms both sides up (JIT, connections) and is not counted.
         if (round > 0) rounds[which].push(f);
       }
@@ -154,10 +164,13 @@ function startBridgeSide(bridge: DistNode): void {
   );
 }
 
-async function measure(caller: ErlNode, node: string, name: string): Promise<Figures> {
+async function measure(caller: ErlNode, node: string, name: string, serverCpu: () => number, callerCpu: () => number): Promise<Figures> {
   const dest = `{${name}, '${node}'}`;
   const one = await caller.eval(`Calls(${dest}, 1, ${SERIAL_CALLS})`);
+  const [s0, c0] = [serverCpu(), callerCpu()];
   const many = await caller.eval(`Calls(${dest}, ${CONCURRENT_CALLERS}, ${CALLS_PER_CALLER})`);
+  const calls = CONCURRENT_CALLERS * CALLS_PER_CALLER;
+  const [s1, c1] = [serverCpu(), callerCpu()];
   const to = await caller.eval(`SendBlobs({bench_sink, '${node}'}, ${BLOBS}, ${BLOB_SIZE})`);
   const from = await caller.eval(`PullBlobs({bench_source, '${node}'}, ${BLOBS}, ${BLOB_SIZE})`);
   const [p50a, p99a, ratea] = numbers(one.text);
@@ -169,9 +182,29 @@ async function measure(caller: ErlNode, node: string, name: string): Promise<Fig
     p50us16: p50b! / 1000,
     p99us16: p99b! / 1000,
     rate16: rateb!,
+    serverCpu16: (s1 - s0) / calls,
+    callerCpu16: (c1 - c0) / calls,
     toMiBs: Number(to.text),
     fromMiBs: Number(from.text),
   };
+}
+
+/** This process's CPU time (user and system), in microseconds. */
+function ownCpuUs(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+/** Another process's CPU time (user and system, all its threads) in microseconds; NaN if unknown. */
+function processCpuUs(pid: number | undefined): number {
+  try {
+    // Fields 14 and 15 of /proc/PID/stat, in clock ticks (USER_HZ, 100 on Linux); the command
+    // name in parentheses may hold spaces, so count from after it.
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * (1e6 / 100);
+  } catch {
+    return NaN;
+  }
 }
 
 function numbers(text: string): number[] {
@@ -193,6 +226,8 @@ function median(all: Figures[]): Figures {
     p50us16: pick("p50us16"),
     p99us16: pick("p99us16"),
     rate16: pick("rate16"),
+    serverCpu16: pick("serverCpu16"),
+    callerCpu16: pick("callerCpu16"),
     toMiBs: pick("toMiBs"),
     fromMiBs: pick("fromMiBs"),
   };
@@ -206,10 +241,12 @@ function report(b: Figures, e: Figures): void {
     [`call p50, ${CONCURRENT_CALLERS} callers (us)`, b.p50us16, e.p50us16, ""],
     [`call p99, ${CONCURRENT_CALLERS} callers (us)`, b.p99us16, e.p99us16, ""],
     [`calls/s, ${CONCURRENT_CALLERS} callers`, b.rate16, e.rate16, ">= 1.0"],
+    [`server CPU per call, ${CONCURRENT_CALLERS} callers (us)`, b.serverCpu16, e.serverCpu16, ""],
+    [`caller CPU per call, ${CONCURRENT_CALLERS} callers (us)`, b.callerCpu16, e.callerCpu16, ""],
     ["64 KiB binaries to the node (MiB/s)", b.toMiBs, e.toMiBs, ""],
     ["64 KiB binaries from the node (MiB/s)", b.fromMiBs, e.fromMiBs, ""],
   ];
-  console.log(`medians of ${ROUNDS} rounds, measured on the calling erl node`);
+  console.log(`medians of ${ROUNDS} rounds; times measured on the calling erl node, CPU time as the OS counts it`);
   console.log(`${"".padEnd(40)}${"bridge".padStart(12)}${"erlang".padStart(12)}${"ratio".padStart(9)}  target`);
   for (const [what, x, y, target] of rows) {
     console.log(`${what.padEnd(40)}${fmt(x).padStart(12)}${fmt(y).padStart(12)}${(x / y).toFixed(2).padStart(9)}  ${target}`);
