@@ -276,7 +276,7 @@ export class SslSocket extends Endpoint {
     if (this.#ended !== undefined || !tls.writable) return tuple(error, reason.closed);
     let parts: Uint8Array[];
     try {
-      parts = framePacket(data, framingOptions(this.#options));
+      parts = framePacket(data, this.#framer.options);
     } catch (err) {
       if (err instanceof FramingError) fail(err.reason);
       throw err;

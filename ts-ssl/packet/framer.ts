@@ -73,6 +73,11 @@ export class Framer {
     return this.#queue.length;
   }
 
+  /** The options in force, for `framePacket` on the same socket. */
+  get options(): Readonly<FramingOptions> {
+    return this.#options;
+  }
+
   /**
    * The next complete packet as the Term gen_tcp would deliver (Data of `{ssl, S, Data}` or
    * `{ok, Data}`): binary, charlist, `[B1, ..., BN | Binary]`, or an http term. undefined = more
