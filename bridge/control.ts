@@ -68,6 +68,41 @@ const WITH_PAYLOAD = new Set<number>([
   DOP.ALIAS_SEND_TT,
 ]);
 
+/**
+ * The size of each operation's control tuple (erl_dist_protocol.md), the `_TT` forms one
+ * element larger for the trace token. UNLINK and NODE_LINK are left out: we refuse them.
+ */
+const ARITY: Readonly<Partial<Record<number, number>>> = {
+  [DOP.LINK]: 3,
+  [DOP.SEND]: 3,
+  [DOP.EXIT]: 4,
+  [DOP.REG_SEND]: 4,
+  [DOP.GROUP_LEADER]: 3,
+  [DOP.EXIT2]: 4,
+  [DOP.SEND_TT]: 4,
+  [DOP.EXIT_TT]: 5,
+  [DOP.REG_SEND_TT]: 5,
+  [DOP.EXIT2_TT]: 5,
+  [DOP.MONITOR_P]: 4,
+  [DOP.DEMONITOR_P]: 4,
+  [DOP.MONITOR_P_EXIT]: 5,
+  [DOP.SEND_SENDER]: 3,
+  [DOP.SEND_SENDER_TT]: 4,
+  [DOP.PAYLOAD_EXIT]: 3,
+  [DOP.PAYLOAD_EXIT_TT]: 4,
+  [DOP.PAYLOAD_EXIT2]: 3,
+  [DOP.PAYLOAD_EXIT2_TT]: 4,
+  [DOP.PAYLOAD_MONITOR_P_EXIT]: 4,
+  [DOP.SPAWN_REQUEST]: 6,
+  [DOP.SPAWN_REQUEST_TT]: 7,
+  [DOP.SPAWN_REPLY]: 5,
+  [DOP.SPAWN_REPLY_TT]: 6,
+  [DOP.ALIAS_SEND]: 3,
+  [DOP.ALIAS_SEND_TT]: 4,
+  [DOP.UNLINK_ID]: 4,
+  [DOP.UNLINK_ID_ACK]: 4,
+};
+
 /** The operation of a control term, if it is a tuple opening with a small integer. */
 export function controlOp(control: Term): number | undefined {
   if (!(control instanceof Tuple)) return undefined;
@@ -120,74 +155,51 @@ export function parseSignal(control: Term, payload: Term | undefined): Signal {
   const op = controlOp(control);
   if (op === undefined) throw new ControlError("malformed", undefined, "not a tuple opening with an operation code");
   const e = (control as Tuple).elements;
-  const n = e.length;
+  const size = ARITY[op];
+  if (size !== undefined && e.length !== size) throw malformed(op, `a tuple of ${e.length} elements`);
   switch (op) {
     case DOP.SEND:
     case DOP.SEND_TT:
-      arity(op, n, op === DOP.SEND ? 3 : 4);
       return { op: "send", from: undefined, to: pid(op, e, 2), message: withPayload(op, payload) };
     case DOP.SEND_SENDER:
     case DOP.SEND_SENDER_TT:
-      arity(op, n, op === DOP.SEND_SENDER ? 3 : 4);
       return { op: "send", from: pid(op, e, 1), to: pid(op, e, 2), message: withPayload(op, payload) };
     case DOP.REG_SEND:
     case DOP.REG_SEND_TT: {
-      arity(op, n, op === DOP.REG_SEND ? 4 : 5);
       const to = e[3];
       if (!(to instanceof Atom)) throw malformed(op, "element 4 is not a name");
       return { op: "reg_send", from: pid(op, e, 1), to, message: withPayload(op, payload) };
     }
     case DOP.ALIAS_SEND:
     case DOP.ALIAS_SEND_TT:
-      arity(op, n, op === DOP.ALIAS_SEND ? 3 : 4);
       return { op: "alias_send", from: pid(op, e, 1), to: ref(op, e, 2), message: withPayload(op, payload) };
     case DOP.LINK:
-      arity(op, n, 3);
       return { op: "link", from: pid(op, e, 1), to: pid(op, e, 2) };
     case DOP.UNLINK_ID:
-      arity(op, n, 4);
       return { op: "unlink_id", id: unlinkId(op, e[1]), from: pid(op, e, 2), to: pid(op, e, 3) };
     case DOP.UNLINK_ID_ACK:
-      arity(op, n, 4);
       return { op: "unlink_id_ack", id: unlinkId(op, e[1]), from: pid(op, e, 2), to: pid(op, e, 3) };
     case DOP.EXIT:
-      arity(op, n, 4);
-      return { op: "exit", from: pid(op, e, 1), to: pid(op, e, 2), reason: e[3]! };
     case DOP.EXIT_TT:
-      arity(op, n, 5);
-      return { op: "exit", from: pid(op, e, 1), to: pid(op, e, 2), reason: e[4]! };
     case DOP.PAYLOAD_EXIT:
     case DOP.PAYLOAD_EXIT_TT:
-      arity(op, n, op === DOP.PAYLOAD_EXIT ? 3 : 4);
-      return { op: "exit", from: pid(op, e, 1), to: pid(op, e, 2), reason: withPayload(op, payload) };
+      return { op: "exit", from: pid(op, e, 1), to: pid(op, e, 2), reason: exitReason(op, e, payload) };
     case DOP.EXIT2:
-      arity(op, n, 4);
-      return { op: "exit2", from: pid(op, e, 1), to: pid(op, e, 2), reason: e[3]! };
     case DOP.EXIT2_TT:
-      arity(op, n, 5);
-      return { op: "exit2", from: pid(op, e, 1), to: pid(op, e, 2), reason: e[4]! };
     case DOP.PAYLOAD_EXIT2:
     case DOP.PAYLOAD_EXIT2_TT:
-      arity(op, n, op === DOP.PAYLOAD_EXIT2 ? 3 : 4);
-      return { op: "exit2", from: pid(op, e, 1), to: pid(op, e, 2), reason: withPayload(op, payload) };
+      return { op: "exit2", from: pid(op, e, 1), to: pid(op, e, 2), reason: exitReason(op, e, payload) };
     case DOP.MONITOR_P:
-      arity(op, n, 4);
       return { op: "monitor", from: pid(op, e, 1), to: proc(op, e, 2), ref: ref(op, e, 3) };
     case DOP.DEMONITOR_P:
-      arity(op, n, 4);
       return { op: "demonitor", from: pid(op, e, 1), to: proc(op, e, 2), ref: ref(op, e, 3) };
     case DOP.MONITOR_P_EXIT:
-      arity(op, n, 5);
-      return { op: "monitor_exit", from: proc(op, e, 1), to: pid(op, e, 2), ref: ref(op, e, 3), reason: e[4]! };
     case DOP.PAYLOAD_MONITOR_P_EXIT:
-      arity(op, n, 4);
-      return { op: "monitor_exit", from: proc(op, e, 1), to: pid(op, e, 2), ref: ref(op, e, 3), reason: withPayload(op, payload) };
+      return { op: "monitor_exit", from: proc(op, e, 1), to: pid(op, e, 2), ref: ref(op, e, 3), reason: exitReason(op, e, payload) };
     case DOP.GROUP_LEADER:
-      arity(op, n, 3);
       return { op: "group_leader", from: pid(op, e, 1), to: pid(op, e, 2) };
     case DOP.SPAWN_REQUEST:
     case DOP.SPAWN_REQUEST_TT:
-      arity(op, n, op === DOP.SPAWN_REQUEST ? 6 : 7);
       return {
         op: "spawn_request",
         ref: ref(op, e, 1),
@@ -199,7 +211,6 @@ export function parseSignal(control: Term, payload: Term | undefined): Signal {
       };
     case DOP.SPAWN_REPLY:
     case DOP.SPAWN_REPLY_TT: {
-      arity(op, n, op === DOP.SPAWN_REPLY ? 5 : 6);
       const flags = e[3];
       if (typeof flags !== "number") throw malformed(op, "element 4 is not a small integer");
       return { op: "spawn_reply", ref: ref(op, e, 1), to: pid(op, e, 2), flags, result: e[4]! };
@@ -215,10 +226,6 @@ export function parseSignal(control: Term, payload: Term | undefined): Signal {
 
 function malformed(op: number, what: string): ControlError {
   return new ControlError("malformed", op, what);
-}
-
-function arity(op: number, n: number, expected: number): void {
-  if (n !== expected) throw malformed(op, `a tuple of ${n} elements`);
 }
 
 function pid(op: number, e: Term[], i: number): Pid {
@@ -242,6 +249,14 @@ function proc(op: number, e: Term[], i: number): Pid | Atom {
 function unlinkId(op: number, v: Term | undefined): number | bigint {
   if (isInteger(v) && v > 0) return v;
   throw malformed(op, "the unlink id is not in 1..2^64-1");
+}
+
+/**
+ * The reason of an exit signal (EXIT, EXIT2, MONITOR_P_EXIT): the tuple's last element, or the
+ * payload in the PAYLOAD_ forms of OTP 22.
+ */
+function exitReason(op: number, e: Term[], payload: Term | undefined): Term {
+  return hasPayload(op) ? withPayload(op, payload) : e[e.length - 1]!;
 }
 
 function withPayload(op: number, payload: Term | undefined): Term {
