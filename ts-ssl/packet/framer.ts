@@ -98,7 +98,7 @@ export class Framer {
     let view = queue.first().subarray(0, limit);
     for (;;) {
       const parse = { packetSize, lineLength: limit, lineDelimiter };
-      const { framed, inHeaders } = framePacketAt(type, view, parse, this.#inHeaders);
+      const framed = framePacketAt(type, view, parse, this.#inHeaders);
       switch (framed.kind) {
         case "more":
           if (framed.size !== undefined) {
@@ -127,7 +127,7 @@ export class Framer {
         case "http":
           queue.consume(framed.size);
           this.#wanted = 1;
-          this.#inHeaders = inHeaders;
+          this.#inHeaders = framed.inHeaders;
           return framed.packet;
       }
     }

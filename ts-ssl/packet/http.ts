@@ -58,24 +58,18 @@ function isDigit(c: number | undefined): boolean {
   return c !== undefined && c >= 48 && c <= 57;
 }
 
-export interface HttpParse {
-  readonly framed: Framed;
-  /** The state after this packet: true = among the headers. */
-  readonly inHeaders: boolean;
-}
-
 /**
  * The http packet at the front of `bytes`. `inHeaders` is the state (forced on for `httph*` by the
  * caller); `binary` makes strings binaries. The state only changes with a whole packet.
  */
-export function parseHttp(bytes: Uint8Array, options: ParseOptions, inHeaders: boolean, binary: boolean): HttpParse {
+export function parseHttp(bytes: Uint8Array, options: ParseOptions, inHeaders: boolean, binary: boolean): Framed {
   const size = lineSize(bytes, options.packetSize || options.lineLength || 0, inHeaders);
-  if (typeof size !== "number") return { framed: size, inHeaders };
+  if (typeof size !== "number") return size;
   const line = bytes.subarray(0, size);
   const strings = binary ? binaryStrings : listStrings;
   const parsed = inHeaders ? parseHeader(line, strings) : parseStartLine(line, strings);
-  if (parsed === undefined) return { framed: { kind: "http", size, packet: tuple(http_error, strings(line)) }, inHeaders };
-  return { framed: { kind: "http", size, packet: parsed }, inHeaders: parsed !== http_eoh };
+  if (parsed === undefined) return { kind: "http", size, packet: tuple(http_error, strings(line)), inHeaders };
+  return { kind: "http", size, packet: parsed, inHeaders: parsed !== http_eoh };
 }
 
 /**

@@ -6,7 +6,7 @@ import { atom, tuple, type Term } from "../../etf/terms.js";
 import { parseAsn1 } from "./asn1.js";
 import { parseCdr } from "./cdr.js";
 import { parseFcgi } from "./fcgi.js";
-import { parseHttp, type HttpParse } from "./http.js";
+import { parseHttp } from "./http.js";
 import { parseLengthPrefixed, parseRaw } from "./length.js";
 import { parseLine } from "./line.js";
 import { parseSunrm } from "./sunrm.js";
@@ -37,12 +37,12 @@ const parsers: Record<Exclude<PacketType, HttpPacketType>, (bytes: Uint8Array, o
  * The packet at the front of `bytes` under `type`. `inHeaders` is the http state (ignored by
  * other types; `httph*` are always among the headers).
  */
-export function framePacketAt(type: PacketType, bytes: Uint8Array, options: ParseOptions, inHeaders: boolean): HttpParse {
+export function framePacketAt(type: PacketType, bytes: Uint8Array, options: ParseOptions, inHeaders: boolean): Framed {
   if (isHttp(type)) {
     const headersOnly = type === "httph" || type === "httph_bin";
     return parseHttp(bytes, options, inHeaders || headersOnly, type === "http_bin" || type === "httph_bin");
   }
-  return { framed: parsers[type](bytes, options), inHeaders };
+  return parsers[type](bytes, options);
 }
 
 /** `erlang:decode_packet/3`'s answer. */
@@ -56,7 +56,7 @@ export type DecodeResult =
  * line (`httph*` among the headers), as the BIF does; binary packets come as binaries.
  */
 export function parsePacket(type: PacketType, bytes: Uint8Array, options: ParseOptions = {}): DecodeResult {
-  const { framed } = framePacketAt(type, bytes, options, false);
+  const framed = framePacketAt(type, bytes, options, false);
   switch (framed.kind) {
     case "frame":
       return { kind: "ok", packet: framed.body, rest: bytes.subarray(framed.size) };

@@ -64,13 +64,14 @@ export interface ParseOptions {
  * `packet_get_length` and `packet_parse` in one answer):
  * - `frame`: a packet of `size` bytes is there; `body` is what a binary-packet type delivers (a
  *   view of the input, for 1/2/4 without the length field, for fcgi without the padding);
- * - `http`: a packet of `size` bytes that http parsing turned into a term;
+ * - `http`: a packet of `size` bytes that http parsing turned into a term, and the http parse
+ *   state after it (`inHeaders`: among the headers);
  * - `more`: not enough bytes; `size` is the whole packet's size when the header already tells it;
  * - `invalid`: the bytes can never become a packet (a bad header, over `packet_size`).
  */
 export type Framed =
   | { readonly kind: "frame"; readonly size: number; readonly body: Uint8Array }
-  | { readonly kind: "http"; readonly size: number; readonly packet: Term }
+  | { readonly kind: "http"; readonly size: number; readonly packet: Term; readonly inHeaders: boolean }
   | { readonly kind: "more"; readonly size: number | undefined }
   | { readonly kind: "invalid" };
 
