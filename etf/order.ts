@@ -9,9 +9,10 @@
  *     every float, so `1` and `1.0` are distinct. Small maps are written in this order.
  *
  * Both walk the terms with an explicit stack (terms from the network can be deeper than the JS
- * stack). The details that are easy to get wrong were checked against OTP 25 (see
- * test/etf/order.test.ts): pids compare by serial and number before their node, ports and
- * references by node and creation first, reference ids as one little-endian number.
+ * stack). The details that are easy to get wrong are checked against OTP 25 (random pairs of
+ * terms compared by a real node, test/etf/properties.test.ts): pids compare by serial and number
+ * before their node, ports and references by node and creation first, reference ids as one
+ * little-endian number.
  */
 import {
   Atom,
