@@ -234,16 +234,37 @@ function isHostName(s: string): boolean {
 
 // ---- messages ----
 
-// Node names travel as latin1 bytes in the handshake (dist_util's `atom_to_binary(Node, latin1)`);
-// only the `named:` status carries UTF-8.
-const latin1 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1");
-
 function view(b: Uint8Array): Buffer {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
 function malformed(step: Step, what: string): HandshakeError {
   return new HandshakeError(step, "malformed", what);
+}
+
+// Node names travel as latin1 bytes in the handshake (dist_util's `atom_to_binary(Node, latin1)`);
+// only the `named:` status carries UTF-8. The name and challenge messages end with the name
+// behind its 2-byte length.
+
+/** A message of `tag` with `fields` bytes of fixed fields (the tag among them), then `name`. */
+function withNodeName(tag: number, fields: number, name: string): Buffer {
+  const n = Buffer.from(name, "latin1");
+  const out = Buffer.allocUnsafe(fields + 2 + n.length);
+  out[0] = tag;
+  out.writeUInt16BE(n.length, fields);
+  n.copy(out, fields + 2);
+  return out;
+}
+
+/**
+ * The node name after `fields` bytes of fixed fields, checking first that those are all there.
+ * Bytes after the name are allowed and ignored (erl_dist_protocol.md).
+ */
+function readNodeName(b: Buffer, fields: number, step: Step, message: string): string {
+  if (b.length < fields + 2) throw malformed(step, `${message} shorter than its fixed fields`);
+  const end = fields + 2 + b.readUInt16BE(fields);
+  if (b.length < end) throw malformed(step, "node name runs past the message");
+  return b.toString("latin1", fields + 2, end);
 }
 
 export interface NameMessage {
@@ -255,13 +276,9 @@ export interface NameMessage {
 }
 
 export function buildName(flags: bigint, creation: number, name: string): Buffer {
-  const n = Buffer.from(name, "latin1");
-  const out = Buffer.allocUnsafe(15 + n.length);
-  out[0] = HS_TAG.NAME;
+  const out = withNodeName(HS_TAG.NAME, 13, name);
   out.writeBigUInt64BE(flags, 1);
   out.writeUInt32BE(creation >>> 0, 9);
-  out.writeUInt16BE(n.length, 13);
-  n.copy(out, 15);
   return out;
 }
 
@@ -279,16 +296,8 @@ export function buildOldName(flags: bigint, name: string): Buffer {
 export function parseName(m: Uint8Array): NameMessage {
   const b = view(m);
   if (b[0] === HS_TAG.NAME) {
-    if (b.length < 15) throw malformed("recv_name", "name message shorter than its fixed fields");
-    const nlen = b.readUInt16BE(13);
-    // Bytes after the name are allowed and ignored (erl_dist_protocol.md).
-    if (b.length < 15 + nlen) throw malformed("recv_name", "node name runs past the message");
-    return {
-      flags: b.readBigUInt64BE(1),
-      creation: b.readUInt32BE(9),
-      name: latin1(b.subarray(15, 15 + nlen)),
-      old: false,
-    };
+    const name = readNodeName(b, 13, "recv_name", "name message");
+    return { flags: b.readBigUInt64BE(1), creation: b.readUInt32BE(9), name, old: false };
   }
   if (b[0] === HS_TAG.OLD_NAME) {
     if (b.length < 7) throw malformed("recv_name", "old name message shorter than its fixed fields");
@@ -300,7 +309,7 @@ export function parseName(m: Uint8Array): NameMessage {
         "HANDSHAKE_23",
       ]);
     }
-    return { flags, creation: 0, name: latin1(b.subarray(7)), old: true };
+    return { flags, creation: 0, name: b.toString("latin1", 7), old: true };
   }
   throw new HandshakeError("recv_name", "unexpected", `expected a name message, got tag ${b[0]}`);
 }
@@ -333,14 +342,10 @@ export interface ChallengeMessage {
 }
 
 export function buildChallenge(flags: bigint, challenge: number, creation: number, name: string): Buffer {
-  const n = Buffer.from(name, "latin1");
-  const out = Buffer.allocUnsafe(19 + n.length);
-  out[0] = HS_TAG.NAME;
+  const out = withNodeName(HS_TAG.NAME, 17, name);
   out.writeBigUInt64BE(flags, 1);
   out.writeUInt32BE(challenge >>> 0, 9);
   out.writeUInt32BE(creation >>> 0, 13);
-  out.writeUInt16BE(n.length, 17);
-  n.copy(out, 19);
   return out;
 }
 
@@ -349,15 +354,8 @@ export function parseChallenge(m: Uint8Array): ChallengeMessage {
   if (b[0] !== HS_TAG.NAME) {
     throw new HandshakeError("recv_challenge", "unexpected", `expected a challenge, got tag ${b[0]}`);
   }
-  if (b.length < 19) throw malformed("recv_challenge", "challenge shorter than its fixed fields");
-  const nlen = b.readUInt16BE(17);
-  if (b.length < 19 + nlen) throw malformed("recv_challenge", "node name runs past the message");
-  return {
-    flags: b.readBigUInt64BE(1),
-    challenge: b.readUInt32BE(9),
-    creation: b.readUInt32BE(13),
-    name: latin1(b.subarray(19, 19 + nlen)),
-  };
+  const name = readNodeName(b, 17, "recv_challenge", "challenge");
+  return { flags: b.readBigUInt64BE(1), challenge: b.readUInt32BE(9), creation: b.readUInt32BE(13), name };
 }
 
 export function buildComplement(flags: bigint, creation: number): Buffer {
