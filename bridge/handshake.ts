@@ -8,7 +8,7 @@
  * complement `c` from OTP 23/24 peers that did not ask EPMD for our version.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { DFLAG, expandDigest, flagNames, missingFlags } from "./flags.js";
+import { DFLAG, expandDigest, missingFlags } from "./flags.js";
 import { splitNodeName } from "./names.js";
 
 /** Message tags (first byte of each handshake message). */
@@ -403,9 +403,4 @@ export function parseChallengeAck(m: Uint8Array): { digest: Uint8Array } {
   }
   if (b.length !== 17) throw malformed("recv_challenge_ack", `challenge ack of ${b.length} bytes, not 17`);
   return { digest: b.subarray(1, 17) };
-}
-
-/** For logs: the flags of a mask by name. */
-export function describeFlags(flags: bigint): string {
-  return flagNames(flags).join(",");
 }
