@@ -10,7 +10,7 @@
  *   the network resources and forgets the socket, so later calls answer `{error, closed}`.
  */
 import type { Node, Process } from "../bridge/api.js";
-import { atom, isTagged, Pid, Ref, termEquals, tuple, type Term, type Tuple } from "../etf/terms.js";
+import { atom, error, isTagged, Pid, Ref, termEquals, tuple, type Term, type Tuple } from "../etf/terms.js";
 import { badcall } from "./errors.js";
 
 const EXIT = atom("EXIT");
@@ -174,6 +174,6 @@ export abstract class Endpoint {
       if (i >= 0) this.#watched.splice(i, 1)[0]!.gone();
       return;
     }
-    this.die(tuple(atom("error"), tuple(atom("badinfo"), msg)));
+    this.die(tuple(error, tuple(atom("badinfo"), msg)));
   }
 }

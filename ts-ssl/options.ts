@@ -7,7 +7,7 @@
  * `{mode, binary}`, `{packet, raw}` is `{packet, 0}`, a file option is `{certfile, Path}`); the
  * socket code reads them through `socketOptions` and `sslOptions`.
  */
-import { Atom, atom, bool, isTagged, listElements, Tuple, tuple, type Term } from "../etf/terms.js";
+import { Atom, atom, bool, error, false_, isTagged, listElements, true_, Tuple, tuple, type Term } from "../etf/terms.js";
 import { ipAddress, natural, port, text } from "./args.js";
 import { fail, reason } from "./errors.js";
 import type { FramingOptions, PacketType } from "./packet/framer.js";
@@ -42,7 +42,7 @@ const oneOf =
   (v: Term) =>
     values.includes(v) ? v : undefined;
 
-const boolean = oneOf(atom("true"), atom("false"));
+const boolean = oneOf(true_, false_);
 
 const packetTypes: ReadonlyMap<Term, PacketType> = new Map<Term, PacketType>([
   [0, "raw"],
@@ -64,7 +64,7 @@ function packetValue(v: Term): Term | undefined {
 }
 
 function activeValue(v: Term): Term | undefined {
-  if (v === atom("true") || v === atom("false") || v === atom("once")) return v;
+  if (v === true_ || v === false_ || v === atom("once")) return v;
   return typeof v === "number" && Number.isInteger(v) && v >= ACTIVE_MIN && v <= ACTIVE_MAX ? v : undefined;
 }
 
@@ -108,8 +108,8 @@ const specs: ReadonlyMap<string, Spec> = new Map<string, Spec>([
   ["mode", { ...socketOption, value: oneOf(atom("list"), atom("binary")), default: atom("list") }],
   ["packet", { ...socketOption, value: packetValue, default: 0 }],
   ["header", { ...socketOption, value: (v) => natural(v), default: 0 }],
-  ["nodelay", { ...socketOption, value: boolean, default: atom("false") }],
-  ["active", { ...socketOption, value: activeValue, default: atom("true") }],
+  ["nodelay", { ...socketOption, value: boolean, default: false_ }],
+  ["active", { ...socketOption, value: activeValue, default: true_ }],
   ["backlog", { in: ["listen"], kinds: ["listen"], value: (v) => natural(v), default: 5 }],
   ["ip", { in: ["connect", "listen"], kinds: ["connect", "listen"], value: (v) => (ipAddress(v) !== undefined ? v : undefined), default: tuple(0, 0, 0, 0) }],
   ["port", { in: ["connect"], kinds: ["connect"], value: (v) => port(v), default: 0 }],
@@ -124,7 +124,7 @@ const specs: ReadonlyMap<string, Spec> = new Map<string, Spec>([
   ["packet_size", { ...socketOption, value: (v) => natural(v, 0x7fffffff), default: 0 }],
   ["line_delimiter", { ...socketOption, value: (v) => natural(v, 255), default: 10 }],
   // Newer OTP ssl options.
-  ["fail_if_no_peer_cert", { in: ["listen"], kinds: ["listen", "accept"], value: boolean, default: atom("false") }],
+  ["fail_if_no_peer_cert", { in: ["listen"], kinds: ["listen", "accept"], value: boolean, default: false_ }],
   ["versions", { ...sslOption, value: versionsValue }],
   ["server_name_indication", { in: ["connect"], kinds: ["connect"], value: sniValue }],
   ["alpn_advertised_protocols", { in: ["connect"], kinds: ["connect"], value: protocolsValue }],
@@ -231,7 +231,7 @@ function split(item: Term): [string, Term, FileContents | undefined] {
     if (item.size === 2) return [tag, item.elements[1]!, undefined];
     if (item.size === 3 && fileTags.has(tag)) {
       const contents = item.elements[2]!;
-      if (contents instanceof Uint8Array || isTagged(contents, atom("error"), 2)) return [tag, item.elements[1]!, contents];
+      if (contents instanceof Uint8Array || isTagged(contents, error, 2)) return [tag, item.elements[1]!, contents];
     }
   }
   fail(reason.eoptions, "not an option");
@@ -251,8 +251,8 @@ export function framingOptions(o: Options): FramingOptions {
 
 export function activeOf(o: Options): Active {
   const a = o.get("active")!;
-  if (a === atom("true")) return true;
-  if (a === atom("false")) return false;
+  if (a === true_) return true;
+  if (a === false_) return false;
   if (a === atom("once")) return "once";
   return a as number;
 }
@@ -266,6 +266,6 @@ export function activeTerm(a: Active): Term {
 export function verifyLevel(o: Options): 0 | 1 | 2 {
   const v = o.get("verify");
   if (v === atom("verify_none")) return 0;
-  if (v === atom("verify_peer")) return o.get("fail_if_no_peer_cert") === atom("true") ? 2 : 1;
+  if (v === atom("verify_peer")) return o.get("fail_if_no_peer_cert") === true_ ? 2 : 1;
   return v as 0 | 1 | 2;
 }

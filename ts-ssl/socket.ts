@@ -15,7 +15,7 @@
  */
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { atom, charlist, error, ok, tuple, type Pid, type Term } from "../etf/terms.js";
+import { atom, charlist, error, ok, true_, tuple, type Pid, type Term } from "../etf/terms.js";
 import { ipTuple } from "./args.js";
 import { protocols, type TlsSetup } from "./context.js";
 import { Endpoint, type SocketTable } from "./endpoint.js";
@@ -115,7 +115,7 @@ export class SslSocket extends Endpoint {
       peerCert: peer?.raw,
     };
     tls.pause();
-    tls.setNoDelay(this.#options.get("nodelay") === atom("true"));
+    tls.setNoDelay(this.#options.get("nodelay") === true_);
     tls.on("error", (err) => this.#end(reasonOf(err, "transfer")));
     tls.on("end", () => this.#end(undefined));
     tls.on("close", () => this.#end(undefined));
@@ -321,7 +321,7 @@ export class SslSocket extends Endpoint {
     }
     this.#options = this.#options.merge(changes);
     this.#framer.setOptions(framingOptions(this.#options));
-    if (changes.has("nodelay")) this.#tls?.setNoDelay(this.#options.get("nodelay") === atom("true"));
+    if (changes.has("nodelay")) this.#tls?.setNoDelay(this.#options.get("nodelay") === true_);
     this.#active = active;
     if (typeof active === "number" && active <= 0) this.#goPassive();
     this.#pump();

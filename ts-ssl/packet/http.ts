@@ -16,7 +16,7 @@
  * Numbers are C `int`s in inet and wrap at 32 bits; we wrap them the same way.
  * Nothing is sent differently: on send, http data goes out as is.
  */
-import { Charlist, atom, tuple, type Term } from "../../etf/terms.js";
+import { Charlist, atom, tuple, undefined_, type Term } from "../../etf/terms.js";
 import { MAX_METHOD_LENGTH, MAX_NAME_LENGTH, knownFields, knownMethods } from "./http-fields.js";
 import { invalid, needMore, type Framed, type ParseOptions } from "./types.js";
 
@@ -40,7 +40,6 @@ const scheme = atom("scheme");
 const star = atom("*");
 const http = atom("http");
 const https = atom("https");
-const undefined_ = atom("undefined");
 
 /** inet's separators (RFC 2616, 2.2): not part of a method or a header name. */
 const SEPARATORS = '()<>@,;:\\"/[]?={} \t';

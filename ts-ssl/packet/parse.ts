@@ -2,7 +2,7 @@
  * One entry point over every packet type's parser, and `parsePacket`, which answers exactly as
  * `erlang:decode_packet/3` does on the same type, bytes and options (OTP 25.2.3).
  */
-import { atom, tuple, type Term } from "../../etf/terms.js";
+import { atom, error, ok, tuple, undefined_, type Term } from "../../etf/terms.js";
 import { parseAsn1 } from "./asn1.js";
 import { parseCdr } from "./cdr.js";
 import { parseFcgi } from "./fcgi.js";
@@ -73,10 +73,10 @@ export function parsePacket(type: PacketType, bytes: Uint8Array, options: ParseO
 export function decodeResultTerm(result: DecodeResult): Term {
   switch (result.kind) {
     case "ok":
-      return tuple(atom("ok"), result.packet, result.rest);
+      return tuple(ok, result.packet, result.rest);
     case "more":
-      return tuple(atom("more"), result.length ?? atom("undefined"));
+      return tuple(atom("more"), result.length ?? undefined_);
     case "error":
-      return tuple(atom("error"), atom(result.reason));
+      return tuple(error, atom(result.reason));
   }
 }
