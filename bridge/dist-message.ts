@@ -9,8 +9,9 @@
  *
  * OTP expects headers (and refuses pass-through) once DIST_HDR_ATOM_CACHE or FRAGMENTS is
  * negotiated. `DistReader` turns frames into control and payload terms, keeping the connection's
- * atom cache and reassembling interleaved fragmented messages; `encodeMessage` writes a message
- * as frames ready for the socket, cut into fragments when it is large.
+ * atom cache and reassembling interleaved fragmented messages. `writeMessage` writes a message as
+ * one frame into an encoder, and `fragment` cuts a large one into fragments (`encodeMessage`
+ * does both, for a message on its own).
  */
 import { TermReader } from "../etf/decode.js";
 import type { Encoder } from "../etf/encode.js";
@@ -32,7 +33,7 @@ const { PASS_THROUGH, VERSION, HEADER, FRAG_HEADER, FRAG_CONT } = DIST_TAG;
 /** 8 segments of 256 entries (erl_ext_dist.md). */
 export const ATOM_CACHE_SIZE = 2048;
 
-/** Our fragments carry at most this many bytes of message (the brief's 64 KiB rule for large sends). */
+/** Our fragments carry at most this many bytes of message: a large send goes out a piece at a time. */
 export const FRAGMENT_SIZE = 64 * 1024;
 
 const FRAG_HEADER_SIZE = 2 + 8 + 8;
