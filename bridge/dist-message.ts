@@ -16,13 +16,14 @@
 import { TermReader } from "../etf/decode.js";
 import type { Encoder } from "../etf/encode.js";
 import { EtfError } from "../etf/errors.js";
+import { VERSION_MAGIC } from "../etf/tags.js";
 import { Atom, type Term } from "../etf/terms.js";
 import { controlOp, hasPayload, type ControlMessage } from "./control.js";
 import { FrameJoiner, frameHead, frameLength, frameTail, type Frame } from "./framing.js";
 
 export const DIST_TAG = {
   PASS_THROUGH: 112,
-  VERSION: 131,
+  VERSION: VERSION_MAGIC,
   HEADER: 68, // DIST_HEADER
   FRAG_HEADER: 69, // DIST_FRAG_HEADER, OTP 22
   FRAG_CONT: 70, // DIST_FRAG_CONT, OTP 22
