@@ -25,7 +25,7 @@
  * `decode` refuses trailing bytes, which `binary_to_term/1` ignores, and the ETS-internal tags
  * (tags.ts, INTERNAL_TAGS) are refused as unknown where OTP 25 lets some through.
  */
-import { EtfError, type EtfErrorCode } from "./errors.js";
+import { EtfError, fromRangeError, type EtfErrorCode } from "./errors.js";
 import { latin1, latin1Atom, utf8Atom } from "./atoms.js";
 import { inflateTerm } from "./compressed.js";
 import { Limit, Tag, VERSION_MAGIC } from "./tags.js";
@@ -270,8 +270,7 @@ class Decoder {
     try {
       return this.term();
     } catch (e) {
-      if (!(e instanceof RangeError)) throw e;
-      throw new EtfError(/call stack/.test(e.message) ? "too_deep" : "too_large", undefined, at, e.message);
+      throw e instanceof RangeError ? fromRangeError(e, at) : e;
     }
   }
 

@@ -22,7 +22,7 @@
  * without exhausting the JS stack. (Only the key order of maps whose keys are maps nested
  * thousands deep could: that is reported as EtfError `too_deep`.)
  */
-import { EtfError } from "./errors.js";
+import { EtfError, fromRangeError } from "./errors.js";
 import { sortedEntries } from "./order.js";
 import { atomWire, writeAtom } from "./atoms.js";
 import { ByteBuilder, SLAB, writeU32 } from "./bytes.js";
@@ -118,10 +118,7 @@ export class Encoder extends ByteBuilder {
       this.#dropFrames();
       // Sorting maps whose keys are maps nested thousands deep recurses through the term order,
       // and a term can be too big for a Buffer: both are the caller's term, not a bug here.
-      if (e instanceof RangeError) {
-        throw new EtfError(/call stack/.test(e.message) ? "too_deep" : "too_large", undefined, this.length, e.message);
-      }
-      throw e;
+      throw e instanceof RangeError ? fromRangeError(e, this.length) : e;
     }
   }
 

@@ -46,3 +46,11 @@ export class EtfError extends Error {
     super(`${detail ?? EtfErrorCodes[code]} (${code}, ${where})`);
   }
 }
+
+/**
+ * A RangeError met while reading or writing a term: the JS stack exhausted (`too_deep`) or a
+ * value too big for a bigint or a Buffer (`too_large`). Both are the term's fault, not a bug.
+ */
+export function fromRangeError(e: RangeError, offset: number): EtfError {
+  return new EtfError(/call stack/.test(e.message) ? "too_deep" : "too_large", undefined, offset, e.message);
+}
