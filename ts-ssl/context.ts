@@ -12,19 +12,9 @@ import { createSecureContext, rootCertificates, type SecureContext } from "node:
 import { atom, listElements, type Atom, type Term } from "../etf/terms.js";
 import { text } from "./args.js";
 import { fail, reason, reasonOf } from "./errors.js";
-import { verifyLevel, type FileContents, type Options } from "./options.js";
+import { protocols, verifyLevel, type FileContents, type Options, type TlsVersion } from "./options.js";
 
-export type TlsVersion = "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3";
-
-/** Protocol atoms (DESIGN.md) <-> node:tls's version names. */
-export const protocols: ReadonlyMap<Atom, TlsVersion> = new Map([
-  [atom("tlsv1"), "TLSv1"],
-  [atom("tlsv1.1"), "TLSv1.1"],
-  [atom("tlsv1.2"), "TLSv1.2"],
-  [atom("tlsv1.3"), "TLSv1.3"],
-]);
-
-const versionOrder: readonly TlsVersion[] = ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"];
+const versionOrder: readonly TlsVersion[] = [...protocols.values()];
 
 export interface TlsSetup {
   readonly context: SecureContext;

@@ -80,11 +80,19 @@ function pathValue(v: Term): Term | undefined {
   return chars !== undefined && chars.every((c) => typeof c === "number" && Number.isInteger(c) && c >= 0) ? v : undefined;
 }
 
-const protocolAtoms = ["tlsv1", "tlsv1.1", "tlsv1.2", "tlsv1.3"].map(atom);
+export type TlsVersion = "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3";
+
+/** Protocol atoms (DESIGN.md) <-> node:tls's version names, oldest first. */
+export const protocols: ReadonlyMap<Atom, TlsVersion> = new Map([
+  [atom("tlsv1"), "TLSv1"],
+  [atom("tlsv1.1"), "TLSv1.1"],
+  [atom("tlsv1.2"), "TLSv1.2"],
+  [atom("tlsv1.3"), "TLSv1.3"],
+]);
 
 function versionsValue(v: Term): Term | undefined {
   const vs = listElements(v);
-  return vs !== undefined && vs.length > 0 && vs.every((x) => protocolAtoms.includes(x as Atom)) ? v : undefined;
+  return vs !== undefined && vs.length > 0 && vs.every((x) => protocols.has(x as Atom)) ? v : undefined;
 }
 
 function protocolsValue(v: Term): Term | undefined {

@@ -17,11 +17,11 @@ import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { atom, charlist, error, ok, true_, tuple, type Pid, type Term } from "../etf/terms.js";
 import { ipTuple } from "./args.js";
-import { protocols, type TlsSetup } from "./context.js";
+import type { TlsSetup } from "./context.js";
 import { Endpoint, type SocketTable } from "./endpoint.js";
 import { badcall, fail, reason, reasonOf } from "./errors.js";
 import { acceptTls } from "./handshake.js";
-import { ACTIVE_MAX, activeOf, activeTerm, framingOptions, Options, type Active, type SocketKind } from "./options.js";
+import { ACTIVE_MAX, activeOf, activeTerm, framingOptions, Options, protocols, type Active, type SocketKind } from "./options.js";
 import { Framer, framePacket, FramingError } from "./packet/framer.js";
 
 const ssl = atom("ssl");
