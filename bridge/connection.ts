@@ -77,6 +77,8 @@ export class Connection {
   readonly #encoder = new Encoder({ chunkThreshold: CHUNK_THRESHOLD });
   readonly #mode: WriteMode;
   readonly #writeFlags: WriteFlags;
+  /** The peer takes messages to aliases (DFLAG ALIAS). */
+  readonly #aliases: boolean;
   readonly #highWaterMark: number;
   readonly #ticker: NodeJS.Timeout;
 
@@ -115,6 +117,7 @@ export class Connection {
       sendSender: (flags & DFLAG.SEND_SENDER) !== 0n,
       exitPayload: (flags & DFLAG.EXIT_PAYLOAD) !== 0n,
     };
+    this.#aliases = (flags & DFLAG.ALIAS) !== 0n;
     // A frame holds at most one whole message plus its header and atom cache references.
     this.#reader = new FrameReader(4, options.maxMessageSize + 64 * 1024);
     this.#dist = new DistReader(headers, options.maxMessageSize);
@@ -136,7 +139,7 @@ export class Connection {
   /** Sends a signal to a process on the peer; `sender` keeps one sender's signals in order. */
   send(sender: number, sig: Signal): void {
     if (this.#closed) return;
-    if (sig.op === "alias_send" && (this.flags & DFLAG.ALIAS) === 0n) {
+    if (sig.op === "alias_send" && !this.#aliases) {
       this.#log.debug(`dropping a message to an alias on ${this.peer}, which does not support aliases`);
       return;
     }
