@@ -9,10 +9,11 @@ import { randomInt } from "node:crypto";
 import { closeSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { EPMD_PORT } from "./epmd.js";
 import { NodeNameError, resolveNodeName } from "./names.js";
 
 export const DEFAULT_NODE_NAME = "ts_ssl_bridge";
-export const DEFAULT_EPMD_PORT = 4369;
+export const DEFAULT_EPMD_PORT = EPMD_PORT;
 
 export type CliErrorCode = "unknown_argument" | "missing_value" | "conflict" | "bad_node_name" | "bad_cookie" | "bad_epmd_port";
 

@@ -17,6 +17,9 @@ export const EPMD_TAG = {
   STOP_REQ: 115,
 } as const;
 
+/** The port EPMD listens on when `ERL_EPMD_PORT` names none. */
+export const EPMD_PORT = 4369;
+
 /** `NodeType` in ALIVE2_REQ and PORT2_RESP. */
 export const NODE_TYPE = { NORMAL: 77, HIDDEN: 72 } as const;
 

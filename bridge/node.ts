@@ -12,6 +12,7 @@ import type { Behaviour, Destination, SpawnOptions } from "./api.js";
 import type { Signal } from "./control.js";
 import { Connection, type ConnectionHandler } from "./connection.js";
 import { lookup } from "./epmd-client.js";
+import { EPMD_PORT } from "./epmd.js";
 import { OUR_FLAGS, REQUIRED_FLAGS } from "./flags.js";
 import { call, reply, serveCalls } from "./gen-server.js";
 import {
@@ -34,7 +35,7 @@ export interface DistNodeOptions {
   /** Long names (`-name`) rather than short ones (`-sname`). */
   longNames?: boolean;
   cookie: string;
-  /** EPMD's port: default `ERL_EPMD_PORT`, else 4369. */
+  /** EPMD's port: default `ERL_EPMD_PORT`, else EPMD's own (4369). */
   epmdPort?: number;
   /** `net_ticktime` in seconds (default 60). */
   netTickTime?: number;
@@ -111,7 +112,7 @@ export class DistNode implements ProcessHost {
     this.#alive = name.alive;
     this.#cookie = options.cookie;
     this.log = options.logger ?? stderrLogger();
-    this.#epmdPort = options.epmdPort ?? (Number(process.env.ERL_EPMD_PORT) || 4369);
+    this.#epmdPort = options.epmdPort ?? (Number(process.env.ERL_EPMD_PORT) || EPMD_PORT);
     this.#netTickTimeMs = (options.netTickTime ?? 60) * 1000;
     this.#maxMessageSize = options.maxMessageSize ?? 256 * 1024 * 1024;
     this.#highWaterMark = options.highWaterMark ?? 4 * 1024 * 1024;
