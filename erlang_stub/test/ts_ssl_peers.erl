@@ -5,6 +5,7 @@
 
 -export([async/1, await/1, wait_until/1, waiting/1, waiting_for_reply/1]).
 -export([native_listen/1, native_accept/1, native_connect/2, native_run/2]).
+-export([accept_for/3, connect_for/4]).
 -export([openssl_server/1, openssl_client/2, openssl_write/2, openssl_read/2, openssl_exit/1]).
 -export([free_port/0]).
 
@@ -66,29 +67,33 @@ native_listen(Options) ->
 %% Accepts one connection in another process; await/1 gives `{ok, Socket}', owned by the caller,
 %% or the handshake's error.
 native_accept(Listen) ->
-    Parent = self(),
-    async(fun() ->
-                  case ssl:transport_accept(Listen, ?HANG) of
-                      {ok, Socket} ->
-                          case ssl:handshake(Socket, ?HANG) of
-                              {ok, Tls} -> give(Tls, Parent);
-                              Error -> Error
-                          end;
-                      Error ->
-                          Error
-                  end
-          end).
+    Owner = self(),
+    async(fun() -> accept_for(Owner, Listen, ?HANG) end).
 
 native_connect(Port, Options) ->
-    Parent = self(),
-    async(fun() ->
-                  case ssl:connect({127, 0, 0, 1}, Port,
-                                   [binary, {active, false}, {verify, verify_none} | Options],
-                                   ?HANG) of
-                      {ok, Socket} -> give(Socket, Parent);
-                      Error -> Error
-                  end
-          end).
+    Owner = self(),
+    async(fun() -> connect_for(Owner, Port, Options, ?HANG) end).
+
+%% The work of native_accept/1 and native_connect/2, in the calling process, for callers with
+%% their own concurrency and waits (the conformance scenarios' fixed peer,
+%% test/conformance/erl/conf.erl): `{ok, Socket}' handed to Owner, or the error.
+accept_for(Owner, Listen, Timeout) ->
+    case ssl:transport_accept(Listen, Timeout) of
+        {ok, Socket} ->
+            case ssl:handshake(Socket, Timeout) of
+                {ok, Tls} -> give(Tls, Owner);
+                Error -> Error
+            end;
+        Error ->
+            Error
+    end.
+
+connect_for(Owner, Port, Options, Timeout) ->
+    case ssl:connect({127, 0, 0, 1}, Port, [binary, {active, false}, {verify, verify_none} | Options],
+                     Timeout) of
+        {ok, Socket} -> give(Socket, Owner);
+        Error -> Error
+    end.
 
 give(Socket, Owner) ->
     ok = ssl:controlling_process(Socket, Owner),

@@ -20,8 +20,8 @@ import { Epmd, ErlNode, randomCookie, repoRoot, tsSslEbin } from "../support/erl
 const conformanceDir = join(repoRoot, "test", "conformance");
 const scenarioDir = join(conformanceDir, "scenarios");
 const libraryDir = join(conformanceDir, "erl");
-/** The certificate maker the Common Test suites use, reused here. */
-const certMaker = join(repoRoot, "erlang_stub", "test", "ts_ssl_certs.erl");
+/** What the Common Test suites use too: their certificate maker and native ssl peer. */
+const sharedModules = ["ts_ssl_certs.erl", "ts_ssl_peers.erl"].map((f) => join(repoRoot, "erlang_stub", "test", f));
 
 /** How one scenario fared: `same` (equal traces), `dialect` (differences the table explains), `DIFF`. */
 export type Verdict = "same" | "dialect" | "DIFF";
@@ -83,12 +83,12 @@ function scenarioFiles(dirs: string[]): string[] {
   );
 }
 
-/** Compiles the library, the scenarios and the certificate maker into `out`. */
+/** Compiles the library, the scenarios and the modules shared with the suites into `out`. */
 function compile(files: string[], out: string): void {
   const library = readdirSync(libraryDir)
     .filter((f) => f.endsWith(".erl"))
     .map((f) => join(libraryDir, f));
-  const r = spawnSync("erlc", ["+debug_info", "-I", libraryDir, "-o", out, ...library, certMaker, ...files], { encoding: "utf8" });
+  const r = spawnSync("erlc", ["+debug_info", "-I", libraryDir, "-o", out, ...library, ...sharedModules, ...files], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`erlc failed:\n${r.stdout}${r.stderr}`);
 }
 

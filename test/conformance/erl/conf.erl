@@ -238,31 +238,19 @@ chunks(Data, Size) ->
     <<Chunk:Size/binary, Rest/binary>> = Data,
     [Chunk | chunks(Rest, Size)].
 
-%%% The fixed peer: OTP's ssl in its own (modern) API, passive and binary unless told otherwise
+%%% The fixed peer: OTP's ssl in its own (modern) API, passive and binary unless told otherwise,
+%%% made as the Common Test suites make theirs (erlang_stub/test/ts_ssl_peers.erl)
 
 -spec peer_listen(map(), list()) -> {term(), inet:port_number()}.
 peer_listen(_Ctx, Options) ->
-    {ok, Listen} = ssl:listen(0, [binary, {active, false}, {reuseaddr, true}, {ip, loopback()}
-                                  | Options]),
-    {ok, {_, Port}} = ssl:sockname(Listen),
-    {Listen, Port}.
+    ts_ssl_peers:native_listen(Options).
 
 %% Accepts one connection in another process; await/1 gives {ok, Socket} (owned by the
 %% caller) or the handshake's error.
 -spec peer_accept(term()) -> reference().
 peer_accept(Listen) ->
     Parent = self(),
-    async(fun() ->
-                  case ssl:transport_accept(Listen, ?WAIT) of
-                      {ok, T} ->
-                          case ssl:handshake(T, ?WAIT) of
-                              {ok, S} -> give(S, Parent);
-                              Error -> Error
-                          end;
-                      Error ->
-                          Error
-                  end
-          end).
+    async(fun() -> ts_ssl_peers:accept_for(Parent, Listen, ?WAIT) end).
 
 -spec peer_connect(map(), inet:port_number()) -> reference().
 peer_connect(Ctx, Port) ->
@@ -273,17 +261,7 @@ peer_connect(Ctx, Port) ->
 -spec peer_connect(map(), inet:port_number(), list()) -> reference().
 peer_connect(_Ctx, Port, Options) ->
     Parent = self(),
-    async(fun() ->
-                  case ssl:connect(loopback(), Port, [binary, {active, false},
-                                                      {verify, verify_none} | Options], ?WAIT) of
-                      {ok, S} -> give(S, Parent);
-                      Error -> Error
-                  end
-          end).
-
-give(S, Owner) ->
-    ok = ssl:controlling_process(S, Owner),
-    {ok, S}.
+    async(fun() -> ts_ssl_peers:connect_for(Parent, Port, Options, ?WAIT) end).
 
 %% M on Role's side (`client' or `server'), the fixed peer on the other: {S, Peer}.
 -spec peer_pair(map(), client | server, {list(), list()}) -> {term(), term()}.
