@@ -74,8 +74,13 @@ export interface Row {
   readonly why: string;
 }
 
+/** 3.9's reason for a handshake that failed on this side: accepting or connecting. */
+export function handshakeReason(phase: Phase): Atom {
+  return phase === "accept" ? reason.esslaccept : reason.esslconnect;
+}
+
 const to = (r: Atom) => () => r;
-const handshakeFailed = (_: string, phase: Phase) => (phase === "accept" ? reason.esslaccept : reason.esslconnect);
+const handshakeFailed = (_: string, phase: Phase) => handshakeReason(phase);
 
 /**
  * Node error code -> ssl reason, first matching row wins. Certificate verification codes are
@@ -137,9 +142,7 @@ export function reasonOf(err: unknown, phase: Phase): Term {
   const row = code === undefined ? undefined : rowFor(code, phase);
   if (row !== undefined) return row.reason(code!, phase);
   // Nothing better known: what 3.9 said for a handshake that failed, or for a broken transfer.
-  if (phase === "accept") return reason.esslaccept;
-  if (phase === "connect") return reason.esslconnect;
-  return reason.closed;
+  return phase === "accept" || phase === "connect" ? handshakeReason(phase) : reason.closed;
 }
 
 /** The reason for a certificate verification failure (see verify.ts). */

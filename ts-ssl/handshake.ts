@@ -12,7 +12,7 @@ import { X509Certificate } from "node:crypto";
 import { isIPv6, type Socket } from "node:net";
 import { connect as tlsConnect, TLSSocket, type ConnectionOptions, type PeerCertificate } from "node:tls";
 import type { TlsSetup } from "./context.js";
-import { fail, reason, reasonOf, SslError, verifyReason, type Phase } from "./errors.js";
+import { fail, handshakeReason, reason, reasonOf, SslError, verifyReason, type Phase } from "./errors.js";
 import { VERIFY_CODES, verifyChain } from "./verify.js";
 
 export interface ConnectTarget {
@@ -90,7 +90,7 @@ function settle(
         finish(err);
       }
     };
-    const onClose = () => finish(new SslError(phase === "accept" ? reason.esslaccept : reason.esslconnect, "closed during handshake"));
+    const onClose = () => finish(new SslError(handshakeReason(phase), "closed during handshake"));
     const onAbort = () => finish(new SslError(reason.timeout));
     // An 'error' listener stays for the socket's whole life: an unheard 'error' event would throw.
     socket.on("error", () => {});
@@ -108,7 +108,7 @@ function checkPeer(socket: TLSSocket, setup: TlsSetup, phase: Phase): void {
   const chain = peerChain(socket);
   if (chain.length === 0) {
     // A server always sends a certificate; a client that sends none fails only {verify, 2}.
-    if (setup.verify === 2 || phase === "connect") fail(phase === "accept" ? reason.esslaccept : reason.esslconnect, "no peer certificate");
+    if (setup.verify === 2 || phase === "connect") fail(handshakeReason(phase), "no peer certificate");
     return;
   }
   const [peer, ...presented] = chain;
