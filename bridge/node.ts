@@ -412,7 +412,6 @@ export class DistNode implements ProcessHost {
     const node = atom(hs.peer);
     const before = this.#peers.get(node);
     if (before?.state === "up") before.conn.close("replaced by a new connection");
-    const pending = this.#peers.get(node);
     const conn = new Connection(
       socket,
       node,
@@ -429,9 +428,9 @@ export class DistNode implements ProcessHost {
     );
     this.#peers.set(node, { state: "up", conn });
     this.log.info(`connected to ${node}`);
-    if (pending?.state === "pending") {
-      for (const q of pending.queue) conn.send(q.sender, q.sig);
-      for (const w of pending.waiters) w();
+    if (before?.state === "pending") {
+      for (const q of before.queue) conn.send(q.sender, q.sig);
+      for (const w of before.waiters) w();
     }
   }
 
