@@ -214,23 +214,14 @@ function numbers(text: string): number[] {
     .map(Number);
 }
 
+/** Each figure's median over the rounds. */
 function median(all: Figures[]): Figures {
-  const pick = (k: keyof Figures) => {
-    const xs = all.map((f) => f[k]).sort((a, b) => a - b);
-    return xs[Math.floor(xs.length / 2)]!;
-  };
-  return {
-    p50us1: pick("p50us1"),
-    p99us1: pick("p99us1"),
-    rate1: pick("rate1"),
-    p50us16: pick("p50us16"),
-    p99us16: pick("p99us16"),
-    rate16: pick("rate16"),
-    serverCpu16: pick("serverCpu16"),
-    callerCpu16: pick("callerCpu16"),
-    toMiBs: pick("toMiBs"),
-    fromMiBs: pick("fromMiBs"),
-  };
+  const out = { ...all[0]! };
+  for (const k of Object.keys(out) as Array<keyof Figures>) {
+    const xs = all.map((f) => f[k]).sort((x, y) => x - y);
+    out[k] = xs[Math.floor(xs.length / 2)]!;
+  }
+  return out;
 }
 
 function report(b: Figures, e: Figures): void {
