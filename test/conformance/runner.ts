@@ -15,7 +15,7 @@ import { decode } from "../../etf/decode.js";
 import { Atom, Tuple, listElements, type Term } from "../../etf/terms.js";
 import type { Node } from "../../bridge/api.js";
 import { startBridge } from "./bridge.js";
-import { Epmd, ErlNode, randomCookie, repoRoot, tsSslEbin } from "../support/erlang.js";
+import { Epmd, ErlNode, erlc, randomCookie, repoRoot, tsSslEbin } from "../support/erlang.js";
 
 const conformanceDir = join(repoRoot, "test", "conformance");
 const scenarioDir = join(conformanceDir, "scenarios");
@@ -88,8 +88,7 @@ function compile(files: string[], out: string): void {
   const library = readdirSync(libraryDir)
     .filter((f) => f.endsWith(".erl"))
     .map((f) => join(libraryDir, f));
-  const r = spawnSync("erlc", ["+debug_info", "-I", libraryDir, "-o", out, ...library, ...sharedModules, ...files], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`erlc failed:\n${r.stdout}${r.stderr}`);
+  erlc([...library, ...sharedModules, ...files], out, ["+debug_info", "-I", libraryDir]);
 }
 
 function ensureTsSsl(): void {

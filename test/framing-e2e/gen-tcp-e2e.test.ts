@@ -11,7 +11,6 @@
  * buffer (the generators stay far below it), and setopts in the middle of a stream (after which
  * a grown buffer would matter).
  */
-import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,7 +25,7 @@ import type { PacketType } from "../../ts-ssl/packet/types.js";
 import { startBridge } from "../conformance/bridge.js";
 import { allTypes, concat, httpHead, httpLine, validFrame } from "../packet/arbitraries.js";
 import { packetTypeTerm } from "../packet/oracle.js";
-import { Epmd, ErlNode, randomCookie, repoRoot, stopAll } from "../support/erlang.js";
+import { Epmd, ErlNode, erlc, randomCookie, repoRoot, stopAll } from "../support/erlang.js";
 
 const seed = Number(process.env.FRAMING_SEED ?? Date.now() % 2 ** 31);
 const RUNS = Number(process.env.FRAMING_RUNS ?? 60);
@@ -39,8 +38,7 @@ beforeAll(async () => {
   const ebin = join(work, "ebin");
   mkdirSync(ebin);
   const sources = [join(repoRoot, "test", "framing-e2e", "framing_e2e.erl"), join(repoRoot, "erlang_stub", "test", "ts_ssl_certs.erl")];
-  const made = spawnSync("erlc", ["-o", ebin, ...sources], { encoding: "utf8" });
-  if (made.status !== 0) throw new Error(`erlc: ${made.stdout}${made.stderr}`);
+  erlc(sources, ebin);
   const cookie = randomCookie();
   const epmd = await Epmd.start();
   bridge = await startBridge(cookie, epmd.port);

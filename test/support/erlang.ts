@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { hostname } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 
@@ -122,13 +122,18 @@ async function endChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/** Compiles Erlang `sources` into `outDir` (`flags` before them); a failure throws with erlc's words. */
+export function erlc(sources: string[], outDir: string, flags: string[] = []): void {
+  const r = spawnSync("erlc", [...flags, "-o", outDir, ...sources], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`erlc ${sources.map((f) => basename(f)).join(" ")} failed:\n${r.stdout}${r.stderr}`);
+}
+
 /** Compiles erl_agent.erl once (again when the source is newer than the beam). */
 export function ensureAgent(): string {
   const beam = join(agentEbin, "erl_agent.beam");
   if (!existsSync(beam) || statSync(beam).mtimeMs < statSync(agentSource).mtimeMs) {
     mkdirSync(agentEbin, { recursive: true });
-    const r = spawnSync("erlc", ["-o", agentEbin, agentSource], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`erlc erl_agent.erl failed: ${r.stderr}${r.stdout}`);
+    erlc([agentSource], agentEbin);
   }
   return agentEbin;
 }
