@@ -193,7 +193,8 @@ normal(Form, Events) ->
 
 join(Form, [{data, D} | Rest], Acc) ->
     case in_form(Form, D) of
-        true -> join(Form, Rest, [Acc, bytes(D)]);
+        %% Each form (a binary, a list of bytes, [B1, ..., BN | Binary]) is an iolist.
+        true -> join(Form, Rest, [Acc, D]);
         false -> data(Acc) ++ [{wrong_form, D} | join(Form, Rest, [])]
     end;
 join(Form, [Other | Rest], Acc) -> data(Acc) ++ [Other | join(Form, Rest, [])];
@@ -216,10 +217,3 @@ data(Acc) ->
         Bytes -> [{data, Bytes}]
     end.
 
-%% A raw packet in any form (binary, list, `[B1, ..., BN | Binary]') as its bytes.
-bytes(B) when is_binary(B) -> B;
-bytes(L) when is_list(L) -> bytes_of(L).
-
-bytes_of([]) -> <<>>;
-bytes_of(B) when is_binary(B) -> B;
-bytes_of([H | T]) -> <<H, (bytes_of(T))/binary>>.
