@@ -233,13 +233,7 @@ export class Mailbox {
       if (i >= 0) return this.#messages.splice(i, 1)[0]!;
       const left = until - Date.now();
       if (left <= 0) throw new Error(`no matching message in ${timeoutMs} ms; mailbox: ${this.#messages.length} messages`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await this.#change(left);
     }
   }
 
@@ -247,9 +241,21 @@ export class Mailbox {
   async ended(timeoutMs = 5_000): Promise<Term> {
     const until = Date.now() + timeoutMs;
     while (this.exitReason === undefined) {
-      if (Date.now() > until) throw new Error("process did not end");
-      await new Promise((r) => setTimeout(r, 5));
+      const left = until - Date.now();
+      if (left <= 0) throw new Error("process did not end");
+      await this.#change(left);
     }
     return this.exitReason;
+  }
+
+  /** Resolves when a message comes or the process ends, or after `ms`. */
+  #change(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 }
