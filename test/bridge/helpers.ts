@@ -3,7 +3,7 @@
  * this process (and may be the EPMD they talk to), so a blocking spawn would deadlock.
  */
 import { spawn } from "node:child_process";
-import { Atom, Pid, Tuple, atom, type Term } from "../../etf/terms.js";
+import { Atom, Pid, atom, isTagged, type Term } from "../../etf/terms.js";
 import type { Process } from "../../bridge/api.js";
 import { MemoryLogger } from "../../bridge/log.js";
 import { DistNode, type DistNodeOptions } from "../../bridge/node.js";
@@ -34,7 +34,6 @@ export function run(command: string, args: string[], env: NodeJS.ProcessEnv = pr
 export async function epmdNames(port: number): Promise<string> {
   return (await run("epmd", ["-names"], { ...process.env, ERL_EPMD_PORT: String(port) })).stdout;
 }
-
 
 /** A bridge on the given EPMD port, logging to memory; `stop()` it in afterAll. */
 export async function startBridge(
@@ -115,10 +114,10 @@ export class Mailbox {
 /** A tuple whose first element is the atom `tag`. */
 export function tagged(tag: string, size?: number): (t: Term) => boolean {
   const a = atom(tag);
-  return (t) => t instanceof Tuple && t.elements[0] === a && (size === undefined || t.size === size);
+  return (t) => isTagged(t, a, size);
 }
 
-/** An Erlang literal for a pid the erl side can use: `list_to_pid` needs the node's own view, so go by name. */
+/** `a` as a quoted Erlang atom literal, for expressions evaluated on an erl node. */
 export function erlAtom(a: Atom | string): string {
   const s = typeof a === "string" ? a : a.name;
   return `'${s.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
