@@ -84,13 +84,7 @@ export class Mailbox {
       if (i >= 0) return this.messages.splice(i, 1)[0]!;
       const left = until - Date.now();
       if (left <= 0) throw new Error(`no matching message within ${timeoutMs} ms; have ${this.messages.length}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.#waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
+      await this.#change(left);
     }
   }
 
@@ -98,16 +92,22 @@ export class Mailbox {
   async ended(timeoutMs = 10_000): Promise<Term> {
     const until = Date.now() + timeoutMs;
     while (this.exitReason === undefined) {
-      if (Date.now() > until) throw new Error("the process did not end");
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 50);
-        this.#waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
+      const left = until - Date.now();
+      if (left <= 0) throw new Error("the process did not end");
+      await this.#change(left);
     }
     return this.exitReason;
+  }
+
+  /** Resolves at the next message or end of the process, or after `ms`. */
+  #change(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.#waiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
   }
 }
 
