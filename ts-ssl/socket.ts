@@ -371,7 +371,7 @@ export class SslSocket extends Endpoint {
     for (const r of this.#recvs.splice(0)) r.done(tuple(error, reason.closed));
     for (const done of [...this.#pendingSends]) done(tuple(error, reason.closed));
     // The peer sees a TLS close (close_notify, then FIN) after what was written so far.
-    const socket = this.#tls ?? this.#raw;
+    const socket = this.#network();
     if (socket === undefined || socket.closed) {
       this.settle();
       return;
