@@ -102,8 +102,8 @@ export class LocalProcess implements Process {
   }
 
   link(pid: Pid): void {
-    if (!this.#alive || pidKey(pid) === pidKey(this.pid)) return;
     const key = pidKey(pid);
+    if (!this.#alive || key === pidKey(this.pid)) return;
     const l = this.#links.get(key);
     if (l?.active) return;
     this.#links.set(key, { pid, active: true });
