@@ -37,11 +37,11 @@ import {
   ExportFun,
   Float,
   Fun,
-  ImproperList,
   Pid,
   Port,
   Ref,
   Tuple,
+  cons,
   type Term,
 } from "./terms.js";
 
@@ -411,7 +411,8 @@ class Decoder {
         if (k < base) return value;
         const items = this.#items[k]!;
         if (this.#kinds[k] === LIST_TAIL) {
-          value = consDecoded(items, value);
+          // LIST_EXT's tail may itself be a list (never from OTP, but valid): one list then.
+          value = items.length === 0 ? value : cons(items, value);
         } else {
           const i = this.#filled[k]!;
           items[i] = value;
@@ -717,16 +718,4 @@ class Decoder {
     if (numFree === 0) return new Fun(arity, uniq, index, module, oldIndex, oldUniq, pid, []);
     return this.#open(FUN, numFree, numFree, at, { arity, uniq, index, module, oldIndex, oldUniq, pid });
   }
-}
-
-/** `[E1, ..., En | Tail]` from LIST_EXT: the tail may itself be a list (not from OTP, but valid). */
-function consDecoded(elements: Term[], tail: Term): Term {
-  if (elements.length === 0) return tail;
-  if (Array.isArray(tail)) return tail.length === 0 ? elements : elements.concat(tail);
-  if (tail instanceof Charlist) {
-    for (const byte of tail.bytes) elements.push(byte);
-    return elements;
-  }
-  if (tail instanceof ImproperList) return new ImproperList(elements.concat(tail.elements), tail.tail);
-  return new ImproperList(elements, tail);
 }
