@@ -12,10 +12,10 @@
 import { Atom, ImproperList, Pid, Ref, Tuple, atom, isTagged, termEquals, type Term } from "../etf/terms.js";
 import { formatTerm } from "../etf/format.js";
 import type { Destination, From, Node, Process } from "./api.js";
+import { am } from "./process.js";
 
 const $gen_call = atom("$gen_call");
 const aliasAtom = atom("alias");
-const DOWN = atom("DOWN");
 const timeout = atom("timeout");
 
 /** The alias of an OTP 24+ reply tag `[alias | Ref]`, if it is one. */
@@ -76,7 +76,7 @@ export function call(node: Node, to: Destination & (Pid | Atom | Tuple), request
     let timer: NodeJS.Timeout | undefined;
     const done = (self: Process, ok: boolean, value: Term) => {
       clearTimeout(timer);
-      self.terminate(atom("normal"));
+      self.terminate(am.normal);
       if (ok) resolve(value);
       else reject(new CallError(value));
     };
@@ -84,7 +84,7 @@ export function call(node: Node, to: Destination & (Pid | Atom | Tuple), request
       message(msg, self) {
         if (!(msg instanceof Tuple) || tag === undefined) return;
         if (msg.size === 2 && termEquals(msg.elements[0]!, tag)) done(self, true, msg.elements[1]!);
-        else if (isTagged(msg, DOWN, 5) && msg.elements[1] instanceof Ref && termEquals(msg.elements[1], mref!)) {
+        else if (isTagged(msg, am.DOWN, 5) && msg.elements[1] instanceof Ref && termEquals(msg.elements[1], mref!)) {
           done(self, false, msg.elements[4]!);
         }
       },
