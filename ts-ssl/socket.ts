@@ -250,20 +250,24 @@ export class SslSocket extends Endpoint {
   #flow(): void {
     const tls = this.#tls;
     if (tls === undefined || !this.open || this.#ended !== undefined) return;
-    let want: boolean;
-    if (this.#active === false) want = this.#recvs.length > 0;
-    else if (this.#active !== "once" && this.table.node.isBackedUp(this.owner.node)) {
-      want = false;
-      if (!this.#waitingForDrain) {
-        this.#waitingForDrain = true;
-        void this.table.node.whenDrained(this.owner.node).then(() => {
-          this.#waitingForDrain = false;
-          this.#pump();
-        });
-      }
-    } else want = true;
+    // {active, once} owes one message at most: no need to ask the connection.
+    const want = this.#active === false ? this.#recvs.length > 0 : this.#active === "once" || !this.#ownerBackedUp();
     if (want) tls.resume();
     else tls.pause();
+  }
+
+  /** Whether the connection to the owner's node is backed up; if so, pumps again once it drains. */
+  #ownerBackedUp(): boolean {
+    const node = this.table.node;
+    if (!node.isBackedUp(this.owner.node)) return false;
+    if (!this.#waitingForDrain) {
+      this.#waitingForDrain = true;
+      void node.whenDrained(this.owner.node).then(() => {
+        this.#waitingForDrain = false;
+        this.#pump();
+      });
+    }
+    return true;
   }
 
   // ---- sending
