@@ -19,11 +19,9 @@
          peer_send/2, peer_recv/1]).
 -export([tcp_listen/0, tcp_connect/1, tcp_accept/1]).
 
-%% Where traces are kept, by scenario process: a table (made by conf_runner) rather than the
-%% process dictionary, so that the runner still reads the steps of a scenario that hung or was
-%% ended by an exit signal. Without the table (a scenario called from a shell) the process
-%% dictionary serves.
--define(TABLE, conf_trace).
+%% Traces are kept in ?TABLE (conf.hrl) rather than the process dictionary, so that the runner
+%% still reads the steps of a scenario that hung or was ended by an exit signal. Without the
+%% table (a scenario called from a shell) the process dictionary serves.
 
 %%% The trace
 

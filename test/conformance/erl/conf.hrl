@@ -1,4 +1,5 @@
-%% Included by every scenario module (test/conformance/scenarios/*.erl).
+%% Included by every scenario module (test/conformance/scenarios/*.erl), and by conf and
+%% conf_runner.
 %%
 %% ?note(Label, Expr) evaluates Expr, writes `{Label, Value}' into the scenario's trace and gives
 %% the value back. An exception is written (and given back) as `{raised, Class, Reason}', so
@@ -11,3 +12,7 @@
 %% How long a scenario waits for something that should come at once. A guard against a hang,
 %% never a measure: the runner's own per-scenario limit is larger still.
 -define(WAIT, 5000).
+
+%% The ets table of traces, by scenario process (made by conf_runner:setup/1, written by
+%% conf:note/3, read by conf_runner when the scenario is over, however it ended).
+-define(TABLE, conf_trace).

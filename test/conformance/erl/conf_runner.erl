@@ -5,10 +5,11 @@
 %%   conf_runner:setup("/tmp/conf-certs"), conf_runner:compare(sc_close, close_twice, ts_ssl).
 -module(conf_runner).
 
+-include("conf.hrl").
+
 -export([setup/1, scenarios/1, compare/3, compare/4, run/3, run/4, normalise/1]).
 -export([row/4, dialect_table/0]).
 
--define(TABLE, conf_trace).
 -define(is_byte(X), (is_integer(X) andalso X >= 0 andalso X =< 255)).
 %% A scenario that has not ended by then has hung (every wait inside one is ?WAIT, 5 s).
 -define(LIMIT, 20000).
