@@ -96,5 +96,6 @@ export function writeReadmeDialect(rules: DialectRule[]): void {
   const text = readFileSync(readmePath, "utf8");
   const current = readmeDialect();
   if (current === undefined) throw new Error(`README.md has no dialect table markers (${START})`);
-  writeFileSync(readmePath, text.replace(current, dialectMarkdown(rules)));
+  // A function, so that `$` in a rule's text is not read as a replacement pattern.
+  writeFileSync(readmePath, text.replace(current, () => dialectMarkdown(rules)));
 }
