@@ -222,18 +222,12 @@ export class SslSocket extends Endpoint {
   }
 
   #reportEnd(): void {
-    const why = this.#ended!.reason;
-    const tell = () => {
-      const r = !this.#reasonTold && why !== undefined ? why : reason.closed;
-      this.#reasonTold = true;
-      return r;
-    };
     if (this.#active !== false) {
       if (this.#closedSent) return;
       const rest = this.#framer.drainOnClose();
       if (rest !== undefined) this.#deliver(rest);
-      const told = tell();
-      if (told !== reason.closed) this.toOwner(tuple(sslError, this.term, told));
+      const why = this.#tellEnd();
+      if (why !== reason.closed) this.toOwner(tuple(sslError, this.term, why));
       this.toOwner(tuple(sslClosed, this.term));
       this.#closedSent = true;
       return;
@@ -242,8 +236,15 @@ export class SslSocket extends Endpoint {
     while (this.#recvs.length > 0) {
       const r = this.#recvs.shift()!;
       const rest = this.#framer.drainOnClose();
-      r.done(rest !== undefined && r.length === 0 ? tuple(ok, rest) : tuple(error, tell()));
+      r.done(rest !== undefined && r.length === 0 ? tuple(ok, rest) : tuple(error, this.#tellEnd()));
     }
+  }
+
+  /** The end's reason the first time it is told; closed after that, and for a clean close. */
+  #tellEnd(): Term {
+    const why = this.#reasonTold ? undefined : this.#ended!.reason;
+    this.#reasonTold = true;
+    return why ?? reason.closed;
   }
 
   /** Reads from TLS only while someone wants data and the owner's connection keeps up. */
