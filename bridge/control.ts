@@ -248,7 +248,7 @@ function proc(op: number, e: Term[], i: number): Pid | Atom {
 
 function unlinkId(op: number, v: Term | undefined): number | bigint {
   if (isInteger(v) && v > 0) return v;
-  throw malformed(op, "the unlink id is not in 1..2^64-1");
+  throw malformed(op, "the unlink id is not a positive integer");
 }
 
 /**
