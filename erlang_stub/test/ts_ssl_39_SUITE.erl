@@ -11,7 +11,7 @@
 -compile([export_all, nowarn_export_all]).
 
 -import(ts_ssl_peers, [async/1, await/1, wait_until/1, native_listen/1, native_accept/1,
-                       native_connect/2]).
+                       native_connect/2, peer_args/0]).
 -import(ts_ssl_conn, [certs/1, file/2, server_options/1, client_options/1, ca/1, verify_1/1,
                       port/2, pair/3, pair/4, connect_to/3, connect_to/4, accept_from/3,
                       exchange/3, next_message/1, no_message/1, queued/1, relay/0,
@@ -623,10 +623,7 @@ owner_node_down_closes_socket(Config) ->
 %% peer:start/1, unlinked, so that its halt ends nothing here.
 start_node(Name) ->
     {ok, _Peer, Node} =
-        peer:start(#{name => peer:random_name(Name),
-                     args => ["-setcookie", atom_to_list(erlang:get_cookie()),
-                              "-pa", filename:dirname(code:which(ts_ssl)),
-                              "-pa", filename:dirname(code:which(?MODULE))]}),
+        peer:start(#{name => peer:random_name(Name), args => peer_args()}),
     Node.
 
 %%% The openssl command line as peer

@@ -7,7 +7,7 @@
 -export([native_listen/1, native_accept/1, native_connect/2, native_run/2]).
 -export([accept_for/3, connect_for/4]).
 -export([openssl_server/1, openssl_client/2, openssl_write/2, openssl_read/2, openssl_exit/1]).
--export([free_port/0]).
+-export([free_port/0, peer_args/0]).
 
 %% Anything a peer is expected to do comes well within this; past it a scenario has hung.
 -define(HANG, 30000).
@@ -167,3 +167,10 @@ free_port() ->
     {ok, Port} = inet:port(Listen),
     ok = gen_tcp:close(Listen),
     Port.
+
+%% The arguments of a peer node (peer:start/1) that shares this node's cookie and sees ts_ssl
+%% and the suites' code.
+peer_args() ->
+    ["-setcookie", atom_to_list(erlang:get_cookie()),
+     "-pa", filename:dirname(code:which(?MODULE)),
+     "-pa", filename:dirname(code:which(ts_ssl))].

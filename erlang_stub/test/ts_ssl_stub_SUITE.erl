@@ -25,6 +25,8 @@
 %% Run on the peer node of default_bridge_is_on_this_host/1.
 -export([serve/1]).
 
+-import(ts_ssl_peers, [peer_args/0]).
+
 suite() ->
     [{timetrap, {seconds, 60}}].
 
@@ -515,9 +517,3 @@ drain() ->
 host() ->
     [_, Host] = string:split(atom_to_list(node()), "@"),
     Host.
-
-%% Peers see this code and ts_ssl, and share the cookie.
-peer_args() ->
-    ["-setcookie", atom_to_list(erlang:get_cookie()),
-     "-pa", filename:dirname(code:which(?MODULE)),
-     "-pa", filename:dirname(code:which(ts_ssl))].
