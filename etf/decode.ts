@@ -296,10 +296,16 @@ class Decoder {
 
   /** Makes sure `n` bytes from `from` are there; the tag at `at` is blamed if not. */
   #need(from: number, n: number, tag: number, at: number): void {
-    if (from + n > this.#end) {
-      const truncated = from + n > this.#inputEnd;
-      this.#fail(truncated ? "truncated" : "too_large", tag, at, truncated ? `needs ${n} bytes at ${from}` : undefined);
-    }
+    if (from + n > this.#end) this.#overrun(from + n, tag, at, `needs ${n} bytes at ${from}`);
+  }
+
+  /**
+   * Throws for a read that needs the bytes up to `end`, past #end: `truncated` when the input
+   * stops first (with `detail`), else `too_large` (maxSize stops first). `tag` at `at` is blamed.
+   */
+  #overrun(end: number, tag: number | undefined, at: number, detail?: string): never {
+    const truncated = end > this.#inputEnd;
+    this.#fail(truncated ? "truncated" : "too_large", tag, at, truncated ? detail : undefined);
   }
 
   #u16(at: number): number {
@@ -324,7 +330,7 @@ class Decoder {
       if (at >= this.#end) {
         // Blame the innermost open container: it promised more values than there are bytes.
         const open = this.#depth > base ? b[this.#ats[this.#depth - 1]!] : undefined;
-        this.#fail(at >= this.#inputEnd ? "truncated" : "too_large", open, at);
+        this.#overrun(at + 1, open, at);
       }
       const tag = b[at]!;
       let value: Term;
@@ -533,7 +539,7 @@ class Decoder {
   /** An atom at `at` in any of its encodings. */
   #atom(at: number): Atom {
     const b = this.#bytes;
-    if (at >= this.#end) this.#fail(at >= this.#inputEnd ? "truncated" : "too_large", undefined, at);
+    if (at >= this.#end) this.#overrun(at + 1, undefined, at);
     const tag = b[at]!;
     let start: number;
     let n: number;
@@ -596,7 +602,7 @@ class Decoder {
     const b = this.#bytes;
     const tag = b[at];
     if (tag !== SMALL_INTEGER_EXT && tag !== INTEGER_EXT && tag !== SMALL_BIG_EXT && tag !== LARGE_BIG_EXT) {
-      if (at >= this.#end) this.#fail(at >= this.#inputEnd ? "truncated" : "too_large", undefined, at);
+      if (at >= this.#end) this.#overrun(at + 1, undefined, at);
       this.#fail("bad_integer", tag, at, `expected an integer, found tag ${tag}`);
     }
     this.pos = at;
@@ -647,7 +653,7 @@ class Decoder {
   #pid(at: number): Pid {
     const tag = this.#bytes[at]!;
     if (tag !== NEW_PID_EXT && tag !== PID_EXT) {
-      if (at >= this.#end) this.#fail(at >= this.#inputEnd ? "truncated" : "too_large", undefined, at);
+      if (at >= this.#end) this.#overrun(at + 1, undefined, at);
       this.#fail("bad_pid", tag, at, `expected a pid, found tag ${tag}`);
     }
     const node = this.#atom(at + 1);
