@@ -10,7 +10,7 @@ import { ipAddress, ipTuple } from "./args.js";
 import { tlsSetup, type TlsSetup } from "./context.js";
 import { Endpoint, type SocketTable } from "./endpoint.js";
 import { fail, reason, reasonOf, SslError } from "./errors.js";
-import { Options, type SocketKind } from "./options.js";
+import { Options } from "./options.js";
 import { SslSocket } from "./socket.js";
 
 interface Waiter {
@@ -19,7 +19,6 @@ interface Waiter {
 }
 
 export class ListenSocket extends Endpoint {
-  readonly kind: SocketKind = "listen";
   readonly #server: Server;
   #options: Options;
   readonly setup: TlsSetup;
