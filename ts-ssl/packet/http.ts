@@ -47,10 +47,18 @@ const SEPARATORS = '()<>@,;:\\"/[]?={} \t';
  * Bytes of a token. 127 counts as one: inet's table leaves DEL unmarked, and we follow inet, not
  * the RFC.
  */
-const isToken: readonly boolean[] = Array.from({ length: 256 }, (_, c) => c > 32 && c < 128 && !SEPARATORS.includes(String.fromCharCode(c)));
+const tokenBytes: readonly boolean[] = Array.from({ length: 256 }, (_, c) => c > 32 && c < 128 && !SEPARATORS.includes(String.fromCharCode(c)));
+
+function isToken(c: number): boolean {
+  return tokenBytes[c]!;
+}
 
 function isSpace(c: number | undefined): boolean {
   return c === SP || c === HTAB;
+}
+
+function isNotSpace(c: number): boolean {
+  return !isSpace(c);
 }
 
 function isDigit(c: number | undefined): boolean {
@@ -171,13 +179,13 @@ function parseStartLine(bytes: Uint8Array, strings: Strings): Term | undefined {
     // The reason phrase may be empty.
     return tuple(http_response, v, status, strings(line.rest()));
   }
-  const methodLength = line.skip((c) => isToken[c]!);
+  const methodLength = line.skip(isToken);
   if (line.done || methodLength === 0 || !isSpace(line.peek())) return undefined;
   const methodBytes = bytes.subarray(0, methodLength);
   const method = (methodLength <= MAX_METHOD_LENGTH ? knownMethods.get(latin1(methodBytes)) : undefined) ?? strings(methodBytes);
   line.skip(isSpace);
   const uriStart = line.at;
-  if (line.skip((c) => !isSpace(c)) === 0) return undefined;
+  if (line.skip(isNotSpace) === 0) return undefined;
   const uri = parseUri(bytes.subarray(uriStart, line.at), strings);
   line.skip(isSpace);
   // HTTP/0.9: no version.
@@ -237,7 +245,7 @@ function startsWithCaseless(bytes: Uint8Array, prefix: string): boolean {
 function parseHeader(bytes: Uint8Array, strings: Strings): Term | undefined {
   const line = new Line(bytes);
   if (line.done) return http_eoh;
-  const nameLength = line.skip((c) => isToken[c]!);
+  const nameLength = line.skip(isToken);
   if (line.done || line.peek() !== COLON) return undefined;
   const original = bytes.subarray(0, nameLength);
   let bit = 0;
