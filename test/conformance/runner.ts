@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { decode } from "../../etf/decode.js";
 import { Atom, Tuple, listElements, type Term } from "../../etf/terms.js";
 import type { Node } from "../../bridge/api.js";
-import { startBridge } from "./bridge.js";
+import { startSslBridge } from "../support/bridge.js";
 import { Epmd, ErlNode, erlc, randomCookie, repoRoot, tsSslEbin } from "../support/erlang.js";
 
 const conformanceDir = join(repoRoot, "test", "conformance");
@@ -149,7 +149,7 @@ export async function runConformance(options: ConformanceOptions = {}): Promise<
   let erl: ErlNode | undefined;
   try {
     epmd = await Epmd.start();
-    if (!options.selfCheck) bridgeNode = await startBridge(cookie, epmd.port);
+    if (!options.selfCheck) bridgeNode = await startSslBridge(cookie, epmd.port);
     const against = bridgeNode === undefined ? "ssl" : "ts_ssl";
     erl = await ErlNode.start({ epmdPort: epmd.port, cookie, codePaths: [ebin] });
     const bridgeEnv = bridgeNode === undefined ? "ok" : `application:set_env(ts_ssl, bridge, '${bridgeNode.name.name}')`;

@@ -22,7 +22,7 @@ import { encode } from "../../etf/encode.js";
 import { formatTerm } from "../../etf/format.js";
 import { atom, tuple, type Term } from "../../etf/terms.js";
 import type { PacketType } from "../../ts-ssl/packet/types.js";
-import { startBridge } from "../conformance/bridge.js";
+import { startSslBridge } from "../support/bridge.js";
 import { allTypes, concat, httpHead, httpLine, validFrame } from "../packet/arbitraries.js";
 import { packetTypeTerm } from "../packet/oracle.js";
 import { Epmd, ErlNode, erlc, randomCookie, repoRoot, stopAll } from "../support/erlang.js";
@@ -41,7 +41,7 @@ beforeAll(async () => {
   erlc(sources, ebin);
   const cookie = randomCookie();
   const epmd = await Epmd.start();
-  bridge = await startBridge(cookie, epmd.port);
+  bridge = await startSslBridge(cookie, epmd.port);
   erl = await ErlNode.start({ epmdPort: epmd.port, cookie, codePaths: [ebin] });
   await erl.eval(`application:set_env(ts_ssl, bridge, '${bridge.name.name}'), framing_e2e:setup("${join(work, "certs")}")`);
 }, 60_000);
