@@ -230,6 +230,11 @@ class SlabBuffer extends Uint8Array {}
 Object.setPrototypeOf(SlabBuffer.prototype, Buffer.prototype);
 delete (SlabBuffer.prototype as { constructor?: unknown }).constructor;
 
+/** The 4 big-endian bytes at `p`, unsigned. */
+export function readU32(b: Uint8Array, p: number): number {
+  return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+}
+
 /** `v` as 4 big-endian bytes at `p`. */
 export function writeU32(b: Uint8Array, p: number, v: number): void {
   b[p] = v >>> 24;

@@ -11,6 +11,7 @@
  * node:zlib and the emulator's zlib may deflate to different bytes; both inflate each other's.
  */
 import { deflateSync, inflateSync } from "node:zlib";
+import { readU32 } from "./bytes.js";
 import { EtfError } from "./errors.js";
 import { Tag, VERSION_MAGIC } from "./tags.js";
 
@@ -18,7 +19,7 @@ import { Tag, VERSION_MAGIC } from "./tags.js";
 export function inflateTerm(bytes: Uint8Array, at: number, limit: number): { inflated: Buffer; used: number } {
   const end = Math.min(bytes.length, at + limit);
   if (at + 5 > end) throw new EtfError(at + 5 > bytes.length ? "truncated" : "too_large", Tag.COMPRESSED, at);
-  const size = ((bytes[at + 1]! << 24) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 8) | bytes[at + 4]!) >>> 0;
+  const size = readU32(bytes, at + 1);
   if (size + 5 > limit) throw new EtfError("too_large", Tag.COMPRESSED, at, `inflates to ${size} bytes, over the limit`);
   if (size === 0) throw new EtfError("bad_compressed", Tag.COMPRESSED, at, "an uncompressed size of 0");
   let inflated: Buffer;

@@ -27,6 +27,7 @@
  */
 import { EtfError, fromRangeError, type EtfErrorCode } from "./errors.js";
 import { latin1, latin1Atom, utf8Atom } from "./atoms.js";
+import { readU32 } from "./bytes.js";
 import { inflateTerm } from "./compressed.js";
 import { Limit, Tag, VERSION_MAGIC } from "./tags.js";
 import {
@@ -128,10 +129,6 @@ export class TermReader {
   finish(): void {
     this.#d.reset(EMPTY, 0, undefined);
   }
-}
-
-function readU32(b: Uint8Array, at: number): number {
-  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
 /**
