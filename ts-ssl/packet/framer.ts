@@ -43,7 +43,6 @@ import { framePacketAt } from "./parse.js";
 import { FramingError, type FramingOptions } from "./types.js";
 
 export { FramingError, defaultFramingOptions, type FramingOptions, type PacketType } from "./types.js";
-export { parsePacket, decodeResultTerm, type DecodeResult } from "./parse.js";
 
 /**
  * gen_tcp's default `{buffer, N}` on Linux (OTP 25; `inet:getopts(S, [buffer])` on a fresh
