@@ -178,30 +178,40 @@ export class ErlMap {
 
   /** Sets `key`, replacing an equal key's value (maps have no duplicate keys). */
   set(key: Term, value: Term): this {
-    const i = this.#find(key);
-    if (i >= 0) {
-      this.#entries[i]![1] = value;
-      return this;
-    }
     const index = this.#entries.length;
-    this.#entries.push([key, value]);
+    // The key's identity or hash is worked out once, to look it up and to file it if new.
     const id = identityKey(key);
     if (id !== undefined) {
+      const i = this.#byIdentity.get(id);
+      if (i !== undefined) {
+        this.#entries[i]![1] = value;
+        return this;
+      }
       this.#byIdentity.set(id, index);
     } else {
       this.#byHash ??= new Map();
       const h = termHash(key);
       const bucket = this.#byHash.get(h);
+      const i = this.#inBucket(bucket, key);
+      if (i >= 0) {
+        this.#entries[i]![1] = value;
+        return this;
+      }
       if (bucket === undefined) this.#byHash.set(h, [index]);
       else bucket.push(index);
     }
+    this.#entries.push([key, value]);
     return this;
   }
 
   #find(key: Term): number {
     const id = identityKey(key);
     if (id !== undefined) return this.#byIdentity.get(id) ?? -1;
-    const bucket = this.#byHash?.get(termHash(key));
+    return this.#inBucket(this.#byHash?.get(termHash(key)), key);
+  }
+
+  /** The index of the entry in `bucket` whose key equals `key`, or -1. */
+  #inBucket(bucket: number[] | undefined, key: Term): number {
     if (bucket !== undefined) for (const i of bucket) if (termEquals(this.#entries[i]![0], key)) return i;
     return -1;
   }
