@@ -63,13 +63,14 @@ export function formatTerm(t: Term, options?: FormatOptions): string {
     else if (x instanceof Charlist) {
       if (x.bytes.length === 0) out += "[]";
       else if (p && printable(x.bytes)) out += quoteString(x.toString(), '"', max);
-      else pushList(stack, Array.from(x.bytes), [], sep);
+      else pushSeq(stack, "[", x.bytes, undefined, "]", sep, max);
     } else if (Array.isArray(x)) {
       if (x.length === 0) out += "[]";
-      else if (p && x.length <= max && isPrintableList(x)) out += quoteString(String.fromCharCode(...(x as number[])), '"', max);
-      else pushList(stack, x, [], sep);
-    } else if (x instanceof ImproperList) pushList(stack, x.elements, x.tail, sep);
-    else if (x instanceof Tuple) pushSeq(stack, "{", x.elements, "}", sep, max);
+      // Printable elements are all below 256: one latin1 character each.
+      else if (p && x.length <= max && isPrintableList(x)) out += quoteString(Buffer.from(x as number[]).toString("latin1"), '"', max);
+      else pushSeq(stack, "[", x, undefined, "]", sep, max);
+    } else if (x instanceof ImproperList) pushSeq(stack, "[", x.elements, x.tail, "]", sep, max);
+    else if (x instanceof Tuple) pushSeq(stack, "{", x.elements, undefined, "}", sep, max);
     else if (x instanceof ErlMap) {
       const entries = x.size <= Limit.FLATMAP_KEYS ? sortedEntries(x) : x.entries();
       stack.push(new Text("}"));
@@ -87,28 +88,17 @@ export function formatTerm(t: Term, options?: FormatOptions): string {
   return out.length > max || stack.length > 0 ? out.slice(0, Math.max(0, max - 3)) + "..." : out;
 }
 
-function pushSeq(stack: Array<Term | Text>, open: string, items: readonly Term[], close: string, sep: Text, max: number): void {
+/** `open`, the items separated by commas, then `|` and the tail unless it is none or [], `close`. */
+function pushSeq(stack: Array<Term | Text>, open: string, items: ArrayLike<Term>, tail: Term | undefined, close: string, sep: Text, max: number): void {
   stack.push(new Text(close));
-  // Elements past `max` could never be shown: they are not queued.
+  if (tail !== undefined && !(Array.isArray(tail) && tail.length === 0)) stack.push(tail, new Text("|"));
+  // Items past `max` could never be shown (each takes a character and a comma): not queued.
   const n = Math.min(items.length, max);
-  if (n < items.length) stack.push(new Text(",..."));
   for (let i = n - 1; i >= 0; i--) {
     stack.push(items[i]!);
     if (i > 0) stack.push(sep);
   }
   stack.push(new Text(open));
-}
-
-function pushList(stack: Array<Term | Text>, elements: readonly Term[], tail: Term, sep: Text): void {
-  const improper = !(Array.isArray(tail) && tail.length === 0);
-  stack.push(new Text("]"));
-  if (improper) stack.push(tail, new Text("|"));
-  const n = Math.min(elements.length, 100_000);
-  for (let i = n - 1; i >= 0; i--) {
-    stack.push(elements[i]!);
-    if (i > 0) stack.push(sep);
-  }
-  stack.push(new Text("["));
 }
 
 /** io_lib's printable latin1 characters: what `~p` shows a list or binary of as text. */
