@@ -187,10 +187,10 @@ export class SslService {
     return e;
   }
 
-  /** A connected (or accepted) socket; a listen socket is `notListening` (enotconn, as inet). */
-  connection(t: Term, notListening: Atom = reason.enotconn): SslSocket {
+  /** A connected (or accepted) socket; for a listen socket, `ifListener` (enotconn, as inet). */
+  connection(t: Term, ifListener: Atom = reason.enotconn): SslSocket {
     const e = this.endpoint(t);
-    if (!(e instanceof SslSocket)) fail(notListening);
+    if (!(e instanceof SslSocket)) fail(ifListener);
     return e;
   }
 
