@@ -12,6 +12,7 @@
 import fc from "fast-check";
 import { stopAll } from "../test/support/erlang.js";
 import { hasBigMap, mutated, randomTerm, term } from "../test/etf/arbitraries.js";
+import { hex } from "../test/etf/helpers.js";
 import { Oracle } from "../test/etf/oracle.js";
 import { EtfError, INTERNAL_TAGS, decode, decodeAt, encode, formatTerm, termEquals, type Term } from "../etf/index.js";
 
@@ -35,7 +36,6 @@ function parseArgs(argv: string[]): Options {
 
 class Failure extends Error {}
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const internal = new Set<number>(Object.values(INTERNAL_TAGS));
 
 /** Decodes like binary_to_term/1 (trailing bytes ignored): a term, or the EtfError's code. */

@@ -29,6 +29,7 @@ import {
   tuple,
   type Term,
 } from "../../etf/index.js";
+import { hex } from "./helpers.js";
 
 let node: ErlNode;
 
@@ -37,10 +38,6 @@ beforeAll(async () => {
   node = await ErlNode.start({ epmdPort: epmd.port, cookie: randomCookie() });
 });
 afterAll(stopAll);
-
-function hex(b: Uint8Array): string {
-  return Buffer.from(b).toString("hex");
-}
 
 /** The node's bytes for `expr` decode to `term`, and `term` encodes to those bytes. */
 async function golden(expr: string, term: Term): Promise<Buffer> {

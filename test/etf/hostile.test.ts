@@ -23,6 +23,7 @@ import {
   type Term,
 } from "../../etf/index.js";
 import { hasBigMap, mutated, randomTerm } from "./arbitraries.js";
+import { hex, thrown } from "./helpers.js";
 import { Oracle } from "./oracle.js";
 
 let oracle: Oracle;
@@ -37,18 +38,13 @@ function attempt(bytes: Uint8Array): Term | EtfError {
     return decodeAt(bytes, 0).term;
   } catch (e) {
     if (e instanceof EtfError) return e;
-    throw new Error(`not an EtfError for ${Buffer.from(bytes).toString("hex")}: ${String(e)}`);
+    throw new Error(`not an EtfError for ${hex(bytes)}: ${String(e)}`);
   }
 }
 
 function code(f: () => unknown): { code: string; tag: number | undefined; offset: number } {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof EtfError) return { code: e.code, tag: e.tag, offset: e.offset };
-    throw e;
-  }
-  throw new Error("no error");
+  const e = thrown(f);
+  return { code: e.code, tag: e.tag, offset: e.offset };
 }
 
 describe("only EtfError", () => {

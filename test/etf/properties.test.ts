@@ -32,6 +32,7 @@ import {
   type Term,
 } from "../../etf/index.js";
 import { exportFun, hasBigMap, leaf, localFun, term } from "./arbitraries.js";
+import { hex } from "./helpers.js";
 import { Oracle } from "./oracle.js";
 
 let oracle: Oracle;
@@ -39,8 +40,6 @@ beforeAll(async () => {
   oracle = await Oracle.start();
 });
 afterAll(stopAll);
-
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 describe("round trip", () => {
   it("decode(encode(t)) = t", () => {

@@ -7,8 +7,9 @@ import { describe, expect, it } from "vitest";
 import { TermReader, decodeAt } from "../../etf/decode.js";
 import { encode } from "../../etf/encode.js";
 import { EtfError } from "../../etf/errors.js";
-import { Atom, Pid, Tuple, atom, termEquals, type Term } from "../../etf/terms.js";
+import { Atom, Pid, Tuple, atom, termEquals } from "../../etf/terms.js";
 import { term } from "./arbitraries.js";
+import { thrown } from "./helpers.js";
 
 const pid = new Pid(atom("a@h"), 5, 0, 3);
 
@@ -58,7 +59,7 @@ describe("TermReader", () => {
     const reader = new TermReader({ maxSize: 20 });
     reader.start(two, 0);
     reader.next(true);
-    const e = catching(() => reader.next(true));
+    const e = thrown(() => reader.next(true));
     expect(e.code).toBe("too_large");
   });
 
@@ -70,7 +71,7 @@ describe("TermReader", () => {
       const reader = new TermReader();
       for (let end = 0; end < bytes.length; end++) {
         reader.start(twice, 0, end);
-        const e = catching(() => reader.next(true));
+        const e = thrown(() => reader.next(true));
         expect(["truncated", "bad_compressed"]).toContain(e.code);
       }
       reader.start(twice, 0, bytes.length);
@@ -85,20 +86,10 @@ describe("TermReader", () => {
     const reader = new TermReader();
     for (let n = 1; n < bytes.length; n++) {
       reader.start(bytes.subarray(0, n), 0);
-      expect(catching(() => reader.next(true)).code).toBe("truncated");
+      expect(thrown(() => reader.next(true)).code).toBe("truncated");
     }
     reader.start(bytes, 0);
     const t = reader.next(true) as Tuple;
     expect(t.elements[1]).toBeInstanceOf(Atom);
   });
 });
-
-function catching(f: () => Term): EtfError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof EtfError) return e;
-    throw e;
-  }
-  throw new Error("no error");
-}
