@@ -211,11 +211,9 @@ export class SslSocket extends Endpoint {
     // A paused TLS socket may hold data it decrypted before the close or reset: it came from the
     // peer before the end, so it is delivered first, as gen_tcp delivers what it read before an
     // error. (read() would also emit 'data' before 'close' has been emitted: hence the `off`.)
-    const tls = this.#tls;
-    if (tls !== undefined) {
-      tls.off("data", this.#onData);
-      for (let chunk: Buffer | null; (chunk = tls.read() as Buffer | null) !== null; ) this.#framer.push(chunk);
-    }
+    const tls = this.#tls!;
+    tls.off("data", this.#onData);
+    for (let chunk: Buffer | null; (chunk = tls.read() as Buffer | null) !== null; ) this.#framer.push(chunk);
     this.#ended = { reason: why };
     for (const done of [...this.#pendingSends]) done(tuple(error, reason.closed));
     this.#pump();
