@@ -23,6 +23,7 @@ import {
   Encoder,
   ErlMap,
   ImproperList,
+  Limit,
   Pid,
   Ref,
   Tuple,
@@ -115,7 +116,7 @@ function allViews(t: Term, input: Uint8Array): boolean {
 
 /** Whether the emulator's bytes are ours: the same, or for a map of more than 32 keys (written in its hash order) as long. */
 function sameBytes(beam: Uint8Array, ours: Uint8Array, term: Term): boolean {
-  if (term instanceof ErlMap && term.size > 32) return beam.length === ours.length;
+  if (term instanceof ErlMap && term.size > Limit.FLATMAP_KEYS) return beam.length === ours.length;
   return Buffer.from(beam).equals(ours);
 }
 

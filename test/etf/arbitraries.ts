@@ -11,6 +11,8 @@ import {
   ExportFun,
   Float,
   Fun,
+  ImproperList,
+  Limit,
   Pid,
   Port,
   Ref,
@@ -145,12 +147,12 @@ export function hasBigMap(t: Term): boolean {
   while (stack.length > 0) {
     const x = stack.pop()!;
     if (x instanceof ErlMap) {
-      if (x.size > 32) return true;
+      if (x.size > Limit.FLATMAP_KEYS) return true;
       for (const [k, v] of x.entries()) stack.push(k, v);
     } else if (x instanceof Tuple) stack.push(...x.elements);
     else if (Array.isArray(x)) stack.push(...x);
     else if (x instanceof Fun) stack.push(...x.freeVars);
-    else if (x !== null && typeof x === "object" && "tail" in x) stack.push(...(x as { elements: Term[] }).elements, (x as { tail: Term }).tail);
+    else if (x instanceof ImproperList) stack.push(...x.elements, x.tail);
   }
   return false;
 }
