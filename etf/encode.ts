@@ -484,7 +484,7 @@ export class Encoder extends ByteBuilder {
   }
 
   #u32Field(v: number, what: string): this {
-    if (v >>> 0 !== v) this.#unencodable(this.pos, `${what} ${v} is not a 32-bit unsigned integer`);
+    if (!isU32(v)) this.#unencodable(this.pos, `${what} ${v} is not a 32-bit unsigned integer`);
     return this.u32(v);
   }
 
@@ -544,7 +544,7 @@ export class Encoder extends ByteBuilder {
    */
   #funHeader(t: Fun): number {
     if (t.uniq.length !== Limit.FUN_UNIQ_BYTES) this.#unencodable(this.pos, `a fun uniq of ${t.uniq.length} bytes`);
-    if (t.arity >>> 0 !== t.arity || t.arity > 0xff) this.#unencodable(this.pos, `fun arity ${t.arity}`);
+    if (!isU32(t.arity) || t.arity > 0xff) this.#unencodable(this.pos, `fun arity ${t.arity}`);
     if (!(t.pid instanceof Pid)) this.#unencodable(this.pos, `a fun whose pid is ${describe(t.pid)}`);
     this.u8(Tag.NEW_FUN_EXT);
     const mark = this.reserveU32();
