@@ -182,9 +182,11 @@ export class SslSocket extends Endpoint {
       }
     } catch (err) {
       if (!(err instanceof FramingError)) throw err;
-      // gen_tcp closes a socket whose packets cannot be framed.
-      this.#ended = { reason: err.reason };
+      // gen_tcp closes a socket whose packets cannot be framed, and delivers nothing more.
+      this.#framer.discard();
       this.#tls?.destroy();
+      this.#ended = { reason: err.reason };
+      this.#failSends();
     }
     if (this.#ended !== undefined) this.#reportEnd();
     this.#flow();
@@ -215,8 +217,13 @@ export class SslSocket extends Endpoint {
     tls.off("data", this.#onData);
     for (let chunk: Buffer | null; (chunk = tls.read() as Buffer | null) !== null; ) this.#framer.push(chunk);
     this.#ended = { reason: why };
-    for (const done of [...this.#pendingSends]) done(tuple(error, reason.closed));
+    this.#failSends();
     this.#pump();
+  }
+
+  /** Sends waiting for the socket to drain: it never will. */
+  #failSends(): void {
+    for (const done of [...this.#pendingSends]) done(tuple(error, reason.closed));
   }
 
   #reportEnd(): void {
@@ -372,7 +379,7 @@ export class SslSocket extends Endpoint {
 
   protected release(): void {
     for (const r of this.#recvs.splice(0)) r.done(tuple(error, reason.closed));
-    for (const done of [...this.#pendingSends]) done(tuple(error, reason.closed));
+    this.#failSends();
     // The peer sees a TLS close (close_notify, then FIN) after what was written so far.
     const socket = this.#network();
     if (socket === undefined || socket.closed) {

@@ -171,6 +171,19 @@ describe("active delivery", () => {
     expect(show(await owner.call("setopts", S, [t(a("active"), a("false"))]))).toBe("ok");
     expect(show(await owner.call("recv", S, 0, infinity))).toBe("{error,closed}");
   });
+
+  it("a send waiting for the peer to read gets {error, closed} when a packet over packet_size closes the socket", async () => {
+    const owner = bench.caller();
+    const [S, peer] = await connected(owner, [t(a("packet"), 4), t(a("packet_size"), 4)]);
+    peer.pause();
+    const sending = owner.call("send", S, Buffer.alloc(64 << 20));
+    // More than the kernel's buffers hold: the send waits while the peer does not read.
+    const answered = await Promise.race([sending.then(() => true), new Promise((r) => setTimeout(() => r(false), 200))]);
+    expect(answered).toBe(false);
+    peer.write(Buffer.from([0, 0, 0, 5, 1, 2, 3, 4, 5]));
+    expect(await owner.next(S)).toBe("{ssl_error,S,emsgsize}");
+    expect(show(await sending)).toBe("{error,closed}");
+  });
 });
 
 describe("passive delivery: recv/2,3", () => {

@@ -156,6 +156,12 @@ export class Framer {
     return deliver(this.#queue.take(this.#queue.length), this.#options);
   }
 
+  /** Drops what is buffered: the stream could not be framed, and the socket closes. */
+  discard(): void {
+    this.#queue.consume(this.#queue.length);
+    this.#wanted = 1;
+  }
+
   /** setopts: the new options apply from the next packet on, to bytes already buffered too. */
   setOptions(options: FramingOptions): void {
     assert(Number.isInteger(options.packetSize) && options.packetSize >= 0, "packet_size");
