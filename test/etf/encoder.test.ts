@@ -267,6 +267,14 @@ describe("formatTerm", () => {
     expect(formatTerm(t)).toBe(`{ok,"abc",<<"hi">>,[1,2],'Quoted atom'}`);
     expect(formatTerm(t, { mode: "w" })).toBe(`{ok,[97,98,99],<<104,105>>,[1,2],'Quoted atom'}`);
   });
+
+  it("prints long lists whole when no bound is given", () => {
+    const ints = formatTerm(Array(200_000).fill(1), { maxLength: Infinity });
+    expect(ints.split(",")).toHaveLength(200_000);
+    expect(ints.endsWith("1]")).toBe(true);
+    const text = formatTerm(Array(300_000).fill(97), { maxLength: Infinity });
+    expect(text).toBe(`"${"a".repeat(300_000)}"`);
+  });
 });
 
 describe("ErlMap", () => {
