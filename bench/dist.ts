@@ -22,6 +22,7 @@ import { reply, serveCalls } from "../bridge/gen-server.js";
 import { silentLogger } from "../bridge/log.js";
 import { DistNode } from "../bridge/node.js";
 import { Epmd, ErlNode, randomCookie, randomName, stopAll } from "../test/support/erlang.js";
+import { median } from "./stats.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SERIAL_CALLS = 20_000;
@@ -131,7 +132,7 @@ export async function run(): Promise<void> {
         if (round > 0) rounds[which].push(f);
       }
     }
-    report(median(rounds.bridge), median(rounds.erlang));
+    report(medians(rounds.bridge), medians(rounds.erlang));
   } finally {
     await bridge.stop();
     await stopAll();
@@ -215,12 +216,9 @@ function numbers(text: string): number[] {
 }
 
 /** Each figure's median over the rounds. */
-function median(all: Figures[]): Figures {
+function medians(all: Figures[]): Figures {
   const out = { ...all[0]! };
-  for (const k of Object.keys(out) as Array<keyof Figures>) {
-    const xs = all.map((f) => f[k]).sort((x, y) => x - y);
-    out[k] = xs[Math.floor(xs.length / 2)]!;
-  }
+  for (const k of Object.keys(out) as Array<keyof Figures>) out[k] = median(all.map((f) => f[k]));
   return out;
 }
 

@@ -35,6 +35,7 @@ import {
   tuple,
   type Term,
 } from "../etf/index.js";
+import { median } from "./stats.js";
 
 const ROUNDS = 9;
 const ROUND_MS = 150;
@@ -93,11 +94,6 @@ function timed(op: () => unknown, n: number): number {
 function round(op: () => unknown, n: number): number {
   timed(op, Math.max(1, n >> 2));
   return (n * 1000) / timed(op, n);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
 }
 
 /** Whether every binary and charlist in `t` is a view of `input`'s memory. */
