@@ -12,15 +12,14 @@
  * Every figure is the median of its samples; rounds alternate bridge and native so both see the
  * same machine. Ratios are bridge / native: for times lower is better, for rates higher.
  */
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { silentLogger } from "../bridge/log.js";
-import { DistNode } from "../bridge/node.js";
-import { serveSsl } from "../ts-ssl/server.js";
 import { makePki } from "../test/support/certs.js";
-import { Epmd, ErlNode, randomCookie, randomName, stopAll } from "../test/support/erlang.js";
+import { startSslBridge } from "../test/support/bridge.js";
+import { Epmd, ErlNode, erlc, randomCookie, stopAll } from "../test/support/erlang.js";
+import { median } from "./stats.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const ROUND_TRIPS = 2_000;
@@ -147,11 +146,6 @@ interface Row {
   nativeIs: string;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((x, y) => x - y);
-  return s[(s.length - 1) >> 1]!;
-}
-
 function fmt(value: number, unit: Row["unit"]): string {
   const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
   return `${value.toFixed(digits)} ${unit === "us" ? "µs" : unit}`;
@@ -172,11 +166,10 @@ export async function run(): Promise<void> {
   const pki = makePki();
   const dir = mkdtempSync(join(tmpdir(), "ts-ssl-bench-"));
   writeFileSync(join(dir, "ts_ssl_bench.erl"), benchModule);
-  execFileSync("erlc", ["-o", dir, join(dir, "ts_ssl_bench.erl")]);
+  erlc([join(dir, "ts_ssl_bench.erl")], dir);
   const cookie = randomCookie();
   const epmd = await Epmd.start();
-  const bridge = await DistNode.start({ name: randomName("tsbench"), cookie, epmdPort: epmd.port, logger: silentLogger });
-  serveSsl(bridge);
+  const bridge = await startSslBridge(cookie, epmd.port, silentLogger);
   try {
     const peer = await ErlNode.start({ epmdPort: epmd.port, cookie, codePaths: [dir] });
     const caller = await ErlNode.start({ epmdPort: epmd.port, cookie, codePaths: [dir], args: ["-ts_ssl", "bridge", bridge.name.name] });

@@ -9,23 +9,22 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DistNode } from "../bridge/node.js";
-import { serveSsl } from "../ts-ssl/server.js";
+import type { Node } from "../bridge/api.js";
+import { startSslBridge } from "./support/bridge.js";
 import { Epmd, randomCookie, randomName, repoRoot, stopAll, tsSslEbin } from "./support/erlang.js";
 
 /** Everything CT needs stays out of the source tree: suites are copied, logs go here too. */
 const work = mkdtempSync(join(tmpdir(), "ts-ssl-ct-"));
 const cookie = randomCookie();
 let epmd: Epmd;
-let bridge: DistNode | undefined;
+let bridge: Node | undefined;
 let ctRun: ChildProcess | undefined;
 
 beforeAll(async () => {
   const build = spawnSync("rebar3", ["compile"], { cwd: repoRoot, encoding: "utf8" });
   if (build.status !== 0) throw new Error(`rebar3 compile failed:\n${build.stdout}${build.stderr}`);
   epmd = await Epmd.start();
-  bridge = await DistNode.start({ name: randomName("tsbridge"), cookie, epmdPort: epmd.port });
-  serveSsl(bridge);
+  bridge = await startSslBridge(cookie, epmd.port);
 }, 60_000);
 
 afterAll(async () => {

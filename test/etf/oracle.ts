@@ -2,10 +2,9 @@
  * A real `erl` node with `etf_oracle` loaded: batches of terms or byte strings go over in one
  * evaluation and come back answered element by element; `bench` times the emulator's own codec.
  */
-import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { Epmd, ErlNode, randomCookie, repoRoot } from "../support/erlang.js";
+import { Epmd, ErlNode, erlc, randomCookie, repoRoot } from "../support/erlang.js";
 import { Float, Tuple, decode, encode, type Term } from "../../etf/index.js";
 
 const ebin = join(repoRoot, "_build", "test_support", "etf");
@@ -20,8 +19,7 @@ export class Oracle {
 
   static async start(): Promise<Oracle> {
     mkdirSync(ebin, { recursive: true });
-    const r = spawnSync("erlc", ["-o", ebin, join(repoRoot, "test", "etf", "etf_oracle.erl")], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`erlc etf_oracle.erl: ${r.stderr}${r.stdout}`);
+    erlc([join(repoRoot, "test", "etf", "etf_oracle.erl")], ebin);
     const epmd = await Epmd.start();
     return new Oracle(await ErlNode.start({ epmdPort: epmd.port, cookie: randomCookie(), codePaths: [ebin] }));
   }

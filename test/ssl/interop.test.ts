@@ -8,16 +8,15 @@
  * closes when that eval returns (its owner exits): scenarios that keep a socket make it in a
  * long-lived owner (`ts_ssl_interop:owner/0`).
  */
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Node } from "../../bridge/api.js";
 import { MemoryLogger } from "../../bridge/log.js";
-import { DistNode } from "../../bridge/node.js";
-import { serveSsl } from "../../ts-ssl/server.js";
 import { makePki, type Pki } from "../support/certs.js";
-import { Epmd, ErlNode, randomCookie, randomName, stopAll } from "../support/erlang.js";
+import { startSslBridge } from "../support/bridge.js";
+import { Epmd, ErlNode, erlc, randomCookie, stopAll } from "../support/erlang.js";
 import { OpensslPeer, readBytes, TlsPeerServer } from "./peers.js";
 
 const helper = String.raw`
@@ -104,7 +103,7 @@ chunks(D, N) -> <<C:N/binary, R/binary>> = D, [C | chunks(R, N)].
 
 let pki: Pki;
 let epmd: Epmd;
-let bridge: DistNode;
+let bridge: Node;
 let a: ErlNode;
 let helperDir: string;
 const cookie = randomCookie();
@@ -114,10 +113,9 @@ beforeAll(async () => {
   pki = makePki();
   helperDir = mkdtempSync(join(tmpdir(), "ts-ssl-interop-"));
   writeFileSync(join(helperDir, "ts_ssl_interop.erl"), helper);
-  execFileSync("erlc", ["-o", helperDir, join(helperDir, "ts_ssl_interop.erl")]);
+  erlc([join(helperDir, "ts_ssl_interop.erl")], helperDir);
   epmd = await Epmd.start();
-  bridge = await DistNode.start({ name: randomName("tsb"), cookie, epmdPort: epmd.port, logger: log });
-  serveSsl(bridge);
+  bridge = await startSslBridge(cookie, epmd.port, log);
   a = await ErlNode.start({ epmdPort: epmd.port, cookie, codePaths: [helperDir] });
   await a.eval(`
     {ok, _} = application:ensure_all_started(ssl),

@@ -1,6 +1,6 @@
 /**
- * The bridge in this process, as `npm start` runs it (DistNode + serveSsl), for the runs that
- * drive ts_ssl from a real node: the conformance run and the framing end-to-end test.
+ * The bridge in this process, as `npm start` runs it (DistNode + serveSsl), for the tests and
+ * benchmarks that drive ts_ssl from a real node.
  */
 import type { Node } from "../../bridge/api.js";
 import { stderrLogger, type Logger } from "../../bridge/log.js";
