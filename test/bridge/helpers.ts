@@ -3,8 +3,7 @@
  * this process (and may be the EPMD they talk to), so a blocking spawn would deadlock.
  */
 import { spawn } from "node:child_process";
-import { Atom, Pid, atom, isTagged, type Term } from "../../etf/terms.js";
-import type { Process } from "../../bridge/api.js";
+import { Atom, atom, isTagged, type Term } from "../../etf/terms.js";
 import { MemoryLogger } from "../../bridge/log.js";
 import { DistNode, type DistNodeOptions } from "../../bridge/node.js";
 import { randomName } from "../support/erlang.js";
@@ -46,70 +45,7 @@ export async function startBridge(
   return { bridge, log };
 }
 
-/** A bridge process that keeps what it receives, for tests to wait on. */
-export class Mailbox {
-  readonly process: Process;
-  readonly messages: Term[] = [];
-  #waiters: Array<() => void> = [];
-  exitReason: Term | undefined;
-
-  constructor(node: DistNode, options: { register?: string; trapExit?: boolean } = {}) {
-    this.process = node.spawn(
-      {
-        message: (msg) => {
-          this.messages.push(msg);
-          for (const w of this.#waiters.splice(0)) w();
-        },
-        terminated: (reason) => {
-          this.exitReason = reason;
-          for (const w of this.#waiters.splice(0)) w();
-        },
-      },
-      {
-        ...(options.register !== undefined ? { register: atom(options.register) } : {}),
-        trapExit: options.trapExit ?? false,
-      },
-    );
-  }
-
-  get pid(): Pid {
-    return this.process.pid;
-  }
-
-  /** Takes the first message matching `match` (waiting for it), or rejects after `timeoutMs`. */
-  async take(match: (t: Term) => boolean = () => true, timeoutMs = 10_000): Promise<Term> {
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.messages.findIndex(match);
-      if (i >= 0) return this.messages.splice(i, 1)[0]!;
-      const left = until - Date.now();
-      if (left <= 0) throw new Error(`no matching message within ${timeoutMs} ms; have ${this.messages.length}`);
-      await this.#change(left);
-    }
-  }
-
-  /** Waits until the process has ended; its reason. */
-  async ended(timeoutMs = 10_000): Promise<Term> {
-    const until = Date.now() + timeoutMs;
-    while (this.exitReason === undefined) {
-      const left = until - Date.now();
-      if (left <= 0) throw new Error("the process did not end");
-      await this.#change(left);
-    }
-    return this.exitReason;
-  }
-
-  /** Resolves at the next message or end of the process, or after `ms`. */
-  #change(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.#waiters.push(() => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
-  }
-}
+export { Mailbox } from "../support/mailbox.js";
 
 /** A tuple whose first element is the atom `tag`. */
 export function tagged(tag: string, size?: number): (t: Term) => boolean {

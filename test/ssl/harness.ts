@@ -6,7 +6,8 @@
 import type { AddressInfo } from "node:net";
 import { atom, charlist, formatTerm, Tuple, tuple, type Term } from "../../etf/index.js";
 import { SslService } from "../../ts-ssl/service.js";
-import { LocalNode, Mailbox } from "./local-node.js";
+import { Mailbox } from "../support/mailbox.js";
+import { LocalNode } from "./local-node.js";
 
 export const a = atom;
 export const t = tuple;
@@ -35,7 +36,7 @@ export class Caller {
     readonly bench: Bench,
     trapExit: boolean,
   ) {
-    this.mailbox = new Mailbox(bench.node, trapExit);
+    this.mailbox = new Mailbox(bench.node, { trapExit });
   }
 
   get pid() {
@@ -57,13 +58,13 @@ export class Caller {
 
   /** The next message, printed, with the socket term written `S`. */
   async next(socket?: Term, match?: (m: Term) => boolean): Promise<string> {
-    const m = await this.mailbox.receive(match);
+    const m = await this.mailbox.take(match);
     const text = show(m);
     return socket === undefined ? text : text.split(show(socket)).join("S");
   }
 
   get pending(): string[] {
-    return this.mailbox.pending.map(show);
+    return this.mailbox.messages.map(show);
   }
 }
 
