@@ -30,6 +30,8 @@ export interface TlsSetup {
   readonly serverName: string | false | undefined;
   /** ALPN protocol names in wire format (RFC 7301, 3.1: each after its length byte). */
   readonly alpn: Buffer | undefined;
+  /** Why OpenSSL's security level is 0 for this context; undefined when it keeps its default. */
+  readonly lowSecurity: string | undefined;
 }
 
 let defaultTrusted: X509Certificate[] | undefined;
@@ -49,8 +51,8 @@ function certificates(contents: FileContents, bad: Term): { pem: string[]; certs
   if (pem.length === 0) fail(bad, "no certificate in file");
   try {
     return { pem, certs: pem.map((p) => new X509Certificate(p)) };
-  } catch {
-    fail(bad, "certificate does not parse");
+  } catch (err) {
+    fail(bad, `certificate does not parse: ${String(err)}`);
   }
 }
 
@@ -58,9 +60,56 @@ function privateKey(contents: FileContents, password: string | undefined): KeyOb
   if (!(contents instanceof Uint8Array)) fail(reason.ekeyfile, "key file could not be read");
   try {
     return createPrivateKey({ key: Buffer.from(contents), format: "pem", passphrase: password ?? "" });
-  } catch {
-    fail(reason.ekeyfile, "key does not load");
+  } catch (err) {
+    fail(reason.ekeyfile, `key does not load: ${String(err)}`);
   }
+}
+
+/** One DER element at `at`: where its contents start and where it ends (X.690, 8.1). */
+function derElement(der: Buffer, at: number): { start: number; end: number } {
+  const first = der[at + 1]!;
+  if (first < 0x80) return { start: at + 2, end: at + 2 + first };
+  const n = first & 0x7f;
+  const length = der.subarray(at + 2, at + 2 + n).reduce((acc, b) => acc * 256 + b, 0);
+  return { start: at + 2 + n, end: at + 2 + n + length };
+}
+
+/** The DER of the OID of a certificate's signatureAlgorithm (RFC 5280, 4.1.1.2). */
+function signatureAlgorithm(cert: X509Certificate): string {
+  const der = cert.raw;
+  const tbs = derElement(der, derElement(der, 0).start);
+  const algorithm = derElement(der, tbs.end);
+  const oid = derElement(der, algorithm.start);
+  return der.subarray(algorithm.start, oid.end).toString("hex");
+}
+
+/**
+ * Signatures OpenSSL 3 counts as weaker than its security level 1 allows (SHA-1 gives 64 bits
+ * since 3.0, MD5 less): sha1WithRSAEncryption, ecdsa-with-SHA1, dsa-with-SHA1,
+ * md5WithRSAEncryption, by the DER of their OIDs.
+ */
+const weakSignatures = new Map([
+  ["06092a864886f70d010105", "sha1WithRSAEncryption"],
+  ["06072a8648ce3d0401", "ecdsa-with-SHA1"],
+  ["06072a8648ce380403", "dsa-with-SHA1"],
+  ["06092a864886f70d010104", "md5WithRSAEncryption"],
+]);
+
+/**
+ * Why this context needs OpenSSL's security level 0, or undefined. Level 1 (node:tls's default)
+ * refuses to load our own chain when a certificate in it is signed with SHA-1 ("ca md too
+ * weak"), and leaves SHA-1 out of the signature algorithms it offers, so a peer whose chain is
+ * signed with SHA-1 cannot send it (OTP: unable_to_supply_acceptable_cert). `public_key:
+ * pkix_test_data/1` signs with SHA-1 by default, and OTP's ssl takes such chains; a trusted
+ * certificate signed with SHA-1 says the peer's chain is likely to be too.
+ */
+function needsLowSecurity(own: readonly X509Certificate[], trusted: readonly X509Certificate[], minVersion: TlsVersion | undefined): string | undefined {
+  if (minVersion === "TLSv1" || minVersion === "TLSv1.1") return `${minVersion} allowed`;
+  for (const [cert, role] of [...own.map((c) => [c, "certfile"] as const), ...trusted.map((c) => [c, "cacertfile"] as const)]) {
+    const weak = weakSignatures.get(signatureAlgorithm(cert));
+    if (weak !== undefined) return `${role}: ${cert.subject.replace(/\n/g, ", ")} is signed with ${weak}`;
+  }
+  return undefined;
 }
 
 function versionRange(o: Options): [TlsVersion | undefined, TlsVersion | undefined] {
@@ -99,8 +148,12 @@ export function tlsSetup(o: Options, side: "client" | "server"): TlsSetup {
   }
   const ciphersOption = o.has("ciphers") ? text(o.get("ciphers")!) : undefined;
   const [minVersion, maxVersion] = limitToCiphers(versionRange(o), ciphersOption);
-  // OpenSSL 3 refuses TLS 1.0 and 1.1 at its default security level; asking for them lowers it.
-  const ciphers = ciphersOption ?? (minVersion === "TLSv1" || minVersion === "TLSv1.1" ? "DEFAULT:@SECLEVEL=0" : undefined);
+  // OpenSSL 3 also refuses TLS 1.0 and 1.1 at its default security level. The level is set in
+  // the TLS 1.2 cipher string, which node:tls leaves empty for a list of TLS 1.3 suites only:
+  // such a list keeps the default level.
+  const tls12Ciphers = ciphersOption === undefined || ciphersOption.split(/[:, ]/).some((name) => name !== "" && !name.startsWith("TLS_"));
+  const lowSecurity = tls12Ciphers ? needsLowSecurity(own?.certs ?? [], ca?.certs ?? [], minVersion) : undefined;
+  const ciphers = lowSecurity === undefined ? ciphersOption : `${ciphersOption ?? "DEFAULT"}:@SECLEVEL=0`;
   let context: SecureContext;
   try {
     context = createSecureContext({
@@ -113,7 +166,7 @@ export function tlsSetup(o: Options, side: "client" | "server"): TlsSetup {
       ...(maxVersion !== undefined ? { maxVersion } : {}),
     });
   } catch (err) {
-    fail(reasonOf(err, side === "client" ? "connect" : "accept"), String(err));
+    fail(reasonOf(err, "load"), `OpenSSL refused the ${side}'s settings: ${String(err)}`);
   }
   const sni = o.get("server_name_indication");
   const alpn = listElements(o.get(side === "client" ? "alpn_advertised_protocols" : "alpn_preferred_protocols") ?? []);
@@ -130,5 +183,6 @@ export function tlsSetup(o: Options, side: "client" | "server"): TlsSetup {
       alpn !== undefined && alpn.length > 0
         ? Buffer.concat(alpn.flatMap((p) => [Uint8Array.of((p as Uint8Array).length), p as Uint8Array]))
         : undefined,
+    lowSecurity,
   };
 }

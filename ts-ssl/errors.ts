@@ -62,8 +62,14 @@ export function fail(r: Term, message?: string): never {
   throw new SslError(r, message);
 }
 
-/** What was under way when Node reported an error: the same error means different reasons. */
-export type Phase = "connect" | "accept" | "listen" | "transfer";
+/**
+ * What was under way when Node reported an error: the same error means different reasons.
+ * `load`: making the TLS context from the files of `listen` or `connect`.
+ */
+export type Phase = "load" | "connect" | "accept" | "listen" | "transfer";
+
+/** The reasons for files `listen` and `connect` cannot use; the bridge logs why. */
+export const fileReasons: ReadonlySet<Term> = new Set([reason.ecacertfile, reason.ecertfile, reason.ekeyfile, reason.ekeymismatch]);
 
 export interface Row {
   /** Matches a Node error `code` (exact string, or a pattern). */
@@ -103,6 +109,10 @@ export const nodeErrorTable: readonly Row[] = [
   // Loading our own certificate, key, CA certificates and cipher list.
   { code: "ERR_SSL_NO_CIPHER_MATCH", reason: to(reason.ecipher), why: "cipher string matches nothing" },
   { code: "ERR_OSSL_X509_KEY_VALUES_MISMATCH", reason: to(reason.ekeymismatch), why: "key is not the certificate's" },
+  // The CA file, the key and their match are checked before node:tls loads them (context.ts):
+  // what OpenSSL still refuses is our own chain ("ca md too weak", "ee key too small", a key
+  // type TLS cannot use).
+  { code: /./, phase: "load", reason: to(reason.ecertfile), why: "OpenSSL refused our certificate chain" },
   // The handshake: a fatal alert from the peer is esslerrssl, any other failure the side's own.
   { code: /^ERR_SSL_(SSLV3|TLSV1|TLSV13)_ALERT_/, reason: to(reason.esslerrssl), why: "fatal alert from peer" },
   { code: /^ERR_SSL_/, phase: "connect", reason: handshakeFailed, why: "handshake failed here" },
@@ -142,6 +152,7 @@ export function reasonOf(err: unknown, phase: Phase): Term {
   const row = code === undefined ? undefined : rowFor(code, phase);
   if (row !== undefined) return row.reason(code!, phase);
   // Nothing better known: what 3.9 said for a handshake that failed, or for a broken transfer.
+  if (phase === "load") return reason.ecertfile;
   return phase === "accept" || phase === "connect" ? handshakeReason(phase) : reason.closed;
 }
 

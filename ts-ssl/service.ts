@@ -14,7 +14,7 @@ import { Atom, charlist, error, listElements, ok, Pid, tuple, Tuple, type Term }
 import { host, iodata, ipAddress, natural, port, timeout, type Timeout } from "./args.js";
 import { tlsSetup } from "./context.js";
 import { Endpoint, isSocketTerm, SocketTable } from "./endpoint.js";
-import { badcall, fail, reason, SslError } from "./errors.js";
+import { badcall, fail, fileReasons, reason, SslError } from "./errors.js";
 import { connectTls } from "./handshake.js";
 import { ListenSocket } from "./listener.js";
 import { Options } from "./options.js";
@@ -154,7 +154,11 @@ export class SslService {
     try {
       return await this.#dispatch(request, from);
     } catch (err) {
-      if (err instanceof SslError) return tuple(error, err.reason);
+      if (err instanceof SslError) {
+        // The caller gets the manual's reason; what was wrong with its files is told here.
+        if (fileReasons.has(err.reason)) this.node.log.warning(`ts_ssl_bridge: ${formatTerm(err.reason)}: ${err.message}`);
+        return tuple(error, err.reason);
+      }
       // A bug here must not leave the caller without an answer, nor end the bridge.
       this.node.log.error(`ts_ssl_bridge: ${formatTerm(request, { maxLength: 300 })} failed: ${String(err)}`);
       return tuple(error, reason.einval);

@@ -15,13 +15,28 @@ const file = (tag: string, contents: Term) => tuple(atom(tag), charlist(`/${tag}
 const enoent = tuple(error, atom("enoent"));
 
 function setup(list: Term[], side: "client" | "server" = "server"): string {
+  return attempt(list, side, (s) => (s.hasCertificate ? "with certificate" : "without certificate"));
+}
+
+/** What `f` says of the context made from `list`, or the reason it was refused. */
+function attempt(list: Term[], side: "client" | "server", f: (s: ReturnType<typeof tlsSetup>) => string): string {
   try {
-    const s = tlsSetup(Options.parse(list, side === "client" ? "connect" : "listen"), side);
-    return s.hasCertificate ? "with certificate" : "without certificate";
+    return f(tlsSetup(Options.parse(list, side === "client" ? "connect" : "listen"), side));
   } catch (err) {
     if (err instanceof SslError) return formatTerm(err.reason);
     throw err;
   }
+}
+
+/** The message of the SslError the context made from `list` is refused with. */
+function refusal(list: Term[], side: "client" | "server" = "server"): string {
+  try {
+    tlsSetup(Options.parse(list, side === "client" ? "connect" : "listen"), side);
+  } catch (err) {
+    if (err instanceof SslError) return err.message;
+    throw err;
+  }
+  return "not refused";
 }
 
 describe("loading our own certificate, key, CA certificates and ciphers", () => {
@@ -76,5 +91,49 @@ describe("loading our own certificate, key, CA certificates and ciphers", () => 
   it("ecipher: a cipher string that names no cipher", () => {
     expect(setup([tuple(atom("ciphers"), charlist("NOT-A-CIPHER"))], "client")).toBe("ecipher");
     expect(setup([tuple(atom("ciphers"), charlist("ECDHE-ECDSA-AES128-GCM-SHA256:AES256-SHA"))], "client")).toBe("without certificate");
+  });
+});
+
+describe("OpenSSL's security level, per context", () => {
+  const level = (list: Term[], side: "client" | "server" = "server") =>
+    attempt(list, side, (s) => (s.lowSecurity === undefined ? "default level" : `level 0: ${s.lowSecurity}`));
+
+  it("a chain signed with SHA-1 loads (OpenSSL's level 1 says 'ca md too weak'), at level 0", () => {
+    const list = [file("certfile", pki.sha1Server.cert), file("keyfile", pki.sha1Server.key)];
+    expect(level(list)).toMatch(/^level 0: certfile: CN=localhost is signed with ecdsa-with-SHA1$/);
+  });
+
+  it("a CA file signed with SHA-1 lowers it, so that SHA-1 is offered to the peer", () => {
+    expect(level([file("cacertfile", pki.sha1Root.cert)], "client")).toBe("level 0: cacertfile: CN=SHA-1 Root CA is signed with ecdsa-with-SHA1");
+    expect(level([file("cacertfile", pki.sha1Root.cert), file("certfile", pki.server.cert), file("keyfile", pki.server.key)])).toMatch(/^level 0: cacertfile/);
+  });
+
+  it("contexts whose certificates do not need it keep the default level", () => {
+    expect(level([file("certfile", pki.server.cert), file("keyfile", pki.server.key), file("cacertfile", pki.root.cert)])).toBe("default level");
+    expect(level([file("certfile", pki.rsaServer.cert), file("keyfile", pki.rsaServer.key)])).toBe("default level");
+    expect(level([file("cacertfile", pki.root.cert)], "client")).toBe("default level");
+    expect(level([], "client")).toBe("default level");
+  });
+
+  it("a given cipher list is kept, at level 0", () => {
+    const list = [file("certfile", pki.sha1Server.cert), file("keyfile", pki.sha1Server.key), tuple(atom("ciphers"), charlist("ECDHE-ECDSA-AES128-GCM-SHA256"))];
+    expect(level(list)).toMatch(/^level 0/);
+    expect(level([...list.slice(0, 2), tuple(atom("ciphers"), charlist("NOT-A-CIPHER"))])).toBe("ecipher");
+    // Only TLS 1.3 suites: node:tls takes the level from the TLS 1.2 list, which is then empty.
+    expect(level([...list.slice(0, 2), tuple(atom("ciphers"), charlist("TLS_AES_128_GCM_SHA256"))])).toBe("ecertfile");
+  });
+});
+
+describe("a certificate OpenSSL will not use is the file's reason, with OpenSSL's words", () => {
+  it("ecertfile: an RSA 512 key ('ee key too small'), at listen and at connect", () => {
+    const list = [file("certfile", pki.rsa512.cert), file("keyfile", pki.rsa512.key)];
+    expect(setup(list)).toBe("ecertfile");
+    expect(setup(list, "client")).toBe("ecertfile");
+    expect(refusal(list)).toMatch(/ee key too small/);
+  });
+
+  it("ekeyfile says why the key does not load", () => {
+    const list = [file("certfile", pki.encrypted.cert), file("keyfile", pki.encrypted.key), tuple(atom("password"), charlist("wrong"))];
+    expect(refusal(list)).toMatch(/^key does not load: .*bad decrypt/);
   });
 });

@@ -21,6 +21,9 @@ const cases: Array<[string, Phase, string]> = [
   ["CERT_SIGNATURE_FAILURE", "accept", "epeercert"],
   ["ERR_SSL_NO_CIPHER_MATCH", "connect", "ecipher"],
   ["ERR_OSSL_X509_KEY_VALUES_MISMATCH", "listen", "ekeymismatch"],
+  ["ERR_SSL_CA_MD_TOO_WEAK", "load", "ecertfile"],
+  ["ERR_SSL_EE_KEY_TOO_SMALL", "load", "ecertfile"],
+  ["ERR_SSL_NO_CIPHER_MATCH", "load", "ecipher"],
   ["ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE", "connect", "esslerrssl"],
   ["ERR_SSL_TLSV1_ALERT_UNKNOWN_CA", "accept", "esslerrssl"],
   ["ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED", "connect", "esslerrssl"],
@@ -51,10 +54,11 @@ describe("the Node error -> ssl reason table", () => {
     });
   });
 
-  it("falls back to the side's handshake reason, or closed, for an error it does not know", () => {
+  it("falls back to the side's handshake reason, closed, or (loading) ecertfile, for an error it does not know", () => {
     expect(formatTerm(reasonOf(new Error("?"), "connect"))).toBe("esslconnect");
     expect(formatTerm(reasonOf({ code: "ERR_SOMETHING" }, "accept"))).toBe("esslaccept");
     expect(formatTerm(reasonOf(undefined, "transfer"))).toBe("closed");
+    expect(formatTerm(reasonOf(new Error("?"), "load"))).toBe("ecertfile");
   });
 });
 

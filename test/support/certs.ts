@@ -4,7 +4,9 @@
  * (expired, not yet valid, self-signed, unknown issuer, chains longer than `depth`, a key that
  * does not match its certificate, an encrypted key, corrupt PEM).
  *
- * Keys are P-256 (quick to make); one RSA server is there for ciphers that need RSA.
+ * Keys are P-256 (quick to make); one RSA server is there for ciphers that need RSA. `CertMaker`
+ * makes any other kind: RSA of any size, the NIST curves, Ed25519 and Ed448, any digest, keys
+ * written in each PEM form.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -56,6 +58,11 @@ export interface Pki {
   readonly mismatched: Credential;
   /** The server certificate with its key encrypted (AES-256) under `password`. */
   readonly encrypted: Credential;
+  /** A root and a server certificate it issued, both signed with SHA-1 (`sha1Root.certFile` is their CA file). */
+  readonly sha1Root: Credential;
+  readonly sha1Server: Credential;
+  /** An RSA 512 server certificate (signed with SHA-256), a key OpenSSL's default security level refuses. */
+  readonly rsa512: Credential;
   readonly password: string;
   /** Certificate and key in one file (certFile === keyFile). */
   readonly combined: Credential;
@@ -98,7 +105,28 @@ function openssl(dir: string, args: string[]): void {
   execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
 }
 
-class Maker {
+/** A key algorithm: `rsa` and its size in bits, a NIST curve, or an EdDSA curve. */
+export type KeyKind = `rsa${number}` | "P-256" | "P-384" | "P-521" | "ed25519" | "ed448";
+
+/**
+ * How a private key is written: PKCS#1 (`RSA PRIVATE KEY`) and SEC1 (`EC PRIVATE KEY`), OpenSSL's
+ * "traditional" forms; PKCS#8; PKCS#8 encrypted (PBES2, AES-256); a traditional key encrypted
+ * with AES-128-CBC (`Proc-Type: 4,ENCRYPTED`).
+ */
+export type KeyForm = "traditional" | "pkcs8" | "pkcs8-encrypted" | "traditional-encrypted";
+
+export interface SignOptions {
+  ca?: boolean;
+  extensions?: string;
+  from?: string;
+  until?: string;
+  kind?: KeyKind;
+  /** The issuer's digest: `sha1`, `sha256`, `sha384`, `sha512` (ignored for EdDSA issuers). */
+  digest?: string;
+  chain?: Credential[];
+}
+
+export class CertMaker {
   constructor(readonly dir: string) {
     writeFileSync(join(dir, "ca.cnf"), caConfig);
     writeFileSync(join(dir, "index.txt"), "");
@@ -109,35 +137,48 @@ class Maker {
     return join(this.dir, name);
   }
 
-  key(name: string, kind: "ec" | "rsa" = "ec"): string {
+  key(name: string, kind: KeyKind = "P-256"): string {
     const file = `${name}.key`;
-    if (kind === "ec") openssl(this.dir, ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", file]);
-    else openssl(this.dir, ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", file]);
+    const rsa = /^rsa(\d+)$/.exec(kind);
+    const spec = rsa !== null
+      ? ["-algorithm", "RSA", "-pkeyopt", `rsa_keygen_bits:${rsa[1]}`]
+      : kind.startsWith("P-") ? ["-algorithm", "EC", "-pkeyopt", `ec_paramgen_curve:${kind}`] : ["-algorithm", kind];
+    openssl(this.dir, ["genpkey", ...spec, "-out", file]);
     return file;
   }
 
-  selfSigned(name: string, cn: string, ca: boolean, keyUsage?: string): Credential {
-    const keyFile = this.key(name);
+  /** `name`'s key written again in `form` (`password` for the encrypted forms); the new file's name. */
+  rewriteKey(name: string, form: KeyForm, password: string): string {
+    const file = `${name}-${form}.key`;
+    const args = {
+      traditional: ["pkey", "-traditional"],
+      pkcs8: ["pkey"],
+      "pkcs8-encrypted": ["pkcs8", "-topk8", "-v2", "aes-256-cbc", "-passout", `pass:${password}`],
+      "traditional-encrypted": ["pkey", "-traditional", "-aes128", "-passout", `pass:${password}`],
+    }[form];
+    openssl(this.dir, [...args, "-in", `${name}.key`, "-out", file]);
+    return this.path(file);
+  }
+
+  selfSigned(name: string, cn: string, ca: boolean, keyUsage?: string, options: { kind?: KeyKind; digest?: string } = {}): Credential {
+    const keyFile = this.key(name, options.kind);
     const ext = ca
       ? ["-addext", "basicConstraints=critical,CA:true", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]
       : ["-addext", "basicConstraints=CA:false", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"];
     if (keyUsage !== undefined) ext.push("-addext", `keyUsage=${keyUsage}`);
-    openssl(this.dir, ["req", "-x509", "-new", "-key", keyFile, "-subj", `/CN=${cn}`, "-days", "3650", ...ext, "-out", `${name}.pem`]);
+    const digest = options.digest === undefined || options.kind?.startsWith("ed") ? [] : [`-${options.digest}`];
+    openssl(this.dir, ["req", "-x509", "-new", "-key", keyFile, ...digest, "-subj", `/CN=${cn}`, "-days", "3650", ...ext, "-out", `${name}.pem`]);
     return this.credential(`${name}.pem`, keyFile);
   }
 
   /** A certificate for `cn` signed by `issuer`, valid between the two dates (YYYYMMDDHHMMSSZ). */
-  signed(
-    name: string,
-    cn: string,
-    issuer: Credential,
-    options: { ca?: boolean; extensions?: string; from?: string; until?: string; kind?: "ec" | "rsa"; chain?: Credential[] } = {},
-  ): Credential {
+  signed(name: string, cn: string, issuer: Credential, options: SignOptions = {}): Credential {
     const keyFile = this.key(name, options.kind);
     openssl(this.dir, ["req", "-new", "-key", keyFile, "-subj", `/CN=${cn}`, "-out", `${name}.csr`]);
     openssl(this.dir, [
       "ca", "-batch", "-notext", "-config", "ca.cnf",
       "-cert", issuer.certFile, "-keyfile", issuer.keyFile,
+      ...(options.digest !== undefined ? ["-md", options.digest] : []),
       "-extensions", options.extensions ?? (options.ca ? "ca_ext" : "leaf_ext"),
       "-startdate", options.from ?? "20200101000000Z",
       "-enddate", options.until ?? "20491231000000Z",
@@ -174,12 +215,12 @@ function leafOf(pem: Buffer): Buffer {
 /** Makes the whole set in a fresh temporary directory (about a second). */
 export function makePki(): Pki {
   const dir = mkdtempSync(join(tmpdir(), "ts-ssl-pki-"));
-  const m = new Maker(dir);
+  const m = new CertMaker(dir);
   const root = m.selfSigned("root", "Test Root CA", true);
   const int1 = m.signed("int1", "Test Intermediate 1", root, { ca: true });
   const int2 = m.signed("int2", "Test Intermediate 2", int1, { ca: true });
   const server = m.signed("server", "localhost", root);
-  const rsaServer = m.signed("rsa-server", "localhost", root, { kind: "rsa" });
+  const rsaServer = m.signed("rsa-server", "localhost", root, { kind: "rsa2048" });
   const client = m.signed("client", "client", root);
   const chained = m.signed("chained", "localhost", int1, { chain: [int1] });
   const deep = m.signed("deep", "localhost", int2, { chain: [int2, int1] });
@@ -193,6 +234,9 @@ export function makePki(): Pki {
   const nonCaIssued = m.signed("non-ca-issued", "localhost", client, { chain: [client] });
   const clientOnly = m.signed("client-only", "localhost", root, { extensions: "client_only_ext" });
   const mismatched = m.credential("server.pem", "client.key");
+  const sha1Root = m.selfSigned("sha1-root", "SHA-1 Root CA", true, undefined, { digest: "sha1" });
+  const sha1Server = m.signed("sha1-server", "localhost", sha1Root, { digest: "sha1" });
+  const rsa512 = m.signed("rsa512", "localhost", root, { kind: "rsa512" });
 
   const password = "s3cret pass";
   openssl(dir, ["pkey", "-in", "server.key", "-aes256", "-passout", `pass:${password}`, "-out", "server-enc.key"]);
@@ -226,6 +270,9 @@ export function makePki(): Pki {
     clientOnly,
     mismatched,
     encrypted,
+    sha1Root,
+    sha1Server,
+    rsa512,
     password,
     combined,
     corruptFile,
