@@ -32,6 +32,8 @@ export interface TlsSetup {
   readonly alpn: Buffer | undefined;
   /** Why OpenSSL's security level is 0 for this context; undefined when it keeps its default. */
   readonly lowSecurity: string | undefined;
+  /** Curves of the given certificates' keys that OpenSSL does not offer unless told (see extraCurves). */
+  readonly extraCurves: readonly string[];
 }
 
 let defaultTrusted: X509Certificate[] | undefined;
@@ -58,8 +60,11 @@ function certificates(contents: FileContents, bad: Term): { pem: string[]; certs
 
 function privateKey(contents: FileContents, password: string | undefined): KeyObject {
   if (!(contents instanceof Uint8Array)) fail(reason.ekeyfile, "key file could not be read");
+  const pem = Buffer.from(contents);
   try {
-    return createPrivateKey({ key: Buffer.from(contents), format: "pem", passphrase: password ?? "" });
+    const ed = edKeyFromSec1(pem);
+    if (ed !== undefined) return createPrivateKey({ key: ed, format: "der", type: "pkcs8" });
+    return createPrivateKey({ key: pem, format: "pem", passphrase: password ?? "" });
   } catch (err) {
     fail(reason.ekeyfile, `key does not load: ${String(err)}`);
   }
@@ -72,6 +77,32 @@ function derElement(der: Buffer, at: number): { start: number; end: number } {
   const n = first & 0x7f;
   const length = der.subarray(at + 2, at + 2 + n).reduce((acc, b) => acc * 256 + b, 0);
   return { start: at + 2 + n, end: at + 2 + n + length };
+}
+
+/** For each EdDSA curve, by the DER of its OID: its private key's PKCS#8 head (RFC 8410, 7) and length. */
+const edPkcs8 = new Map([
+  ["06032b6570", { head: "302e020100300506032b657004220420", length: 32 }],
+  ["06032b6571", { head: "3047020100300506032b6571043b0439", length: 57 }],
+]);
+
+/**
+ * OTP's public_key writes Ed25519 and Ed448 private keys as SEC1 `EC PRIVATE KEY`s naming the
+ * curve's OID (so `pkix_test_data/1`'s keys come); OpenSSL reads EdDSA keys only as RFC 8410's
+ * PKCS#8. The same key in PKCS#8 DER, or undefined when `pem` holds no such key.
+ */
+function edKeyFromSec1(pem: Buffer): Buffer | undefined {
+  const block = /-----BEGIN EC PRIVATE KEY-----([A-Za-z0-9+/=\s]*)-----END EC PRIVATE KEY-----/.exec(pem.toString("latin1"));
+  if (block === null) return undefined;
+  // ECPrivateKey ::= SEQUENCE { version, privateKey OCTET STRING, [0] parameters, [1] publicKey }
+  const der = Buffer.from(block[1]!, "base64");
+  if (der.length < 8) return undefined;
+  const version = derElement(der, derElement(der, 0).start);
+  const key = derElement(der, version.end);
+  if (der[key.end] !== 0xa0) return undefined;
+  const parameters = derElement(der, key.end);
+  const curve = edPkcs8.get(der.subarray(parameters.start, derElement(der, parameters.start).end).toString("hex"));
+  const raw = der.subarray(key.start, key.end);
+  return curve !== undefined && raw.length === curve.length ? Buffer.concat([Buffer.from(curve.head, "hex"), raw]) : undefined;
 }
 
 /** The DER of the OID of a certificate's signatureAlgorithm (RFC 5280, 4.1.1.2). */
@@ -98,16 +129,20 @@ const weakSignatures = new Map([
 /**
  * Why this context needs OpenSSL's security level 0, or undefined. Level 1 (node:tls's default)
  * refuses to load our own chain when a certificate in it is signed with SHA-1 ("ca md too
- * weak"), and leaves SHA-1 out of the signature algorithms it offers, so a peer whose chain is
- * signed with SHA-1 cannot send it (OTP: unable_to_supply_acceptable_cert). `public_key:
- * pkix_test_data/1` signs with SHA-1 by default, and OTP's ssl takes such chains; a trusted
- * certificate signed with SHA-1 says the peer's chain is likely to be too.
+ * weak") or has an RSA or DSA key under 1024 bits ("ee key too small"), and leaves SHA-1 out of
+ * the signature algorithms it offers, so a peer whose chain is signed with SHA-1 cannot send it
+ * (OTP: unable_to_supply_acceptable_cert). `public_key:pkix_test_data/1` signs with SHA-1 by
+ * default, and OTP's ssl takes such chains and keys; a trusted certificate signed with SHA-1 says
+ * the peer's chain is likely to be too.
  */
 function needsLowSecurity(own: readonly X509Certificate[], trusted: readonly X509Certificate[], minVersion: TlsVersion | undefined): string | undefined {
   if (minVersion === "TLSv1" || minVersion === "TLSv1.1") return `${minVersion} allowed`;
   for (const [cert, role] of [...own.map((c) => [c, "certfile"] as const), ...trusted.map((c) => [c, "cacertfile"] as const)]) {
+    const name = `${role}: ${cert.subject.replace(/\n/g, ", ")}`;
     const weak = weakSignatures.get(signatureAlgorithm(cert));
-    if (weak !== undefined) return `${role}: ${cert.subject.replace(/\n/g, ", ")} is signed with ${weak}`;
+    if (weak !== undefined) return `${name} is signed with ${weak}`;
+    const bits = cert.publicKey.asymmetricKeyDetails?.modulusLength;
+    if (bits !== undefined && bits < 1024) return `${name} has a ${bits}-bit ${cert.publicKey.asymmetricKeyType?.toUpperCase()} key`;
   }
   return undefined;
 }
@@ -133,6 +168,22 @@ function limitToCiphers(
   return [minVersion, maxVersion === undefined || maxVersion === "TLSv1.3" ? "TLSv1.2" : maxVersion];
 }
 
+/** The groups OpenSSL 3 offers by default (node:tls's `ecdhCurve: "auto"`), in its order. */
+const defaultGroups = ["X25519", "prime256v1", "X448", "secp521r1", "secp384r1"];
+
+/**
+ * The curves of the EC keys among the given certificates that OpenSSL leaves out of the groups
+ * it offers, in the order found. In TLS 1.2 OpenSSL takes a peer's ECDSA certificate only on a
+ * curve it offered itself ("wrong curve"), and serves its own only on one the peer offered;
+ * OTP's ssl offers every curve it has, and `public_key:pkix_test_data/1` makes its keys, by
+ * default, on the first curve `crypto` lists (secp160k1 on OTP 25). A certificate on such a
+ * curve, ours or a trusted one, adds it.
+ */
+function extraCurves(certs: readonly X509Certificate[]): string[] {
+  const curves = certs.map((c) => c.publicKey.asymmetricKeyDetails?.namedCurve).filter((c): c is string => c !== undefined);
+  return [...new Set(curves)].filter((c) => !defaultGroups.includes(c));
+}
+
 /** Throws SslError with the reason of the first option that does not load. */
 export function tlsSetup(o: Options, side: "client" | "server"): TlsSetup {
   const password = o.has("password") ? text(o.get("password")!) : undefined;
@@ -154,6 +205,7 @@ export function tlsSetup(o: Options, side: "client" | "server"): TlsSetup {
   const tls12Ciphers = ciphersOption === undefined || ciphersOption.split(/[:, ]/).some((name) => name !== "" && !name.startsWith("TLS_"));
   const lowSecurity = tls12Ciphers ? needsLowSecurity(own?.certs ?? [], ca?.certs ?? [], minVersion) : undefined;
   const ciphers = lowSecurity === undefined ? ciphersOption : `${ciphersOption ?? "DEFAULT"}:@SECLEVEL=0`;
+  const curves = extraCurves([...(own?.certs ?? []), ...(ca?.certs ?? [])]);
   let context: SecureContext;
   try {
     context = createSecureContext({
@@ -162,6 +214,7 @@ export function tlsSetup(o: Options, side: "client" | "server"): TlsSetup {
         : {}),
       ...(ca !== undefined ? { ca: ca.pem } : {}),
       ...(ciphers !== undefined ? { ciphers } : {}),
+      ...(curves.length > 0 ? { ecdhCurve: [...defaultGroups, ...curves].join(":") } : {}),
       ...(minVersion !== undefined ? { minVersion } : {}),
       ...(maxVersion !== undefined ? { maxVersion } : {}),
     });
@@ -184,5 +237,6 @@ export function tlsSetup(o: Options, side: "client" | "server"): TlsSetup {
         ? Buffer.concat(alpn.flatMap((p) => [Uint8Array.of((p as Uint8Array).length), p as Uint8Array]))
         : undefined,
     lowSecurity,
+    extraCurves: curves,
   };
 }

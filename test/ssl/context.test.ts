@@ -108,6 +108,10 @@ describe("OpenSSL's security level, per context", () => {
     expect(level([file("cacertfile", pki.sha1Root.cert), file("certfile", pki.server.cert), file("keyfile", pki.server.key)])).toMatch(/^level 0: cacertfile/);
   });
 
+  it("an RSA key under 1024 bits ('ee key too small' at level 1) lowers it", () => {
+    expect(level([file("certfile", pki.rsa512.cert), file("keyfile", pki.rsa512.key)])).toBe("level 0: certfile: CN=localhost has a 512-bit RSA key");
+  });
+
   it("contexts whose certificates do not need it keep the default level", () => {
     expect(level([file("certfile", pki.server.cert), file("keyfile", pki.server.key), file("cacertfile", pki.root.cert)])).toBe("default level");
     expect(level([file("certfile", pki.rsaServer.cert), file("keyfile", pki.rsaServer.key)])).toBe("default level");
@@ -125,11 +129,11 @@ describe("OpenSSL's security level, per context", () => {
 });
 
 describe("a certificate OpenSSL will not use is the file's reason, with OpenSSL's words", () => {
-  it("ecertfile: an RSA 512 key ('ee key too small'), at listen and at connect", () => {
-    const list = [file("certfile", pki.rsa512.cert), file("keyfile", pki.rsa512.key)];
+  it("ecertfile: a certificate for an X25519 key ('unknown certificate type'), at listen and at connect", () => {
+    const list = [file("certfile", pki.x25519.cert), file("keyfile", pki.x25519.key)];
     expect(setup(list)).toBe("ecertfile");
     expect(setup(list, "client")).toBe("ecertfile");
-    expect(refusal(list)).toMatch(/ee key too small/);
+    expect(refusal(list)).toMatch(/unknown certificate type/);
   });
 
   it("ekeyfile says why the key does not load", () => {

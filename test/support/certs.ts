@@ -63,6 +63,8 @@ export interface Pki {
   readonly sha1Server: Credential;
   /** An RSA 512 server certificate (signed with SHA-256), a key OpenSSL's default security level refuses. */
   readonly rsa512: Credential;
+  /** A certificate for an X25519 key, which agrees keys and cannot sign: OpenSSL has no TLS use for it. */
+  readonly x25519: Credential;
   readonly password: string;
   /** Certificate and key in one file (certFile === keyFile). */
   readonly combined: Credential;
@@ -121,7 +123,7 @@ export interface SignOptions {
   from?: string;
   until?: string;
   kind?: KeyKind;
-  /** The issuer's digest: `sha1`, `sha256`, `sha384`, `sha512` (ignored for EdDSA issuers). */
+  /** The issuer's digest: `sha1`, `sha256`, `sha384`, `sha512` (none for EdDSA issuers). */
   digest?: string;
   chain?: Credential[];
 }
@@ -205,6 +207,45 @@ export class CertMaker {
   }
 }
 
+/** What one PKI of a certificate matrix is made of. */
+export interface ChainSpec {
+  /** Every key of it, the CAs' and the leaves'. */
+  readonly kind: KeyKind;
+  /** The CAs' digest; OpenSSL's default (SHA-256) when absent, none for EdDSA. */
+  readonly digest?: string;
+  /** CAs between the root and the leaves, sent in `certfile` after the leaf. */
+  readonly intermediates: 0 | 1 | 2;
+  /** How the leaves' keys are written; the encrypted forms under `password`. */
+  readonly form: KeyForm;
+}
+
+/** A root (`caFile`), and a server and a client certificate under it, each with its chain. */
+export interface ChainSet {
+  readonly caFile: string;
+  readonly server: { readonly certFile: string; readonly keyFile: string };
+  readonly client: { readonly certFile: string; readonly keyFile: string };
+}
+
+/** The PKI `spec` describes, in files whose names start with `name`. */
+export function chainSet(m: CertMaker, name: string, spec: ChainSpec, password: string): ChainSet {
+  const { kind, digest } = spec;
+  const root = m.selfSigned(`${name}-root`, `${name} Root CA`, true, undefined, { kind, digest });
+  const cas = [root];
+  for (let i = 1; i <= spec.intermediates; i++) {
+    cas.unshift(m.signed(`${name}-int${i}`, `${name} Intermediate ${i}`, cas[0]!, { ca: true, kind, digest }));
+  }
+  const intermediates = cas.slice(0, -1);
+  const leaf = (role: string) => {
+    const c = m.signed(`${name}-${role}`, role === "server" ? "localhost" : `${name} client`, cas[0]!, {
+      kind,
+      digest,
+      ...(intermediates.length > 0 ? { chain: intermediates } : {}),
+    });
+    return { certFile: c.certFile, keyFile: m.rewriteKey(`${name}-${role}`, spec.form, password) };
+  };
+  return { caFile: root.certFile, server: leaf("server"), client: leaf("client") };
+}
+
 /** The first PEM certificate of `pem`. */
 function leafOf(pem: Buffer): Buffer {
   const text = pem.toString("latin1");
@@ -237,6 +278,11 @@ export function makePki(): Pki {
   const sha1Root = m.selfSigned("sha1-root", "SHA-1 Root CA", true, undefined, { digest: "sha1" });
   const sha1Server = m.signed("sha1-server", "localhost", sha1Root, { digest: "sha1" });
   const rsa512 = m.signed("rsa512", "localhost", root, { kind: "rsa512" });
+  // An X25519 key cannot sign its own request: the server's request, with this key put in.
+  openssl(dir, ["genpkey", "-algorithm", "X25519", "-out", "x25519.key"]);
+  openssl(dir, ["pkey", "-in", "x25519.key", "-pubout", "-out", "x25519.pub"]);
+  openssl(dir, ["x509", "-req", "-in", "server.csr", "-CA", root.certFile, "-CAkey", root.keyFile, "-force_pubkey", "x25519.pub", "-days", "3650", "-out", "x25519.pem"]);
+  const x25519 = m.credential("x25519.pem", "x25519.key");
 
   const password = "s3cret pass";
   openssl(dir, ["pkey", "-in", "server.key", "-aes256", "-passout", `pass:${password}`, "-out", "server-enc.key"]);
@@ -273,6 +319,7 @@ export function makePki(): Pki {
     sha1Root,
     sha1Server,
     rsa512,
+    x25519,
     password,
     combined,
     corruptFile,
