@@ -2,10 +2,11 @@
 %% manual's verification reasons need (valid, expired, not yet valid, self-signed, unknown issuer,
 %% chains longer than `depth', a certificate for client authentication only), a key that does not
 %% match, password-protected keys and corrupt files. EC P-256 keys, because they are quick to
-%% make.
+%% make. A second CA and what it issues are signed with SHA-1, as public_key:pkix_test_data/1
+%% signs by default; one certificate is for an X25519 key, which TLS has no use for.
 -module(ts_ssl_certs).
 
--export([make/1, path/2, der/2]).
+-export([make/1, path/2, der/2, pkix_test_data/3]).
 
 %% Name => how it is made. Issuers come before what they sign.
 -define(CERTS,
@@ -23,7 +24,10 @@
          %% certificate purpose"), a reason the manual names only as epeercert.
          {client_auth_only, {signed, ca, client_auth_leaf, now}},
          {short_chain, {signed, intermediate1, leaf, now}},
-         {long_chain, {signed, intermediate2, leaf, now}}]).
+         {long_chain, {signed, intermediate2, leaf, now}},
+         {sha1_ca, {root, "sha1"}},
+         {sha1_server, {signed, sha1_ca, leaf, now, "sha1"}},
+         {sha1_client, {signed, sha1_ca, leaf, now, "sha1"}}]).
 
 -define(PASSWORD, "s3cret pass").
 
@@ -50,6 +54,11 @@ make(Dir) ->
     ok = write(Dir, "corrupt.key",
                "-----BEGIN EC PRIVATE KEY-----\nbm90IGEga2V5\n-----END EC PRIVATE KEY-----\n"),
     ok = write(Dir, "garbage.bin", lists:seq(0, 255)),
+    %% An X25519 key cannot sign a request: the server's request, with this key put in.
+    openssl(Dir, ["genpkey", "-algorithm", "X25519", "-out", "x25519.key"]),
+    openssl(Dir, ["pkey", "-in", "x25519.key", "-pubout", "-out", "x25519.pub"]),
+    openssl(Dir, ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                  "-force_pubkey", "x25519.pub", "-days", "3650", "-out", "x25519.pem"]),
     #{dir => Dir, password => ?PASSWORD}.
 
 -spec path(#{atom() => term()}, string()) -> string().
@@ -63,11 +72,55 @@ der(Certs, File) ->
     [{'Certificate', Der, not_encrypted} | _] = public_key:pem_decode(Pem),
     Der.
 
+%% Writes Name's PKI made by pkix_test_data/1 with Opts (its root, intermediates and peers
+%% each get them; [] keeps every default) into Dir: `Name-server.pem' and `Name-client.pem'
+%% (the leaf, then its intermediates), their keys `Name-server.key', `Name-client.key', and
+%% `Name-ca.pem' (both roots). Returns #{ca => CaFile, server => Options, client => Options}
+%% (certfile and keyfile), or what pkix_test_data/1 raised.
+pkix_test_data(Dir, Name, #{opts := Opts, intermediates := N}) ->
+    Chain = #{root => Opts, intermediates => lists:duplicate(N, Opts), peer => Opts},
+    try public_key:pkix_test_data(#{server_chain => Chain, client_chain => Chain}) of
+        #{server_config := Server, client_config := Client} ->
+            File = fun(Suffix) -> filename:join(Dir, Name ++ Suffix) end,
+            Roots = [D || D <- proplists:get_value(cacerts, Server) ++ proplists:get_value(cacerts, Client),
+                          public_key:pkix_is_self_signed(D)],
+            ok = pem(File("-ca.pem"), [{'Certificate', D, not_encrypted} || D <- lists:usort(Roots)]),
+            lists:foreach(fun({Role, Config}) -> write_peer(File, Role, Config) end,
+                          [{"-server", Server}, {"-client", Client}]),
+            Files = fun(Role) -> [{certfile, File(Role ++ ".pem")}, {keyfile, File(Role ++ ".key")}] end,
+            #{ca => File("-ca.pem"), server => Files("-server"), client => Files("-client")}
+    catch
+        Class:Reason -> {not_made, Class, Reason}
+    end.
+
+%% The peer's certificate, then the intermediates that issued it (those of its own cacerts that
+%% are not self-signed and not the other side's), nearest first.
+write_peer(File, Role, Config) ->
+    Cert = proplists:get_value(cert, Config),
+    {KeyType, Key} = proplists:get_value(key, Config),
+    Chain = issuers(Cert, [D || D <- proplists:get_value(cacerts, Config),
+                                not public_key:pkix_is_self_signed(D)]),
+    ok = pem(File(Role ++ ".pem"), [{'Certificate', D, not_encrypted} || D <- [Cert | Chain]]),
+    ok = pem(File(Role ++ ".key"), [{KeyType, Key, not_encrypted}]).
+
+issuers(Cert, Candidates) ->
+    case [C || C <- Candidates, public_key:pkix_is_issuer(Cert, C)] of
+        [Issuer | _] -> [Issuer | issuers(Issuer, Candidates -- [Issuer])];
+        [] -> []
+    end.
+
+pem(File, Entries) ->
+    file:write_file(File, public_key:pem_encode(Entries)).
+
 make_cert(Dir, Name, root) ->
-    self_signed(Dir, Name, "ca_ext");
+    self_signed(Dir, Name, "ca_ext", "sha256");
+make_cert(Dir, Name, {root, Digest}) ->
+    self_signed(Dir, Name, "ca_ext", Digest);
 make_cert(Dir, Name, self_signed) ->
-    self_signed(Dir, Name, "leaf");
+    self_signed(Dir, Name, "leaf", "sha256");
 make_cert(Dir, Name, {signed, Issuer, Extensions, Validity}) ->
+    make_cert(Dir, Name, {signed, Issuer, Extensions, Validity, "sha256"});
+make_cert(Dir, Name, {signed, Issuer, Extensions, Validity, Digest}) ->
     N = atom_to_list(Name),
     I = atom_to_list(Issuer),
     new_key(Dir, N),
@@ -78,12 +131,13 @@ make_cert(Dir, Name, {signed, Issuer, Extensions, Validity}) ->
             end,
     openssl(Dir, ["ca", "-batch", "-config", "openssl.cnf", "-notext", "-rand_serial",
                   "-cert", I ++ ".pem", "-keyfile", I ++ ".key", "-in", N ++ ".csr",
-                  "-out", N ++ ".pem", "-extensions", atom_to_list(Extensions) | Dates]).
+                  "-md", Digest, "-out", N ++ ".pem", "-extensions", atom_to_list(Extensions)
+                  | Dates]).
 
-self_signed(Dir, Name, Extensions) ->
+self_signed(Dir, Name, Extensions, Digest) ->
     N = atom_to_list(Name),
     new_key(Dir, N),
-    openssl(Dir, ["req", "-x509", "-new", "-key", N ++ ".key", "-subj", subject(N),
+    openssl(Dir, ["req", "-x509", "-new", "-key", N ++ ".key", "-" ++ Digest, "-subj", subject(N),
                   "-days", "3650", "-config", "openssl.cnf", "-extensions", Extensions,
                   "-out", N ++ ".pem"]).
 

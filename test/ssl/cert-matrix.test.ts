@@ -118,6 +118,7 @@ beforeAll(async () => {
       join(repoRoot, "test", "ssl", "cert_matrix.erl"),
       join(repoRoot, "test", "conformance", "erl", "conf_ssl.erl"),
       join(repoRoot, "erlang_stub", "test", "ts_ssl_peers.erl"),
+      join(repoRoot, "erlang_stub", "test", "ts_ssl_certs.erl"),
     ],
     helperDir,
   );
@@ -139,7 +140,7 @@ beforeAll(async () => {
   }
   for (const [i, cell] of pkixCells.entries()) {
     const made = await erl.eval(`(fun() ->
-      Files = cert_matrix:pkix(${str(dir)}, "p${i}", #{opts => ${cell.opts}, intermediates => ${cell.intermediates}}),
+      Files = ts_ssl_certs:pkix_test_data(${str(dir)}, "p${i}", #{opts => ${cell.opts}, intermediates => ${cell.intermediates}}),
       persistent_term:put({matrix, ${str(cell.name)}}, Files),
       is_map(Files) orelse Files end)()`);
     expect(made.text, `${cell.name}: pkix_test_data/1`).toBe("true");

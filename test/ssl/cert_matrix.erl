@@ -1,51 +1,11 @@
-%% The certificate matrix's Erlang side (test/ssl/cert-matrix.test.ts): certificates made with
-%% public_key:pkix_test_data/1, and one cell run with a module under test, ts_ssl or OTP's own
-%% ssl through conf_ssl (test/conformance/erl/conf_ssl.erl), against native ssl as the peer.
+%% The certificate matrix's Erlang side (test/ssl/cert-matrix.test.ts): one cell run with a
+%% module under test, ts_ssl or OTP's own ssl through conf_ssl (test/conformance/erl/conf_ssl.erl),
+%% against native ssl as the peer.
 -module(cert_matrix).
 
--export([pkix/3, compare/3, cell/4]).
+-export([compare/3, cell/4]).
 
 -define(WAIT, 10000).
-
-%% Writes Name's PKI made by pkix_test_data/1 with Opts (its root, intermediates and peers
-%% each get them; [] keeps every default) into Dir: `Name-server.pem' and `Name-client.pem'
-%% (the leaf, then its intermediates), their keys `Name-server.key', `Name-client.key', and
-%% `Name-ca.pem' (both roots). Returns the cell's files as cell/4 takes them, or what
-%% pkix_test_data/1 raised.
-pkix(Dir, Name, #{opts := Opts, intermediates := N}) ->
-    Chain = #{root => Opts, intermediates => lists:duplicate(N, Opts), peer => Opts},
-    try public_key:pkix_test_data(#{server_chain => Chain, client_chain => Chain}) of
-        #{server_config := Server, client_config := Client} ->
-            File = fun(Suffix) -> filename:join(Dir, Name ++ Suffix) end,
-            Roots = [D || D <- proplists:get_value(cacerts, Server) ++ proplists:get_value(cacerts, Client),
-                          public_key:pkix_is_self_signed(D)],
-            ok = pem(File("-ca.pem"), [{'Certificate', D, not_encrypted} || D <- lists:usort(Roots)]),
-            lists:foreach(fun({Role, Config}) -> write_peer(File, Role, Config) end,
-                          [{"-server", Server}, {"-client", Client}]),
-            Files = fun(Role) -> [{certfile, File(Role ++ ".pem")}, {keyfile, File(Role ++ ".key")}] end,
-            #{ca => File("-ca.pem"), server => Files("-server"), client => Files("-client")}
-    catch
-        Class:Reason -> {not_made, Class, Reason}
-    end.
-
-%% The peer's certificate, then the intermediates that issued it (those of its own cacerts that
-%% are not self-signed and not the other side's), nearest first.
-write_peer(File, Role, Config) ->
-    Cert = proplists:get_value(cert, Config),
-    {KeyType, Key} = proplists:get_value(key, Config),
-    Chain = issuers(Cert, [D || D <- proplists:get_value(cacerts, Config),
-                                not public_key:pkix_is_self_signed(D)]),
-    ok = pem(File(Role ++ ".pem"), [{'Certificate', D, not_encrypted} || D <- [Cert | Chain]]),
-    ok = pem(File(Role ++ ".key"), [{KeyType, Key, not_encrypted}]).
-
-issuers(Cert, Candidates) ->
-    case [C || C <- Candidates, public_key:pkix_is_issuer(Cert, C)] of
-        [Issuer | _] -> [Issuer | issuers(Issuer, Candidates -- [Issuer])];
-        [] -> []
-    end.
-
-pem(File, Entries) ->
-    file:write_file(File, public_key:pem_encode(Entries)).
 
 %% The cell of Files in Role and Version, run with OTP's ssl first, then with ts_ssl:
 %% <<"Native|TsSsl">>, each outcome summarised.

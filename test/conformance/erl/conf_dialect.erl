@@ -92,6 +92,18 @@ rules() ->
                         is_socket(S) andalso
                             lists:member(R, [ecertfile, ekeyfile, ekeymismatch, ecacertfile])
                 end},
+     #{name => files_read_at_connect,
+       otp => "`connect` succeeds with a certificate or key file that cannot be used (the server "
+              "asks for no certificate); a CA file that cannot be read: "
+              "`{error, {options, {cacertfile, Path, {error, Posix}}}}`",
+       ts_ssl => "`connect` fails: `ecertfile`, `ekeyfile`, `ekeymismatch`, `ecacertfile`",
+       why => "3.9 loaded the files before connecting; the manual names these reasons for them.",
+       calls => [connect],
+       match => fun({ok, S}, {error, R}) ->
+                        is_socket(S) andalso lists:member(R, [ecertfile, ekeyfile, ekeymismatch]);
+                   ({error, {options, {cacertfile, _, {error, _}}}}, {error, ecacertfile}) ->
+                        true
+                end},
      #{name => verify_failure_reasons,
        otp => "`{error, {tls_alert, {Alert, Text}}}`: `certificate_expired` (expired or not yet "
               "valid), `bad_certificate` (self-signed), `unknown_ca` (unknown issuer, "

@@ -8,7 +8,8 @@
          bad_setopts_values/1,
          setopts_ssl_option/1, connection_refused/1, no_such_host/1, missing_certfile/1,
          corrupt_certfile/1, missing_keyfile/1, corrupt_keyfile/1, key_not_matching/1,
-         password_protected_key/1, wrong_password/1, missing_cacertfile/1, bad_ciphers/1,
+         password_protected_key/1, wrong_password/1, certificate_for_x25519_key/1,
+         missing_cacertfile/1, bad_ciphers/1,
          accept_on_connected_socket/1, ssl_accept_on_listen_socket/1,
          send_on_listen_socket/1, listen_without_certificate/1, non_tls_client/1,
          non_tls_server/1, not_a_socket/1, connect_to_bad_port/1, getopts_unknown_tag/1,
@@ -98,6 +99,11 @@ wrong_password(C) ->
     bad_server_files(C, [{certfile, conf:file(C, "server.pem")},
                          {keyfile, conf:file(C, "server_encrypted.key")},
                          {password, "not it"}]).
+
+%% A certificate for an X25519 key, which agrees keys and cannot sign: TLS has no use for it.
+certificate_for_x25519_key(C) ->
+    bad_server_files(C, [{certfile, conf:file(C, "x25519.pem")},
+                         {keyfile, conf:file(C, "x25519.key")}]).
 
 missing_cacertfile(C) ->
     bad_server_files(C, [{cacertfile, conf:file(C, "missing.pem")} | conf:server(C)]).
