@@ -133,6 +133,9 @@ export class SslSocket extends Endpoint {
   /** `recv/2,3` for `caller`. */
   recv(length: number, signal: AbortSignal | undefined, caller: Pid, request: Term): Promise<Term> {
     if (this.#state !== "open") fail(reason.ebadstate);
+    // Once {ssl_closed, S} has gone out there is nothing left to be active for: gen_tcp's recv
+    // after {tcp_closed, S} says closed, whatever `active` is.
+    if (this.#closedSent) return Promise.resolve(tuple(error, reason.closed));
     if (this.#active !== false) throw badcall(request);
     if (length > 0 && this.#options.get("packet") !== 0) fail(reason.einval);
     return new Promise<Term>((resolve) => {
