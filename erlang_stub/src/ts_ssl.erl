@@ -16,7 +16,7 @@
 -export([start/0, stop/0]).
 -export([accept/1, accept/2, ciphers/0, close/1, connect/3, connect/4, connection_info/1,
          controlling_process/2, format_error/1, getopts/2, listen/2, peercert/1, peercert/2,
-         peername/1, pid/1, recv/2, recv/3, seed/1, send/2, setopts/2, ssl_accept/1,
+         peername/1, pid/1, port/1, recv/2, recv/3, seed/1, send/2, setopts/2, ssl_accept/1,
          ssl_accept/2, sockname/1, transport_accept/1, transport_accept/2, version/0]).
 
 -export_type([sslsocket/0, options/0, option/0, socketoption/0, ssloption/0, packettype/0,
@@ -179,6 +179,15 @@ peername(Socket) ->
 -spec pid(Socket :: sslsocket()) -> pid().
 pid({sslsocket, _Id, Pid}) ->
     Pid.
+
+%% The manual's listen/2 sends the user here to learn the port chosen for port 0; sockname/1
+%% knows it.
+-spec port(Socket :: sslsocket()) -> {ok, Port :: inet:port_number()} | {error, reason()}.
+port(Socket) ->
+    case sockname(Socket) of
+        {ok, {_Address, Port}} -> {ok, Port};
+        {error, _} = Error -> Error
+    end.
 
 -spec recv(Socket :: sslsocket(), Length :: non_neg_integer()) ->
           {ok, Data :: bytes() | binary() | term()} | {error, reason()}.

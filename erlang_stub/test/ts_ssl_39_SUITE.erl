@@ -31,7 +31,7 @@ all() ->
     end.
 
 groups() ->
-    [{library, [], [ciphers_are_openssl_names, version_is_3_9, seed_takes_iodata]},
+    [{library, [], [ciphers_are_openssl_names, version_is_3_9, seed_takes_iodata, port_of_a_socket]},
      {options, [],
       [listen_defaults, connect_defaults, getopts_in_the_order_asked, backlog_option,
        nodelay_option, binary_is_mode_binary, listen_without_options, unknown_options,
@@ -99,6 +99,21 @@ seed_takes_iodata(_Config) ->
     ok = ts_ssl:seed(<<"some entropy">>),
     ok = ts_ssl:seed(["some", [$e], <<"ntropy">>]),
     {error, edata} = ts_ssl:seed(not_data).
+
+%% The manual's listen/2: after listening on port 0, port/1 tells the port chosen. It answers
+%% what inet:port/1 answers for a gen_tcp socket: the local port, of a connection too.
+port_of_a_socket(Config) ->
+    {ok, Listen} = ts_ssl:listen(0, server_options(Config)),
+    {ok, Port} = ts_ssl:port(Listen),
+    true = Port > 0,
+    {ok, {_, Port}} = ts_ssl:sockname(Listen),
+    {ok, Tcp} = gen_tcp:connect({127, 0, 0, 1}, Port, []),
+    {ok, TcpPort} = inet:port(Tcp),
+    {ok, S} = ts_ssl:transport_accept(Listen, ?WAIT),
+    {ok, {_, TcpPort}} = ts_ssl:peername(S),
+    {ok, Port} = ts_ssl:port(S),
+    ok = ts_ssl:close(Listen),
+    {error, closed} = ts_ssl:port(Listen).
 
 %%% Options and their defaults
 
