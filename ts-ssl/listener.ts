@@ -38,6 +38,10 @@ export class ListenSocket extends Endpoint {
   /** `listen/2` for `owner`: binds, loads the TLS settings, then makes the socket. */
   static async listen(table: SocketTable, owner: Pid, port: number, options: Options): Promise<ListenSocket> {
     const setup = tlsSetup(options, "server");
+    // `cachetimeout`: how long the sessions (TLS 1.3 tickets included) of this listener's
+    // connections may be resumed. node:tls takes it only from tls.Server, which sets it on the
+    // context as here.
+    (setup.context.context as { setSessionTimeout(seconds: number): void }).setSessionTimeout(options.get("cachetimeout") as number);
     const server = createServer({ pauseOnConnect: true, allowHalfOpen: false });
     const host = ipAddress(options.get("ip")!)!;
     await new Promise<void>((resolve, reject) => {

@@ -128,6 +128,13 @@ const specs: ReadonlyMap<string, Spec> = new Map<string, Spec>([
   ["password", { ...sslOption, value: stringValue }],
   ["cacertfile", { ...sslOption, value: pathValue }],
   ["ciphers", { ...sslOption, value: stringValue }],
+  // gen_tcp options that 3.9's own code took (node:net sets SO_REUSEADDR on every socket it
+  // binds: `false` cannot be honoured).
+  ["reuseaddr", { in: ["connect", "listen"], kinds: ["connect", "listen", "accept"], value: boolean, default: false_ }],
+  ["keepalive", { ...socketOption, value: boolean, default: false_ }],
+  // 3.9's session cache lifetime in seconds, up to what node:tls takes; by default OpenSSL's for
+  // TLS (2 hours). Only a server keeps sessions.
+  ["cachetimeout", { ...sslOption, value: (v) => natural(v, 0x7fffffff), default: 7200 }],
   // gen_tcp options that 3.9 refused and that we accept with gen_tcp's meaning.
   ["packet_size", { ...socketOption, value: (v) => natural(v, 0x7fffffff), default: 0 }],
   ["line_delimiter", { ...socketOption, value: (v) => natural(v, 255), default: 10 }],

@@ -115,7 +115,7 @@ export class SslSocket extends Endpoint {
       peerCert: peer?.raw,
     };
     tls.pause();
-    tls.setNoDelay(this.#options.get("nodelay") === true_);
+    this.#applyTcpOptions(this.#options);
     tls.on("error", (err) => this.#end(reasonOf(err, "transfer")));
     tls.on("end", () => this.#end(undefined));
     tls.on("close", () => this.#end(undefined));
@@ -334,10 +334,18 @@ export class SslSocket extends Endpoint {
     }
     this.#options = this.#options.merge(changes);
     this.#framer.setOptions(framingOptions(this.#options));
-    if (changes.has("nodelay")) this.#tls?.setNoDelay(this.#options.get("nodelay") === true_);
+    this.#applyTcpOptions(changes);
     this.#active = active;
     if (typeof active === "number" && active <= 0) this.#goPassive();
     this.#pump();
+  }
+
+  /** The TCP-level options among `given`, set on the connection (node:tls passes them down). */
+  #applyTcpOptions(given: Options): void {
+    const tls = this.#tls;
+    if (tls === undefined) return;
+    if (given.has("nodelay")) tls.setNoDelay(this.#options.get("nodelay") === true_);
+    if (given.has("keepalive")) tls.setKeepAlive(this.#options.get("keepalive") === true_);
   }
 
   getopts(tags: Term): Term[] {

@@ -240,6 +240,14 @@ rules() ->
                    ({{ssl_error, S, {invalid_packet, _}}, no_message},
                     {{ssl_error, S, emsgsize}, {ssl_closed, S}}) -> true
                 end},
+     #{name => reuseaddr_always,
+       otp => "`listen` with `{reuseaddr, false}` on a port that a closed connection still holds "
+              "(TIME_WAIT): `{error, eaddrinuse}`",
+       ts_ssl => "the listen socket is made",
+       why => "Not a 3.9 difference: node:net sets SO_REUSEADDR on every socket it binds, so "
+              "`{reuseaddr, false}` cannot be honoured (`{reuseaddr, true}` is gen_tcp's).",
+       calls => [listen_without_reuseaddr],
+       match => fun({error, eaddrinuse}, listening) -> true end},
      #{name => gone_in_modern_otp,
        otp => "`pid/1`, `seed/1`, `ciphers/0`, `version/0`, `peercert/2`: `undef`",
        ts_ssl => "the manual's answers: a pid, `ok`, `{ok, \"CIPHER:...\"}`, "

@@ -1,0 +1,84 @@
+%% The gen_tcp options of the socket under the TLS connection that ssl 3.9's code took:
+%% `reuseaddr' and `keepalive', each seen at work (a port held by a connection in TIME_WAIT; the
+%% kernel's keepalive timer on the connection), with gen_tcp noted beside where it says more.
+-module(sc_socket_options).
+
+-include("conf.hrl").
+
+-export([reuseaddr/1, keepalive/1]).
+
+%% listen/2 on a port that the connection which just closed there still holds (TIME_WAIT, on
+%% the side that closed first): refused without reuseaddr, made with it. (Linux lets a socket
+%% share the port only when the one holding it had reuseaddr too: the first listen socket has.)
+reuseaddr(#{mod := M} = C) ->
+    {ok, L} = M:listen(0, [{ip, conf:loopback()}, {reuseaddr, true}, {active, false}
+                           | conf:server(C)]),
+    Port = conf:port(M, L),
+    Client = conf:connecting(M, "localhost", Port, [{active, false}]),
+    {ok, S} = M:accept(L, ?WAIT),
+    {ok, Cs} = conf:await(Client),
+    ok = M:close(L),
+    ok = M:close(S),
+    ?note(client_sees, M:recv(Cs, 0, ?WAIT)),
+    ok = M:close(Cs),
+    conf:pause(),
+    ?note(listen_without_reuseaddr, listen_again(M, C, Port, false)),
+    ?note(listen_with_reuseaddr, listen_again(M, C, Port, true)),
+    TcpPort = tcp_time_wait(),
+    ?note(gen_tcp_without_reuseaddr, tcp_listen_again(TcpPort, false)),
+    ?note(gen_tcp_with_reuseaddr, tcp_listen_again(TcpPort, true)).
+
+listen_again(M, C, Port, Reuse) ->
+    case M:listen(Port, [{ip, conf:loopback()}, {reuseaddr, Reuse} | conf:server(C)]) of
+        {ok, L} ->
+            {ok, [{reuseaddr, Reuse}]} = M:getopts(L, [reuseaddr]),
+            ok = M:close(L),
+            listening;
+        Error ->
+            Error
+    end.
+
+%% A port in TIME_WAIT after a gen_tcp connection that its server closed first.
+tcp_time_wait() ->
+    {Listen, Port} = conf:tcp_listen([{reuseaddr, true}]),
+    Client = conf:tcp_connect(Port),
+    Server = conf:tcp_accept(Listen),
+    ok = gen_tcp:close(Listen),
+    ok = gen_tcp:close(Server),
+    {error, closed} = gen_tcp:recv(Client, 0, ?WAIT),
+    ok = gen_tcp:close(Client),
+    conf:pause(),
+    Port.
+
+tcp_listen_again(Port, Reuse) ->
+    case gen_tcp:listen(Port, [{ip, conf:loopback()}, {reuseaddr, Reuse}]) of
+        {ok, L} -> ok = gen_tcp:close(L), listening;
+        Error -> Error
+    end.
+
+%% keepalive on both ends (the accepted socket has it from its listen socket), then off on one.
+keepalive(#{mod := M} = C) ->
+    {Client, Server} = conf:pair(C, [{keepalive, true}]),
+    ?note(getopts, M:getopts(Client, [keepalive])),
+    ?note(getopts_accepted, M:getopts(Server, [keepalive])),
+    ?note(client_timer, keepalive_timer(M, Client)),
+    ?note(server_timer, keepalive_timer(M, Server)),
+    ?note(setopts, M:setopts(Client, [{keepalive, false}])),
+    ?note(getopts_after, M:getopts(Client, [keepalive])),
+    ?note(client_timer_after, keepalive_timer(M, Client)).
+
+%% Whether the kernel keeps a keepalive timer on the TCP connection of S (`ss' sees the
+%% connections of every process, the bridge's too). ss shows one timer per connection, and a
+%% retransmission or delayed-ack timer hides the keepalive one while it runs: looked at again.
+keepalive_timer(M, S) ->
+    {ok, {_, Port}} = M:sockname(S),
+    timer_shown(integer_to_list(Port), 10).
+
+timer_shown(_Port, 0) ->
+    false;
+timer_shown(Port, Tries) ->
+    Line = os:cmd("ss -tnoH state established '( sport = :" ++ Port ++ " )'"),
+    case string:find(Line, "timer:(keepalive") of
+        nomatch -> conf:pause(), timer_shown(Port, Tries - 1);
+        _ -> true
+    end.
