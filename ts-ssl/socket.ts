@@ -177,6 +177,9 @@ export class SslSocket extends Endpoint {
         } else {
           const r = this.#recvs[0];
           if (r === undefined) break;
+          // A recv(S, N > 0) that a setopts to a packet type overtook waits, and times out, as
+          // gen_tcp's does: a packet is not N bytes. The next recv(S, 0) gets the packet.
+          if (r.length > 0 && this.#framer.options.packet !== "raw") break;
           const packet = this.#framer.take(r.length);
           if (packet === undefined) break;
           this.#recvs.shift();

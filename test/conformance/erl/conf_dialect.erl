@@ -199,6 +199,14 @@ rules() ->
               "gen_tcp answers einval.",
        calls => [recv],
        match => fun({error, timeout}, {error, einval}) -> true end},
+     #{name => recv_length_across_setopts,
+       otp => "a `recv(S, N > 0)` that waits while `setopts` sets a packet type is answered "
+              "with the next packet; the `recv(S, 0)` after it waits",
+       ts_ssl => "the waiting recv times out (`{error, timeout}`); the `recv(S, 0)` after it "
+                 "gets the packet",
+       why => "What gen_tcp, under 3.9's TLS, does: a recv of N bytes is not a recv of a packet.",
+       calls => [recv_across_setopts],
+       match => fun({{ok, P}, {error, timeout}}, {{error, timeout}, {ok, P}}) -> true end},
      #{name => send_not_iodata,
        otp => "`send(S, NotIodata)` raises `badarg`",
        ts_ssl => "`{error, einval}`",
