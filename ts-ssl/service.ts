@@ -16,7 +16,6 @@ import { tlsSetup } from "./context.js";
 import { within } from "./deadline.js";
 import { Endpoint, isSocketTerm, SocketTable } from "./endpoint.js";
 import { badcall, fail, reason, SslError } from "./errors.js";
-import { connectTls } from "./handshake.js";
 import { ListenSocket } from "./listener.js";
 import { Options } from "./options.js";
 import { SslSocket } from "./socket.js";
@@ -45,14 +44,8 @@ const handlers: ReadonlyMap<string, Handler> = new Map<string, Handler>([
       const setup = tlsSetup(options, "client");
       const local = options.has("ip") ? ipAddress(options.get("ip")!) : undefined;
       const localPort = options.get("port") as number;
-      const tls = await within(t, (signal) =>
-        connectTls(
-          { host: target, port: remotePort, localAddress: local, localPort: localPort === 0 ? undefined : localPort },
-          setup,
-          signal,
-        ),
-      );
-      return okSocket(SslSocket.connected(s.sockets, from.pid, tls, options));
+      const to = { host: target, port: remotePort, localAddress: local, localPort: localPort === 0 ? undefined : localPort };
+      return okSocket(await within(t, (signal) => SslSocket.connect(s.sockets, from.pid, to, setup, options, signal)));
     },
   ],
   [
