@@ -46,7 +46,8 @@ export class ListenSocket extends Endpoint {
     const host = ipAddress(options.get("ip")!)!;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen({ port, host, backlog: options.get("backlog") as number }, () => {
+      // The kernel's queue is left at node:net's default: `backlog` bounds our own (#arrived).
+      server.listen({ port, host }, () => {
         server.off("error", reject);
         resolve();
       });
@@ -91,8 +92,20 @@ export class ListenSocket extends Endpoint {
     });
   }
 
+  /**
+   * Connections nobody has taken are kept as the kernel's accept queue would keep them for
+   * `{backlog, N}`: Linux holds N + 1. node:net accepts every connection the kernel queues and
+   * cannot leave them there, so one past that is reset (what Linux does on overflow with
+   * net.ipv4.tcp_abort_on_overflow) rather than left to wait for its SYN to be answered. The
+   * kernel's own queue is larger, so that every connection past ours is reset alike, however
+   * quickly they come.
+   */
   #arrived(socket: Socket): void {
     socket.on("error", () => {});
+    if (this.#waiters.length === 0 && this.#queue.length > (this.#options.get("backlog") as number)) {
+      socket.resetAndDestroy();
+      return;
+    }
     socket.once("close", () => {
       const i = this.#queue.indexOf(socket);
       if (i >= 0) this.#queue.splice(i, 1);

@@ -248,6 +248,16 @@ rules() ->
                    ({{ssl_error, S, {invalid_packet, _}}, no_message},
                     {{ssl_error, S, emsgsize}, {ssl_closed, S}}) -> true
                 end},
+     #{name => backlog_overflow_reset,
+       otp => "connections past the listen queue of `{backlog, N}` (Linux: N + 1) wait for the "
+              "server's answer to their SYN (here: connect's `{error, timeout}`)",
+       ts_ssl => "as many are kept; the others connect and are reset at once",
+       why => "Not a 3.9 difference: node:net accepts every connection the kernel queues and "
+              "cannot leave them in its queue; resetting those past it is what Linux does on "
+              "overflow with net.ipv4.tcp_abort_on_overflow.",
+       calls => [connects],
+       match => fun([{kept, K}, {reset, 0}, {timeout, N}], [{kept, K}, {reset, N}, {timeout, 0}])
+                      -> N > 0 end},
      #{name => reuseaddr_always,
        otp => "`listen` with `{reuseaddr, false}` on a port that a closed connection still holds "
               "(TIME_WAIT): `{error, eaddrinuse}`",

@@ -1,11 +1,43 @@
-%% The gen_tcp options of the socket under the TLS connection that ssl 3.9's code took:
-%% `reuseaddr' and `keepalive', each seen at work (a port held by a connection in TIME_WAIT; the
-%% kernel's keepalive timer on the connection), with gen_tcp noted beside where it says more.
+%% The gen_tcp options of the socket under the TLS connection: `backlog', and `reuseaddr' and
+%% `keepalive' (which ssl 3.9's code took), each seen at work (connections left waiting; a port
+%% held by a connection in TIME_WAIT; the kernel's keepalive timer), with gen_tcp noted beside
+%% where it says more.
 -module(sc_socket_options).
 
 -include("conf.hrl").
 
--export([reuseaddr/1, keepalive/1]).
+-export([backlog/1, reuseaddr/1, keepalive/1]).
+
+%% {backlog, 1} and nobody accepting: ten TCP connects one after the other. The listen queue
+%% keeps some (Linux: backlog + 1), which are accepted later; the others are not kept.
+backlog(#{mod := M} = C) ->
+    {ok, L} = M:listen(0, [{ip, conf:loopback()}, {backlog, 1} | conf:server(C)]),
+    ?note(connects, connects(conf:port(M, L), 10)),
+    ?note(accepted, [element(1, M:transport_accept(L, ?WAIT)) || _ <- [1, 2]]),
+    ?note(no_more, M:transport_accept(L, 100)),
+    {TcpListen, TcpPort} = conf:tcp_listen([{backlog, 1}]),
+    ?note(gen_tcp_connects, connects(TcpPort, 10)),
+    ok = gen_tcp:close(TcpListen).
+
+%% How many of N connects were kept (connected, and still open a moment later), reset (connected,
+%% then closed by the server) or left waiting (timeout: the kernel answers a SYN it dropped for a
+%% full queue only by the client's retry, a second later). The sockets stay open meanwhile.
+connects(Port, N) ->
+    Results = [gen_tcp:connect(conf:loopback(), Port, [binary, {active, false}], 300)
+               || _ <- lists:seq(1, N)],
+    conf:pause(),
+    Outcomes = [outcome(R) || R <- Results],
+    [{What, length([O || O <- Outcomes, O =:= What])} || What <- [kept, reset, timeout]].
+
+outcome({ok, S}) ->
+    case gen_tcp:recv(S, 0, 100) of
+        {error, timeout} -> kept;
+        {error, _} -> reset
+    end;
+outcome({error, timeout}) ->
+    timeout;
+outcome({error, _}) ->
+    reset.
 
 %% listen/2 on a port that the connection which just closed there still holds (TIME_WAIT, on
 %% the side that closed first): refused without reuseaddr, made with it. (Linux lets a socket
