@@ -69,7 +69,16 @@ longest_recv(#{mod := M} = C) ->
     ok = M:send(Client, "late"),
     ok = gen_tcp:send(TcpClient, "late"),
     ?note(recv, conf:await(Recv)),
-    ?note(gen_tcp_recv, conf:await(TcpRecv)).
+    ?note(gen_tcp_recv, conf:await(TcpRecv)),
+    %% Waiting again, and cut by the peer's close.
+    Again = conf:async(fun() -> M:recv(Server, 0, ?LONGEST) end),
+    TcpAgain = conf:async(fun() -> gen_tcp:recv(TcpServer, 0, ?LONGEST) end),
+    conf:pause(),
+    ?note(recv_again_waits, conf:still_waiting(Again)),
+    ok = M:close(Client),
+    ok = gen_tcp:close(TcpClient),
+    ?note(recv_again, conf:await(Again)),
+    ?note(gen_tcp_recv_again, conf:await(TcpAgain)).
 
 longest_transport_accept(#{mod := M} = C) ->
     {ok, L} = M:listen(0, conf:server(C)),
