@@ -259,8 +259,8 @@ rules() ->
        match => fun([{kept, K}, {reset, 0}, {timeout, N}], [{kept, K}, {reset, N}, {timeout, 0}])
                       -> N > 0 end},
      #{name => reuseaddr_always,
-       otp => "`listen` with `{reuseaddr, false}` on a port that a closed connection still holds "
-              "(TIME_WAIT): `{error, eaddrinuse}`",
+       otp => "`listen` with `{reuseaddr, false}` on a port that a connection (of a listen "
+              "socket since closed) still holds: `{error, eaddrinuse}`",
        ts_ssl => "the listen socket is made",
        why => "Not a 3.9 difference: node:net sets SO_REUSEADDR on every socket it binds, so "
               "`{reuseaddr, false}` cannot be honoured (`{reuseaddr, true}` is gen_tcp's).",
