@@ -32,10 +32,10 @@
 -type socketoption() :: {mode, list} | {mode, binary} | binary | list
                       | {packet, packettype()} | {header, integer()} | {nodelay, boolean()}
                       | {active, activetype()} | {backlog, integer()} | {ip, ipaddress()}
-                      | {port, integer()}.
+                      | {port, integer()} | {reuseaddr, boolean()} | {keepalive, boolean()}.
 -type ssloption() :: {verify, code()} | {depth, depth()} | {certfile, path()}
                    | {keyfile, path()} | {password, string()} | {cacertfile, path()}
-                   | {ciphers, string()}.
+                   | {ciphers, string()} | {cachetimeout, non_neg_integer()}.
 -type newer_option() :: {verify, verify_none | verify_peer} | {fail_if_no_peer_cert, boolean()}
                       | {server_name_indication, hostname() | disable}
                       | {versions, [protocol()]} | {packet_size, non_neg_integer()}
