@@ -1,6 +1,6 @@
 /**
- * What every ssl socket is on the bridge (DESIGN.md, Sockets): a term `{sslsocket, Id, Pid}`
- * and a bridge process `Pid` that stands for it, linked to the socket's owner.
+ * What every ssl socket is on the bridge: a term `{sslsocket, Id, Pid}` and a bridge process
+ * `Pid` that stands for it, linked to the socket's owner.
  *
  * - The owner's exit closes the socket (the process traps exits and ends normally, as 3.9's
  *   broker did).
@@ -95,8 +95,8 @@ export abstract class Endpoint {
   }
 
   /**
-   * Links the socket to its owner: the last step of a subclass's constructor, since a link to
-   * an owner that is already gone may close the socket at once.
+   * Links the socket to its owner, once the subclass has made the socket (a link to an owner
+   * that is already gone may close it at once); a socket made by `connect` only once connected.
    */
   protected linkOwner(): void {
     this.process.link(this.#owner);
@@ -139,8 +139,9 @@ export abstract class Endpoint {
 
   /**
    * Calls `gone` if `caller` exits before the returned function is called. A call that waits
-   * (recv, transport_accept) watches its caller, so that a caller that died does not take the
-   * next packet or connection, as a gen_tcp call dies with its caller.
+   * (recv, transport_accept, connect's handshake) watches its caller, so that a caller that died
+   * does not take the next packet or connection, nor keep a connection it was making, as a
+   * gen_tcp call dies with its caller.
    */
   protected watch(caller: Pid, gone: () => void): () => void {
     const watch = { ref: this.process.monitor(caller), gone };

@@ -4,9 +4,10 @@
  * `{verify, 0|1|2}` and `{depth, D}` ask. node:tls is told to accept any certificate: its own
  * checks know no depth, check host names (3.9 did not) and would refuse what 3.9 forgave.
  *
- * Failures are SslErrors: `timeout` when the signal fires, the certificate reasons of errors.ts,
- * `esslerrssl` for a fatal alert from the peer, else `esslconnect` / `esslaccept`; POSIX reasons
- * (`econnrefused`, `nxdomain`, ...) while connecting. The TLS socket is destroyed on failure.
+ * Failures are SslErrors: the signal's reason when it fires (`timeout`, or `closed` for a socket
+ * closed meanwhile), the certificate reasons of errors.ts, `esslerrssl` for a fatal alert from the
+ * peer, else `esslconnect` / `esslaccept`; POSIX reasons (`econnrefused`, `nxdomain`, ...) while
+ * connecting. The TLS socket is destroyed on failure.
  */
 import { X509Certificate } from "node:crypto";
 import { isIPv6, type Socket } from "node:net";
@@ -91,7 +92,8 @@ function settle(
       }
     };
     const onClose = () => finish(new SslError(handshakeReason(phase), "closed during handshake"));
-    const onAbort = () => finish(new SslError(reason.timeout));
+    // The signal says why: the call's deadline (timeout), or the socket closed (closed).
+    const onAbort = () => finish(signal?.reason instanceof SslError ? signal.reason : new SslError(reason.timeout));
     // An 'error' listener stays for the socket's whole life: an unheard 'error' event would throw.
     socket.on("error", () => {});
     socket.once(doneEvent, onDone);

@@ -38,11 +38,16 @@ export class ListenSocket extends Endpoint {
   /** `listen/2` for `owner`: binds, loads the TLS settings, then makes the socket. */
   static async listen(table: SocketTable, owner: Pid, port: number, options: Options): Promise<ListenSocket> {
     const setup = tlsSetup(options, "server");
+    // `cachetimeout`: how long the sessions (TLS 1.3 tickets included) of this listener's
+    // connections may be resumed. node:tls takes it only from tls.Server, which sets it on the
+    // context as here.
+    (setup.context.context as { setSessionTimeout(seconds: number): void }).setSessionTimeout(options.get("cachetimeout") as number);
     const server = createServer({ pauseOnConnect: true, allowHalfOpen: false });
     const host = ipAddress(options.get("ip")!)!;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen({ port, host, backlog: options.get("backlog") as number }, () => {
+      // The kernel's queue is left at node:net's default: `backlog` bounds our own (#arrived).
+      server.listen({ port, host }, () => {
         server.off("error", reject);
         resolve();
       });
@@ -87,8 +92,20 @@ export class ListenSocket extends Endpoint {
     });
   }
 
+  /**
+   * Connections nobody has taken are kept as the kernel's accept queue would keep them for
+   * `{backlog, N}`: Linux holds N + 1. node:net accepts every connection the kernel queues and
+   * cannot leave them there, so one past that is reset (what Linux does on overflow with
+   * net.ipv4.tcp_abort_on_overflow) rather than left to wait for its SYN to be answered. The
+   * kernel's own queue is larger, so that every connection past ours is reset alike, however
+   * quickly they come.
+   */
   #arrived(socket: Socket): void {
     socket.on("error", () => {});
+    if (this.#waiters.length === 0 && this.#queue.length > (this.#options.get("backlog") as number)) {
+      socket.resetAndDestroy();
+      return;
+    }
     socket.once("close", () => {
       const i = this.#queue.indexOf(socket);
       if (i >= 0) this.#queue.splice(i, 1);

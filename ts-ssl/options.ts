@@ -1,7 +1,8 @@
 /**
- * The options of ssl 3.9 (manual, COMMON DATA TYPES), with the newer OTP ones DESIGN.md accepts
- * as a superset: one table saying, for each tag, where it applies, what values it takes and its
- * default. An option list is checked whole; one bad option makes the call `{error, eoptions}`.
+ * The options of ssl 3.9 (manual, COMMON DATA TYPES), with the newer OTP ones accepted as a
+ * superset (README.md, departures): one table saying, for each tag, where it applies, what
+ * values it takes and its default. An option list is checked whole; one bad option makes the
+ * call `{error, eoptions}`.
  *
  * Values are kept as the Erlang terms `getopts/2` gives back (normalised: `binary` is
  * `{mode, binary}`, `{packet, raw}` is `{packet, 0}`, a file option is `{certfile, Path}`); the
@@ -82,7 +83,7 @@ function pathValue(v: Term): Term | undefined {
 
 export type TlsVersion = "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3";
 
-/** Protocol atoms (DESIGN.md) <-> node:tls's version names, oldest first. */
+/** Protocol atoms (as `connection_info/1` names them) <-> node:tls's version names, oldest first. */
 export const protocols: ReadonlyMap<Atom, TlsVersion> = new Map([
   [atom("tlsv1"), "TLSv1"],
   [atom("tlsv1.1"), "TLSv1.1"],
@@ -128,6 +129,13 @@ const specs: ReadonlyMap<string, Spec> = new Map<string, Spec>([
   ["password", { ...sslOption, value: stringValue }],
   ["cacertfile", { ...sslOption, value: pathValue }],
   ["ciphers", { ...sslOption, value: stringValue }],
+  // gen_tcp options that 3.9's own code took (node:net sets SO_REUSEADDR on every socket it
+  // binds: `false` cannot be honoured).
+  ["reuseaddr", { in: ["connect", "listen"], kinds: ["connect", "listen", "accept"], value: boolean, default: false_ }],
+  ["keepalive", { ...socketOption, value: boolean, default: false_ }],
+  // 3.9's session cache lifetime in seconds, up to what node:tls takes; by default OpenSSL's for
+  // TLS (2 hours). Only a server keeps sessions.
+  ["cachetimeout", { ...sslOption, value: (v) => natural(v, 0x7fffffff), default: 7200 }],
   // gen_tcp options that 3.9 refused and that we accept with gen_tcp's meaning.
   ["packet_size", { ...socketOption, value: (v) => natural(v, 0x7fffffff), default: 0 }],
   ["line_delimiter", { ...socketOption, value: (v) => natural(v, 255), default: 10 }],

@@ -9,7 +9,7 @@ import { reply, serveCalls } from "../bridge/gen-server.js";
 import { atom } from "../etf/terms.js";
 import { SslService } from "./service.js";
 
-/** The registered name ts_ssl calls (DESIGN.md, Names). */
+/** The registered name ts_ssl calls on the bridge node. */
 export const SERVER_NAME = atom("ts_ssl_bridge");
 
 export interface SslServer {

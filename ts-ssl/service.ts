@@ -11,11 +11,11 @@ import { getCiphers } from "node:tls";
 import type { From, Node } from "../bridge/api.js";
 import { formatTerm } from "../etf/format.js";
 import { Atom, charlist, error, listElements, ok, Pid, tuple, Tuple, type Term } from "../etf/terms.js";
-import { host, iodata, ipAddress, natural, port, timeout, type Timeout } from "./args.js";
+import { host, iodata, ipAddress, natural, port, timeout } from "./args.js";
 import { tlsSetup } from "./context.js";
+import { within } from "./deadline.js";
 import { Endpoint, isSocketTerm, SocketTable } from "./endpoint.js";
 import { badcall, fail, fileReasons, reason, SslError } from "./errors.js";
-import { connectTls } from "./handshake.js";
 import { ListenSocket } from "./listener.js";
 import { Options } from "./options.js";
 import { SslSocket } from "./socket.js";
@@ -24,10 +24,6 @@ import { SslSocket } from "./socket.js";
 export const SSL_VSN = "3.9";
 
 type Handler = (service: SslService, args: Term[], from: From, request: Term) => Term | Promise<Term>;
-
-function signalFor(t: Timeout): AbortSignal | undefined {
-  return t === "infinity" ? undefined : AbortSignal.timeout(t);
-}
 
 function arg<T>(value: T | undefined): T {
   if (value === undefined) fail(reason.einval);
@@ -44,16 +40,12 @@ const handlers: ReadonlyMap<string, Handler> = new Map<string, Handler>([
       const options = Options.parse(optionList!, "connect");
       const target = arg(host(address!));
       const remotePort = arg(port(portNumber));
-      const signal = signalFor(arg(timeout(time)));
+      const t = arg(timeout(time));
       const setup = tlsSetup(options, "client");
       const local = options.has("ip") ? ipAddress(options.get("ip")!) : undefined;
       const localPort = options.get("port") as number;
-      const tls = await connectTls(
-        { host: target, port: remotePort, localAddress: local, localPort: localPort === 0 ? undefined : localPort },
-        setup,
-        signal,
-      );
-      return okSocket(SslSocket.connected(s.sockets, from.pid, tls, options));
+      const to = { host: target, port: remotePort, localAddress: local, localPort: localPort === 0 ? undefined : localPort };
+      return okSocket(await within(t, (signal) => SslSocket.connect(s.sockets, from.pid, to, setup, options, signal)));
     },
   ],
   [
@@ -68,24 +60,30 @@ const handlers: ReadonlyMap<string, Handler> = new Map<string, Handler>([
     "transport_accept/2",
     async (s, [socket, time], from) => {
       const listener = s.listener(socket!);
-      return okSocket(await listener.transportAccept(from.pid, signalFor(arg(timeout(time)))));
+      const t = arg(timeout(time));
+      return okSocket(await within(t, (signal) => listener.transportAccept(from.pid, signal)));
     },
   ],
   [
     "ssl_accept/2",
     async (s, [socket, time]) => {
-      const signal = signalFor(arg(timeout(time)));
-      await s.connection(socket!, reason.ebadstate).sslAccept(signal);
+      const t = arg(timeout(time));
+      const accepting = s.connection(socket!, reason.ebadstate);
+      await within(t, (signal) => accepting.sslAccept(signal));
       return ok;
     },
   ],
   [
     "accept/2",
     async (s, [socket, time], from) => {
-      const signal = signalFor(arg(timeout(time)));
-      const accepted = await s.listener(socket!).transportAccept(from.pid, signal);
-      await accepted.sslAccept(signal);
-      return okSocket(accepted);
+      const t = arg(timeout(time));
+      const listener = s.listener(socket!);
+      // One Timeout for both steps, as 3.9's accept/2.
+      return within(t, async (signal) => {
+        const accepted = await listener.transportAccept(from.pid, signal);
+        await accepted.sslAccept(signal);
+        return okSocket(accepted);
+      });
     },
   ],
   [
@@ -100,7 +98,8 @@ const handlers: ReadonlyMap<string, Handler> = new Map<string, Handler>([
     "recv/3",
     (s, [socket, length, time], from, request) => {
       const conn = s.connection(socket!);
-      return conn.recv(arg(natural(length)), signalFor(arg(timeout(time))), from.pid, request);
+      const n = arg(natural(length));
+      return within(arg(timeout(time)), (signal) => conn.recv(n, signal, from.pid, request));
     },
   ],
   [

@@ -19,8 +19,8 @@ import { atom, charlist, error, ok, true_, tuple, type Pid, type Term } from "..
 import { ipTuple } from "./args.js";
 import type { TlsSetup } from "./context.js";
 import { Endpoint, type SocketTable } from "./endpoint.js";
-import { badcall, fail, reason, reasonOf } from "./errors.js";
-import { acceptTls } from "./handshake.js";
+import { badcall, fail, reason, reasonOf, SslError } from "./errors.js";
+import { acceptTls, connectTls, type ConnectTarget } from "./handshake.js";
 import { ACTIVE_MAX, activeOf, activeTerm, framingOptions, Options, protocols, type Active, type SocketKind } from "./options.js";
 import { Framer, framePacket, FramingError } from "./packet/framer.js";
 
@@ -56,6 +56,8 @@ export class SslSocket extends Endpoint {
   #waitingForDrain = false;
   #corked = false;
   readonly #pendingSends = new Set<(reply: Term) => void>();
+  /** Aborts the handshake of `connect` when the socket closes before it is done. */
+  #abandon: AbortController | undefined;
   /** What the handshake settled, kept for after the connection is gone. */
   #session: { protocol: Term | undefined; cipher: string | undefined; peerCert: Buffer | undefined } | undefined;
 
@@ -66,20 +68,49 @@ export class SslSocket extends Endpoint {
     this.#options = options;
     this.#framer = new Framer(framingOptions(options));
     this.#active = activeOf(options);
-    this.linkOwner();
   }
 
-  /** A client socket whose handshake is done. */
-  static connected(table: SocketTable, owner: Pid, tls: TLSSocket, options: Options): SslSocket {
-    const s = new SslSocket(table, owner, "connect", options, "open");
-    if (s.open) s.#start(tls);
-    else tls.destroy();
-    return s;
+  /**
+   * `connect/3,4` for `owner`. While the handshake runs the caller is watched, not linked: its
+   * exit abandons the handshake and closes the TCP connection (as a call into gen_tcp dies with
+   * its caller), and a connect that fails leaves no exit signal for a caller that traps exits.
+   */
+  static async connect(
+    table: SocketTable,
+    owner: Pid,
+    target: ConnectTarget,
+    setup: TlsSetup,
+    options: Options,
+    signal: AbortSignal | undefined,
+  ): Promise<SslSocket> {
+    const s = new SslSocket(table, owner, "connect", options, "handshaking");
+    const abandon = new AbortController();
+    s.#abandon = abandon;
+    const unwatch = s.watch(owner, () => s.close());
+    try {
+      const tls = await connectTls(target, setup, signal === undefined ? abandon.signal : AbortSignal.any([signal, abandon.signal]));
+      s.#abandon = undefined;
+      // Linked from now on; an owner that is already gone closes the socket at once.
+      if (s.open) s.linkOwner();
+      if (!s.open) {
+        tls.destroy();
+        fail(reason.closed);
+      }
+      s.#state = "open";
+      s.#start(tls);
+      return s;
+    } catch (err) {
+      s.close();
+      throw err;
+    } finally {
+      unwatch();
+    }
   }
 
   /** `transport_accept/1,2`: a TCP connection; TLS starts at `ssl_accept`. */
   static accepted(table: SocketTable, owner: Pid, raw: Socket, options: Options, setup: TlsSetup): SslSocket {
     const s = new SslSocket(table, owner, "accept", options, "accepted");
+    s.linkOwner();
     s.#raw = raw;
     s.#setup = setup;
     raw.on("error", () => {});
@@ -115,7 +146,7 @@ export class SslSocket extends Endpoint {
       peerCert: peer?.raw,
     };
     tls.pause();
-    tls.setNoDelay(this.#options.get("nodelay") === true_);
+    this.#applyTcpOptions(this.#options);
     tls.on("error", (err) => this.#end(reasonOf(err, "transfer")));
     tls.on("end", () => this.#end(undefined));
     tls.on("close", () => this.#end(undefined));
@@ -133,6 +164,9 @@ export class SslSocket extends Endpoint {
   /** `recv/2,3` for `caller`. */
   recv(length: number, signal: AbortSignal | undefined, caller: Pid, request: Term): Promise<Term> {
     if (this.#state !== "open") fail(reason.ebadstate);
+    // Once {ssl_closed, S} has gone out there is nothing left to be active for: gen_tcp's recv
+    // after {tcp_closed, S} says closed, whatever `active` is.
+    if (this.#closedSent) return Promise.resolve(tuple(error, reason.closed));
     if (this.#active !== false) throw badcall(request);
     if (length > 0 && this.#options.get("packet") !== 0) fail(reason.einval);
     return new Promise<Term>((resolve) => {
@@ -174,6 +208,9 @@ export class SslSocket extends Endpoint {
         } else {
           const r = this.#recvs[0];
           if (r === undefined) break;
+          // A recv(S, N > 0) that a setopts to a packet type overtook waits, and times out, as
+          // gen_tcp's does: a packet is not N bytes. The next recv(S, 0) gets the packet.
+          if (r.length > 0 && this.#framer.options.packet !== "raw") break;
           const packet = this.#framer.take(r.length);
           if (packet === undefined) break;
           this.#recvs.shift();
@@ -331,10 +368,18 @@ export class SslSocket extends Endpoint {
     }
     this.#options = this.#options.merge(changes);
     this.#framer.setOptions(framingOptions(this.#options));
-    if (changes.has("nodelay")) this.#tls?.setNoDelay(this.#options.get("nodelay") === true_);
+    this.#applyTcpOptions(changes);
     this.#active = active;
     if (typeof active === "number" && active <= 0) this.#goPassive();
     this.#pump();
+  }
+
+  /** The TCP-level options among `given`, set on the connection (node:tls passes them down). */
+  #applyTcpOptions(given: Options): void {
+    const tls = this.#tls;
+    if (tls === undefined) return;
+    if (given.has("nodelay")) tls.setNoDelay(this.#options.get("nodelay") === true_);
+    if (given.has("keepalive")) tls.setKeepAlive(this.#options.get("keepalive") === true_);
   }
 
   getopts(tags: Term): Term[] {
@@ -378,6 +423,7 @@ export class SslSocket extends Endpoint {
   }
 
   protected release(): void {
+    this.#abandon?.abort(new SslError(reason.closed, "closed during handshake"));
     for (const r of this.#recvs.splice(0)) r.done(tuple(error, reason.closed));
     this.#failSends();
     // The peer sees a TLS close (close_notify, then FIN) after what was written so far.

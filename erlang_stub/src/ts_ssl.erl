@@ -16,14 +16,14 @@
 -export([start/0, stop/0]).
 -export([accept/1, accept/2, ciphers/0, close/1, connect/3, connect/4, connection_info/1,
          controlling_process/2, format_error/1, getopts/2, listen/2, peercert/1, peercert/2,
-         peername/1, pid/1, recv/2, recv/3, seed/1, send/2, setopts/2, ssl_accept/1,
+         peername/1, pid/1, port/1, recv/2, recv/3, seed/1, send/2, setopts/2, ssl_accept/1,
          ssl_accept/2, sockname/1, transport_accept/1, transport_accept/2, version/0]).
 
 -export_type([sslsocket/0, options/0, option/0, socketoption/0, ssloption/0, packettype/0,
               activetype/0, reason/0, bytes/0, code/0, depth/0, address/0, ipaddress/0,
               hostname/0, ipstring/0, iptuple/0, protocol/0, path/0]).
 
-%% COMMON DATA TYPES of the manual. Where DESIGN.md accepts newer OTP forms as a superset
+%% COMMON DATA TYPES of the manual. Where newer OTP forms are accepted as a superset
 %% (IPv6 tuples, `{active, N}', `verify_peer', ...) the types say so, so that callers using
 %% them stay Dialyzer-clean.
 -opaque sslsocket() :: {sslsocket, integer(), pid()}.
@@ -32,10 +32,10 @@
 -type socketoption() :: {mode, list} | {mode, binary} | binary | list
                       | {packet, packettype()} | {header, integer()} | {nodelay, boolean()}
                       | {active, activetype()} | {backlog, integer()} | {ip, ipaddress()}
-                      | {port, integer()}.
+                      | {port, integer()} | {reuseaddr, boolean()} | {keepalive, boolean()}.
 -type ssloption() :: {verify, code()} | {depth, depth()} | {certfile, path()}
                    | {keyfile, path()} | {password, string()} | {cacertfile, path()}
-                   | {ciphers, string()}.
+                   | {ciphers, string()} | {cachetimeout, non_neg_integer()}.
 -type newer_option() :: {verify, verify_none | verify_peer} | {fail_if_no_peer_cert, boolean()}
                       | {server_name_indication, hostname() | disable}
                       | {versions, [protocol()]} | {packet_size, non_neg_integer()}
@@ -179,6 +179,15 @@ peername(Socket) ->
 -spec pid(Socket :: sslsocket()) -> pid().
 pid({sslsocket, _Id, Pid}) ->
     Pid.
+
+%% The manual's listen/2 sends the user here to learn the port chosen for port 0; sockname/1
+%% knows it.
+-spec port(Socket :: sslsocket()) -> {ok, Port :: inet:port_number()} | {error, reason()}.
+port(Socket) ->
+    case sockname(Socket) of
+        {ok, {_Address, Port}} -> {ok, Port};
+        {error, _} = Error -> Error
+    end.
 
 -spec recv(Socket :: sslsocket(), Length :: non_neg_integer()) ->
           {ok, Data :: bytes() | binary() | term()} | {error, reason()}.
@@ -406,7 +415,7 @@ cert_part(subject, #'Certificate'{tbsCertificate = #'TBSCertificate'{subject = S
 cert_part(subject, #'OTPCertificate'{tbsCertificate = #'OTPTBSCertificate'{subject = Subject}}) ->
     Subject.
 
-%%% format_error/1: the texts of ssl 3.9 (reference/ssl-3.9-behaviour.md, one table)
+%%% format_error/1: the texts of ssl 3.9 (the manual's ERRORS section)
 
 -spec reason_text(term()) -> string() | undefined.
 reason_text(closed) -> "Connection closed for the operation in question.";

@@ -31,7 +31,7 @@ all() ->
     end.
 
 groups() ->
-    [{library, [], [ciphers_are_openssl_names, version_is_3_9, seed_takes_iodata]},
+    [{library, [], [ciphers_are_openssl_names, version_is_3_9, seed_takes_iodata, port_of_a_socket]},
      {options, [],
       [listen_defaults, connect_defaults, getopts_in_the_order_asked, backlog_option,
        nodelay_option, binary_is_mode_binary, listen_without_options, unknown_options,
@@ -63,7 +63,8 @@ groups() ->
        controlling_process_of_active_once, listen_socket_closes_with_its_owner,
        socket_pid_stands_for_the_socket, socket_killed_signals_its_owner,
        exit_signal_follows_the_owner, owner_node_down_closes_socket]},
-     {openssl, [], [openssl_s_server_peer, openssl_s_client_peer]}].
+     {openssl, [],
+      [openssl_s_server_peer, openssl_s_client_peer, cachetimeout_is_the_session_lifetime]}].
 
 init_per_suite(Config) ->
     {ok, _} = application:ensure_all_started(ssl),
@@ -99,6 +100,21 @@ seed_takes_iodata(_Config) ->
     ok = ts_ssl:seed(<<"some entropy">>),
     ok = ts_ssl:seed(["some", [$e], <<"ntropy">>]),
     {error, edata} = ts_ssl:seed(not_data).
+
+%% The manual's listen/2: after listening on port 0, port/1 tells the port chosen. It answers
+%% what inet:port/1 answers for a gen_tcp socket: the local port, of a connection too.
+port_of_a_socket(Config) ->
+    {ok, Listen} = ts_ssl:listen(0, server_options(Config)),
+    {ok, Port} = ts_ssl:port(Listen),
+    true = Port > 0,
+    {ok, {_, Port}} = ts_ssl:sockname(Listen),
+    {ok, Tcp} = gen_tcp:connect({127, 0, 0, 1}, Port, []),
+    {ok, TcpPort} = inet:port(Tcp),
+    {ok, S} = ts_ssl:transport_accept(Listen, ?WAIT),
+    {ok, {_, TcpPort}} = ts_ssl:peername(S),
+    {ok, Port} = ts_ssl:port(S),
+    ok = ts_ssl:close(Listen),
+    {error, closed} = ts_ssl:port(Listen).
 
 %%% Options and their defaults
 
@@ -656,6 +672,34 @@ openssl_s_client_peer(Config) ->
     ok = ts_ssl:close(S),
     _ = ts_ssl_peers:openssl_exit(Client),
     ok.
+
+%% {cachetimeout, Seconds}: how long the listener's sessions may be resumed, which is the
+%% lifetime its session tickets announce (OpenSSL's 2 hours without the option).
+cachetimeout_is_the_session_lifetime(Config) ->
+    {7200, 7200} = session_lifetime(Config, []),
+    {77, 77} = session_lifetime(Config, [{cachetimeout, 77}]),
+    {error, eoptions} = ts_ssl:listen(0, [{cachetimeout, -1} | server_options(Config)]).
+
+%% getopts' cachetimeout, and the ticket lifetime hint openssl s_client saved.
+session_lifetime(Config, Options) ->
+    {ok, Listen} = ts_ssl:listen(0, [{active, false} | Options] ++ server_options(Config)),
+    {ok, [{cachetimeout, Given}]} = ts_ssl:getopts(Listen, [cachetimeout]),
+    Session = filename:join(?config(priv_dir, Config),
+                            "session-" ++ integer_to_list(erlang:unique_integer([positive]))),
+    try
+        Client = ts_ssl_peers:openssl_client(port(ts_ssl, Listen), ["-sess_out", Session]),
+        {ok, S} = ts_ssl:accept(Listen),
+        ok = ts_ssl:send(S, "after the tickets\n"),
+        {ok, _} = ts_ssl_peers:openssl_read(Client, <<"after the tickets">>),
+        ok = ts_ssl:close(S),
+        _ = ts_ssl_peers:openssl_exit(Client),
+        Text = os:cmd("openssl sess_id -noout -text -in " ++ Session),
+        {match, [Hint]} = re:run(Text, "lifetime hint: (\\d+)", [{capture, all_but_first, list}]),
+        {Given, list_to_integer(Hint)}
+    after
+        _ = file:delete(Session),
+        ts_ssl:close(Listen)
+    end.
 
 %% A node started without -sname reaches the bridge all the same.
 shell_without_sname(_Config) ->

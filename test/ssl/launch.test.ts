@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { CliError } from "../../bridge/cli.js";
 import { MemoryLogger } from "../../bridge/log.js";
 import { erlCommand, launch, type Bridge } from "../../ts-ssl/launch.js";
+import { SslSocket } from "../../ts-ssl/socket.js";
 import { makePki } from "../support/certs.js";
 import { ErlNode, freePort, randomCookie, randomName, repoRoot, stopAll } from "../support/erlang.js";
 
@@ -22,6 +23,19 @@ afterAll(async () => {
   await stopAll();
   rmSync(home, { recursive: true, force: true });
 });
+
+/** A connection of the bridge whose handshake is done (a connect's socket exists from its start). */
+function connected(bridge: Bridge): boolean {
+  return bridge.service.sockets.all().some((e) => {
+    if (!(e instanceof SslSocket)) return false;
+    try {
+      e.peername();
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
 
 function refused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -66,7 +80,7 @@ describe("launch (npm start)", () => {
       {ok, Peer} = ssl:handshake(T, 10000),
       receive connected -> ok end,
       ssl:recv(Peer, 0, 20000)`);
-    while (bridge.service.sockets.size === 0) await new Promise((r) => setTimeout(r, 10));
+    while (!connected(bridge)) await new Promise((r) => setTimeout(r, 10));
     await bridge.stop();
     bridges.pop();
     expect((await closed).text).toBe("{error,closed}");

@@ -29,13 +29,15 @@ describe("option defaults (manual: mode list, packet 0, header 0, nodelay false,
     );
     expect(getopts(o, ["backlog"], "listen")).toBe("[{backlog,5}]");
     expect(getopts(o, ["packet_size", "line_delimiter"])).toBe("[{packet_size,0},{line_delimiter,10}]");
+    // gen_tcp's defaults for its options; OpenSSL's session lifetime for TLS.
+    expect(getopts(o, ["reuseaddr", "keepalive", "cachetimeout"], "accept")).toBe("[{reuseaddr,false},{keepalive,false},{cachetimeout,7200}]");
   });
 
   it("leaves out tags that have no value, and refuses tags the socket does not know", () => {
     expect(getopts(Options.empty(), ["certfile", "mode", "ciphers"])).toBe("[{mode,list}]");
     expect(() => getopts(Options.empty(), ["backlog"], "connect")).toThrow(SslError);
     expect(() => getopts(Options.empty(), ["port"], "listen")).toThrow(SslError);
-    expect(() => getopts(Options.empty(), ["reuseaddr"])).toThrow(SslError);
+    expect(() => getopts(Options.empty(), ["buffer"])).toThrow(SslError);
     expect(() => Options.empty().getopts(a("mode"), "connect")).toThrow(SslError);
   });
 });
@@ -75,12 +77,26 @@ describe("option lists", () => {
     expect(outcome([t(a("port"), 70000)], "connect")).toBe("eoptions");
   });
 
-  it("refuses ssl options, ip, port and backlog in setopts", () => {
-    for (const o of [t(a("verify"), 1), t(a("depth"), 2), t(a("ciphers"), charlist("ALL")), t(a("password"), charlist("x"))]) {
+  it("refuses ssl options, ip, port, backlog and reuseaddr in setopts", () => {
+    for (const o of [t(a("verify"), 1), t(a("depth"), 2), t(a("ciphers"), charlist("ALL")), t(a("password"), charlist("x")), t(a("cachetimeout"), 1)]) {
       expect(outcome([o], "setopts")).toBe("eoptions");
     }
-    for (const o of [t(a("ip"), t(127, 0, 0, 1)), t(a("port"), 1), t(a("backlog"), 1)]) expect(outcome([o], "setopts")).toBe("eoptions");
-    expect(outcome([t(a("active"), a("once")), t(a("packet"), 2), t(a("header"), 1), t(a("nodelay"), a("true"))], "setopts")).toBe("ok");
+    for (const o of [t(a("ip"), t(127, 0, 0, 1)), t(a("port"), 1), t(a("backlog"), 1), t(a("reuseaddr"), a("true"))]) {
+      expect(outcome([o], "setopts")).toBe("eoptions");
+    }
+    expect(
+      outcome([t(a("active"), a("once")), t(a("packet"), 2), t(a("header"), 1), t(a("nodelay"), a("true")), t(a("keepalive"), a("true"))], "setopts"),
+    ).toBe("ok");
+  });
+
+  it("takes reuseaddr, keepalive (booleans) and cachetimeout (seconds) in connect and listen", () => {
+    for (const context of ["connect", "listen"] as const) {
+      expect(outcome([t(a("reuseaddr"), a("true")), t(a("keepalive"), a("false")), t(a("cachetimeout"), 0)], context)).toBe("ok");
+      expect(outcome([t(a("reuseaddr"), 1)], context)).toBe("eoptions");
+      expect(outcome([t(a("keepalive"), a("yes"))], context)).toBe("eoptions");
+      expect(outcome([t(a("cachetimeout"), -1)], context)).toBe("eoptions");
+      expect(outcome([t(a("cachetimeout"), 2 ** 31)], context)).toBe("eoptions");
+    }
   });
 
   it("takes ip as a tuple or a string, IPv6 included", () => {

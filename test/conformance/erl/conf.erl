@@ -11,13 +11,14 @@
 -include("conf.hrl").
 
 -export([note/3, trace/0]).
--export([async/1, await/1, owned/2, connecting/4, next/1, next/2, nothing/1, pause/0]).
+-export([async/1, await/1, still_waiting/1, owned/2, connecting/4, next/1, next/2, nothing/1,
+         pause/0]).
 -export([file/2, password/1, server/1, server/2, client/1, ca/1]).
 -export([port/2, pair/2, pair/3, loopback/0]).
 -export([active_bytes/3, passive_bytes/3, chunks/2]).
 -export([peer_listen/2, peer_accept/1, peer_connect/2, peer_connect/3, peer_pair/3,
          peer_send/2, peer_recv/1]).
--export([tcp_listen/0, tcp_connect/1, tcp_accept/1]).
+-export([tcp_listen/0, tcp_listen/1, tcp_connect/1, tcp_accept/1, tcp_pair/0]).
 
 %% Traces are kept in ?TABLE (conf.hrl) rather than the process dictionary, so that the runner
 %% still reads the steps of a scenario that hung or was ended by an exit signal. Without the
@@ -72,6 +73,12 @@ async(Fun) ->
 -spec await(reference()) -> term().
 await(Ref) ->
     receive {Ref, Value} -> Value after ?WAIT -> no_answer end.
+
+%% `waiting' while the call started by async/1 has not answered, else `{answered, Value}' (which
+%% await/1 then no longer gets).
+-spec still_waiting(reference()) -> waiting | {answered, term()}.
+still_waiting(Ref) ->
+    receive {Ref, Value} -> {answered, Value} after 0 -> waiting end.
 
 %% Like async/1 for a Fun that makes a socket with M: when it gives `{ok, S}', S is handed to
 %% the caller (M:controlling_process/2) before await/1 sees it, so that it outlives the helper.
@@ -292,7 +299,11 @@ peer_recv(Peer) ->
 
 -spec tcp_listen() -> {port(), inet:port_number()}.
 tcp_listen() ->
-    {ok, Listen} = gen_tcp:listen(0, [binary, {active, false}, {ip, loopback()}]),
+    tcp_listen([]).
+
+-spec tcp_listen(list()) -> {port(), inet:port_number()}.
+tcp_listen(Options) ->
+    {ok, Listen} = gen_tcp:listen(0, [binary, {active, false}, {ip, loopback()} | Options]),
     {ok, Port} = inet:port(Listen),
     {Listen, Port}.
 
@@ -305,3 +316,12 @@ tcp_connect(Port) ->
 tcp_accept(Listen) ->
     {ok, S} = gen_tcp:accept(Listen, ?WAIT),
     S.
+
+%% A gen_tcp connection, {Client, Server}, passive and binary: the reference beside M's sockets.
+-spec tcp_pair() -> {port(), port()}.
+tcp_pair() ->
+    {Listen, Port} = tcp_listen(),
+    Client = tcp_connect(Port),
+    Server = tcp_accept(Listen),
+    ok = gen_tcp:close(Listen),
+    {Client, Server}.

@@ -211,6 +211,14 @@ rules() ->
               "gen_tcp answers einval.",
        calls => [recv],
        match => fun({error, timeout}, {error, einval}) -> true end},
+     #{name => recv_length_across_setopts,
+       otp => "a `recv(S, N > 0)` that waits while `setopts` sets a packet type is answered "
+              "with the next packet; the `recv(S, 0)` after it waits",
+       ts_ssl => "the waiting recv times out (`{error, timeout}`); the `recv(S, 0)` after it "
+                 "gets the packet",
+       why => "What gen_tcp, under 3.9's TLS, does: a recv of N bytes is not a recv of a packet.",
+       calls => [recv_across_setopts],
+       match => fun({{ok, P}, {error, timeout}}, {{error, timeout}, {ok, P}}) -> true end},
      #{name => send_not_iodata,
        otp => "`send(S, NotIodata)` raises `badarg`",
        ts_ssl => "`{error, einval}`",
@@ -252,6 +260,24 @@ rules() ->
                    ({{ssl_error, S, {invalid_packet, _}}, no_message},
                     {{ssl_error, S, emsgsize}, {ssl_closed, S}}) -> true
                 end},
+     #{name => backlog_overflow_reset,
+       otp => "connections past the listen queue of `{backlog, N}` (Linux: N + 1) wait for the "
+              "server's answer to their SYN (here: connect's `{error, timeout}`)",
+       ts_ssl => "as many are kept; the others connect and are reset at once",
+       why => "Not a 3.9 difference: node:net accepts every connection the kernel queues and "
+              "cannot leave them in its queue; resetting those past it is what Linux does on "
+              "overflow with net.ipv4.tcp_abort_on_overflow.",
+       calls => [connects],
+       match => fun([{kept, K}, {reset, 0}, {timeout, N}], [{kept, K}, {reset, N}, {timeout, 0}])
+                      -> N > 0 end},
+     #{name => reuseaddr_always,
+       otp => "`listen` with `{reuseaddr, false}` on a port that a connection (of a listen "
+              "socket since closed) still holds: `{error, eaddrinuse}`",
+       ts_ssl => "the listen socket is made",
+       why => "Not a 3.9 difference: node:net sets SO_REUSEADDR on every socket it binds, so "
+              "`{reuseaddr, false}` cannot be honoured (`{reuseaddr, true}` is gen_tcp's).",
+       calls => [listen_without_reuseaddr],
+       match => fun({error, eaddrinuse}, listening) -> true end},
      #{name => gone_in_modern_otp,
        otp => "`pid/1`, `seed/1`, `ciphers/0`, `version/0`, `peercert/2`: `undef`",
        ts_ssl => "the manual's answers: a pid, `ok`, `{ok, \"CIPHER:...\"}`, "

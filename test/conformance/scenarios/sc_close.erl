@@ -9,7 +9,8 @@
          close_twice/1, peer_closes_while_recv_waits/1, send_after_peer_closed/1,
          close_listen_socket_keeps_accepted/1, transport_accept_when_listen_closes/1,
          calls_on_closed_listen_socket/1, records_then_close_passive/1,
-         records_then_close_active_once/1]).
+         records_then_close_active_once/1, recv_after_closed_active_once/1,
+         recv_after_closed_active/1]).
 
 client_closes_server_passive(#{mod := M} = C) ->
     {Client, Server} = conf:pair(C, [{active, false}]),
@@ -129,3 +130,22 @@ once_until_closed(M, S, Acc) ->
         End ->
             {lists:reverse(Acc) =:= lists:seq(1, 100), length(Acc), End}
     end.
+
+%% recv after {ssl_closed, S} has come: closed, as gen_tcp's recv after {tcp_closed, S} (noted
+%% beside). The socket is no longer active, whatever `active' said.
+recv_after_closed_active_once(C) ->
+    recv_after_closed(C, once).
+
+recv_after_closed_active(C) ->
+    recv_after_closed(C, true).
+
+recv_after_closed(#{mod := M} = C, Active) ->
+    {Client, Server} = conf:pair(C, [binary, {active, Active}]),
+    {TcpClient, TcpServer} = conf:tcp_pair(),
+    ok = inet:setopts(TcpServer, [{active, Active}]),
+    ok = M:close(Client),
+    ok = gen_tcp:close(TcpClient),
+    ?note(message, conf:next(Server)),
+    ?note(recv, M:recv(Server, 0, ?WAIT)),
+    ?note(gen_tcp_message, receive {tcp_closed, TcpServer} -> tcp_closed after ?WAIT -> none end),
+    ?note(gen_tcp_recv, gen_tcp:recv(TcpServer, 0, ?WAIT)).

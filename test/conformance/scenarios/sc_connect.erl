@@ -7,7 +7,7 @@
          ssl_accept_after_client_waits/1, obsolete_accept/1, two_clients_in_turn/1,
          server_under_test/1, client_under_test/1, connect_by_name_string_and_tuple/1,
          connect_binds_ip_and_port/1, listen_ip/1, listen_port_in_use/1,
-         sockname_is_peers_peername/1]).
+         sockname_is_peers_peername/1, connect_caller_exits_in_handshake/1]).
 
 %% The manual's server loop: listen; transport_accept, then ssl_accept "directly after", in a
 %% spawned process; the client connects; data both ways.
@@ -138,3 +138,20 @@ sockname_is_peers_peername(#{mod := M} = C) ->
     {ok, ServerName} = ?note(server_sockname, M:sockname(Server)),
     ?note(server_peername_is_client, M:peername(Server) =:= {ok, ClientName}),
     ?note(client_peername_is_server, M:peername(Client) =:= {ok, ServerName}).
+
+%% The caller of connect exits while its handshake waits on a server that never answers the
+%% ClientHello: the handshake is abandoned and the TCP connection closed, which the server sees.
+connect_caller_exits_in_handshake(#{mod := M}) ->
+    {Listen, Port} = conf:tcp_listen(),
+    Caller = spawn(fun() -> M:connect("localhost", Port, [], infinity) end),
+    Server = conf:tcp_accept(Listen),
+    {ok, _Hello} = gen_tcp:recv(Server, 0, ?WAIT),
+    exit(Caller, kill),
+    ?note(server_sees, until_closed(Server)).
+
+%% What a gen_tcp socket reads until it fails: `{error, closed}' once the other end has gone.
+until_closed(S) ->
+    case gen_tcp:recv(S, 0, ?WAIT) of
+        {ok, _} -> until_closed(S);
+        Error -> Error
+    end.

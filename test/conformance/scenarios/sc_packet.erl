@@ -10,7 +10,8 @@
          packet_http/1, packet_http_bin/1, packet_httph/1, packet_httph_bin/1,
          http_head_then_raw_body/1,
          header_in_binary_mode/1, header_in_list_mode/1, recv_length_with_packet/1,
-         packet_size_passive/1, packet_size_active/1, packet_3/1]).
+         packet_size_passive/1, packet_size_active/1, packet_3/1,
+         packet_set_while_recv_waits/1]).
 
 %% Each packet arrives whole, both ways, at the limits of its length field.
 packet_1(C) -> length_prefixed(C, 1, [0, 1, 254, 255]).
@@ -155,3 +156,24 @@ packet_3(#{mod := M} = C) ->
     {Client, _Server} = conf:pair(C, []),
     ?note(setopts, M:setopts(Client, [{packet, 3}])),
     ?note(getopts, M:getopts(Client, [packet])).
+
+%% setopts to a packet type while another process waits in recv(S, N > 0): the connection stays
+%% and no byte is lost. gen_tcp (noted beside) lets the waiting recv time out, a packet being no
+%% N bytes, and gives the packet to the next recv(S, 0); OTP's ssl gives it to the waiting recv.
+%% (gen_tcp is not followed where N is smaller than the bytes that come: OTP 25's inet driver
+%% then hands the waiting recv part of the packet and the rest is lost.)
+packet_set_while_recv_waits(#{mod := M} = C) ->
+    {Client, Server} = conf:pair(C, [binary, {active, false}]),
+    Waiting = conf:async(fun() -> M:recv(Server, 10, 500) end),
+    conf:pause(),
+    ?note(setopts, M:setopts(Server, [{packet, 2}])),
+    ok = M:send(Client, <<0, 3, "abc">>),
+    ?note(recv_across_setopts, {conf:await(Waiting), M:recv(Server, 0, 1000)}),
+    ok = M:send(Client, <<0, 2, "de">>),
+    ?note(recv_next, M:recv(Server, 0, ?WAIT)),
+    {TcpClient, TcpServer} = conf:tcp_pair(),
+    TcpWaiting = conf:async(fun() -> gen_tcp:recv(TcpServer, 10, 500) end),
+    conf:pause(),
+    ok = inet:setopts(TcpServer, [{packet, 2}]),
+    ok = gen_tcp:send(TcpClient, <<0, 3, "abc">>),
+    ?note(gen_tcp_recv_across_setopts, {conf:await(TcpWaiting), gen_tcp:recv(TcpServer, 0, 1000)}).
