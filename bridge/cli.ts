@@ -3,13 +3,15 @@
  * `--setcookie COOKIE` (also with one dash, as erl writes them, and as `--flag=value`). Without
  * a name the node is `ts_ssl_bridge@<short host name>`. Without `--setcookie` the cookie is the
  * content of `~/.erlang.cookie`, created as erl creates it when missing: 20 random uppercase
- * letters, readable by the owner only. The EPMD port comes from `ERL_EPMD_PORT`, as for erl.
+ * letters, readable by the owner only. The EPMD port comes from `ERL_EPMD_PORT`, as for erl,
+ * and the log level from `TS_SSL_LOG`: this is the one place the bridge reads its environment.
  */
 import { randomInt } from "node:crypto";
 import { closeSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { EPMD_PORT } from "./epmd.js";
+import { levelFromEnv, type LogLevel } from "./log.js";
 import { NodeNameError, resolveNodeName } from "./names.js";
 
 export const DEFAULT_NODE_NAME = "ts_ssl_bridge";
@@ -36,6 +38,8 @@ export interface NodeArgs {
   /** The cookie file did not exist and was made now. */
   cookieCreated: boolean;
   epmdPort: number;
+  /** `TS_SSL_LOG`'s level, else `info`. */
+  logLevel: LogLevel;
 }
 
 const FLAGS = ["sname", "name", "setcookie"] as const;
@@ -71,14 +75,15 @@ export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
   }
 
   const epmdPort = parseEpmdPort(env.ERL_EPMD_PORT);
+  const logLevel = levelFromEnv(env.TS_SSL_LOG) ?? "info";
   const cookie = given.get("setcookie");
   if (cookie !== undefined) {
     if (cookie.length === 0) throw new CliError("bad_cookie", "--setcookie needs a non-empty cookie");
-    return { name, longNames, cookie, cookieSource: "--setcookie", cookieCreated: false, epmdPort };
+    return { name, longNames, cookie, cookieSource: "--setcookie", cookieCreated: false, epmdPort, logLevel };
   }
   const file = join(env.HOME ?? homedir(), ".erlang.cookie");
   const { cookie: fromFile, created } = readOrCreateCookie(file);
-  return { name, longNames, cookie: fromFile, cookieSource: file, cookieCreated: created, epmdPort };
+  return { name, longNames, cookie: fromFile, cookieSource: file, cookieCreated: created, epmdPort, logLevel };
 }
 
 function parseEpmdPort(value: string | undefined): number {

@@ -17,7 +17,7 @@ import {
   type NodeInfo,
   type Parsed,
 } from "./epmd.js";
-import { openSocket } from "./transport.js";
+import { connect } from "./transport.js";
 
 export interface EpmdAddress {
   host: string;
@@ -47,7 +47,7 @@ const defaultTimeoutMs = 5_000;
 
 async function open(address: EpmdAddress, timeoutMs: number): Promise<Socket> {
   try {
-    return await openSocket(address.host, address.port, timeoutMs);
+    return await connect(address.host, address.port, timeoutMs);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     throw new EpmdUnavailable(address, err.code === "ETIMEDOUT" ? "timeout" : (err.code ?? err.message));
