@@ -14,6 +14,7 @@
  * does both, for a message on its own).
  */
 import { TermReader } from "../etf/decode.js";
+import { ByteBuilder } from "../etf/bytes.js";
 import type { Encoder } from "../etf/encode.js";
 import { EtfError } from "../etf/errors.js";
 import { VERSION_MAGIC } from "../etf/tags.js";
@@ -367,6 +368,9 @@ export function isFragmented(size: number, mode: WriteMode, fragmentSize = FRAGM
 /** Length, VERSION, HEADER and NumberOfAtomCacheRefs (0) before a whole message's control term. */
 const WHOLE_HEADER_SIZE = 4 + 3;
 
+/** Where fragment headers are built: each is a view of its slab, handed over with the frame. */
+const fragmentHeaders = new ByteBuilder();
+
 /**
  * A whole frame from writeMessage (its chunks, `size` bytes, the control term ending at
  * `controlEnd`) as fragments of sequence `seq`: views of it behind headers of their own.
@@ -382,14 +386,10 @@ export function fragment(chunks: readonly Uint8Array[], size: number, controlEnd
   for (let fragId = count; fragId >= 1; fragId--) {
     const first = fragId === count;
     const n = Math.min(first ? firstSize : fragmentSize, size - from);
-    const header = Buffer.allocUnsafe(4 + FRAG_HEADER_SIZE + (first ? 1 : 0));
-    header.writeUInt32BE(header.length - 4 + n, 0);
-    header[4] = VERSION;
-    header[5] = first ? FRAG_HEADER : FRAG_CONT;
-    header.writeBigUInt64BE(seq, 6);
-    header.writeBigUInt64BE(BigInt(fragId), 14);
-    if (first) header[22] = 0; // no atom cache references
-    frames.push([header, ...sliceChunks(chunks, from, from + n)]);
+    const header = fragmentHeaders.u32(FRAG_HEADER_SIZE + (first ? 1 : 0) + n);
+    header.u8(VERSION).u8(first ? FRAG_HEADER : FRAG_CONT).u64(seq).u64(BigInt(fragId));
+    if (first) header.u8(0); // no atom cache references
+    frames.push([header.finish(), ...sliceChunks(chunks, from, from + n)]);
     from += n;
   }
   return frames;

@@ -4,6 +4,7 @@
  * OTP's `erl_epmd` does it.
  */
 import type { Socket } from "node:net";
+import { ByteQueue } from "./framing.js";
 import {
   DIST_VERSION,
   EpmdError,
@@ -61,13 +62,13 @@ async function open(address: EpmdAddress, timeoutMs: number): Promise<Socket> {
 async function exchange<T>(
   address: EpmdAddress,
   request: EpmdRequest,
-  parse: (bytes: Buffer, closed: boolean) => Parsed<T>,
+  parse: (bytes: Uint8Array, closed: boolean) => Parsed<T>,
   timeoutMs: number,
   keep = false,
 ): Promise<{ value: T; socket: Socket }> {
   const socket = await open(address, timeoutMs);
   return new Promise((resolve, reject) => {
-    let input: Buffer = Buffer.alloc(0);
+    const input = new ByteQueue();
     let done = false;
     const finish = (error: Error | undefined, value?: T) => {
       if (done) return;
@@ -81,7 +82,7 @@ async function exchange<T>(
     };
     const attempt = (closed: boolean) => {
       try {
-        const r = parse(input, closed);
+        const r = parse(input.peek(input.length), closed);
         if (r !== "more") finish(undefined, r.value);
         else if (closed) finish(new EpmdError("malformed", `EPMD closed before a whole reply to ${request.kind}`));
       } catch (e) {
@@ -89,7 +90,7 @@ async function exchange<T>(
       }
     };
     const onData = (chunk: Buffer) => {
-      input = input.length === 0 ? chunk : Buffer.concat([input, chunk]);
+      input.push(chunk);
       attempt(false);
     };
     const onEnd = () => attempt(true);
