@@ -10,6 +10,7 @@ import { randomInt } from "node:crypto";
 import { closeSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { CodedError } from "../etf/errors.js";
 import { EPMD_PORT } from "./epmd.js";
 import { levelFromEnv, type LogLevel } from "./log.js";
 import { NodeNameError, resolveNodeName } from "./names.js";
@@ -19,14 +20,7 @@ export const DEFAULT_EPMD_PORT = EPMD_PORT;
 
 export type CliErrorCode = "unknown_argument" | "missing_value" | "conflict" | "bad_node_name" | "bad_cookie" | "bad_epmd_port";
 
-export class CliError extends Error {
-  constructor(
-    readonly code: CliErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export class CliError extends CodedError<CliErrorCode> {}
 
 export interface NodeArgs {
   /** The full node name, `name@host`. */

@@ -16,7 +16,7 @@
 import { TermReader } from "../etf/decode.js";
 import { ByteBuilder } from "../etf/bytes.js";
 import type { Encoder } from "../etf/encode.js";
-import { EtfError } from "../etf/errors.js";
+import { CodedError, EtfError } from "../etf/errors.js";
 import { VERSION_MAGIC } from "../etf/tags.js";
 import { Atom, type Term } from "../etf/terms.js";
 import { controlOp, hasPayload, type ControlMessage } from "./control.js";
@@ -49,14 +49,7 @@ export interface DistMessage {
 
 export type DistErrorCode = "bad_header" | "bad_fragment" | "too_large" | "bad_term";
 
-export class DistError extends Error {
-  constructor(
-    readonly code: DistErrorCode,
-    detail: string,
-  ) {
-    super(detail);
-  }
-}
+export class DistError extends CodedError<DistErrorCode> {}
 
 interface Sequence {
   /** The atoms the first fragment's header set up, for ATOM_CACHE_REF in the whole message. */
@@ -296,7 +289,7 @@ export class DistReader {
       const payload = op !== undefined && hasPayload(op) ? terms.next(versionBytes) : undefined;
       return { control, payload };
     } catch (e) {
-      if (e instanceof EtfError) throw new DistError("bad_term", e.message);
+      if (e instanceof EtfError) throw new DistError("bad_term", e.message, { cause: e });
       throw e;
     } finally {
       terms.finish();

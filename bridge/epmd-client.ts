@@ -4,6 +4,7 @@
  * OTP's `erl_epmd` does it.
  */
 import type { Socket } from "node:net";
+import { CodedError } from "../etf/errors.js";
 import { ByteQueue } from "./framing.js";
 import {
   DIST_VERSION,
@@ -26,13 +27,13 @@ export interface EpmdAddress {
 }
 
 /** No EPMD answers at that address (refused, unreachable, or silent past the timeout). */
-export class EpmdUnavailable extends Error {
-  readonly code = "epmd_unavailable";
+export class EpmdUnavailable extends CodedError<"epmd_unavailable"> {
   constructor(
     readonly address: EpmdAddress,
     readonly reason: string,
+    cause?: unknown,
   ) {
-    super(`no EPMD at ${address.host}:${address.port} (${reason})`);
+    super("epmd_unavailable", `no EPMD at ${address.host}:${address.port} (${reason})`, { cause });
   }
 }
 
@@ -51,7 +52,7 @@ async function open(address: EpmdAddress, timeoutMs: number): Promise<Socket> {
     return await connect(address.host, address.port, timeoutMs);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new EpmdUnavailable(address, err.code === "ETIMEDOUT" ? "timeout" : (err.code ?? err.message));
+    throw new EpmdUnavailable(address, err.code === "ETIMEDOUT" ? "timeout" : (err.code ?? err.message), err);
   }
 }
 
@@ -97,7 +98,7 @@ async function exchange<T>(
     const timer = setTimeout(() => finish(new EpmdUnavailable(address, `no reply to ${request.kind}`)), timeoutMs);
     socket.on("data", onData);
     socket.on("end", onEnd);
-    socket.on("error", (err) => finish(new EpmdUnavailable(address, err.message)));
+    socket.on("error", (err) => finish(new EpmdUnavailable(address, err.message, err)));
     socket.write(buildRequest(request));
   });
 }

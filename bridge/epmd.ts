@@ -5,6 +5,7 @@
  * when the bytes stop short.
  */
 import { ByteBuilder } from "../etf/bytes.js";
+import { CodedError } from "../etf/errors.js";
 
 /** Request and reply tags, by the names the protocol document gives them. */
 export const EPMD_TAG = {
@@ -49,14 +50,7 @@ export type EpmdRequest =
   | { kind: "KILL_REQ" }
   | { kind: "STOP_REQ"; name: string };
 
-export class EpmdError extends Error {
-  constructor(
-    readonly code: "malformed" | "unknown_request" | "refused",
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export class EpmdError extends CodedError<"malformed" | "unknown_request" | "refused"> {}
 
 export type Parsed<T> = { value: T; next: number } | "more";
 

@@ -8,16 +8,17 @@
  * the one copy happens (a fragmented message is joined once, with its other fragments).
  */
 
+import { CodedError } from "../etf/errors.js";
+
 /** A whole frame: one view, or its pieces in order when it arrived across chunks. */
 export type Frame = Uint8Array | Uint8Array[];
 
-export class FrameError extends Error {
-  readonly code = "frame_too_large";
+export class FrameError extends CodedError<"frame_too_large"> {
   constructor(
     readonly length: number,
     readonly limit: number,
   ) {
-    super(`a frame of ${length} bytes is over the limit of ${limit} bytes`);
+    super("frame_too_large", `a frame of ${length} bytes is over the limit of ${limit} bytes`);
   }
 }
 

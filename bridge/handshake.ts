@@ -9,6 +9,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { ByteBuilder } from "../etf/bytes.js";
+import { CodedError } from "../etf/errors.js";
 import { DFLAG, expandDigest, missingFlags } from "./flags.js";
 import { splitNodeName } from "./names.js";
 
@@ -49,17 +50,17 @@ export type HandshakeErrorCode =
   | "closed" // the transport closed
   | "timeout"; // the transport gave up waiting
 
-export class HandshakeError extends Error {
+export class HandshakeError extends CodedError<HandshakeErrorCode> {
   constructor(
     readonly step: Step,
-    readonly code: HandshakeErrorCode,
+    code: HandshakeErrorCode,
     message: string,
     /** The peer's node name, once known. */
     readonly peer?: string,
     /** Names of the flags the peer lacked (code `missing_flags`). */
     readonly missing: string[] = [],
   ) {
-    super(`${step}: ${message}`);
+    super(code, `${step}: ${message}`);
   }
 }
 

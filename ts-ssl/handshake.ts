@@ -79,7 +79,7 @@ function settle(
         return;
       }
       socket.destroy();
-      reject(err instanceof SslError ? err : new SslError(reasonOf(err, phase), String(err)));
+      reject(err instanceof SslError ? err : new SslError(reasonOf(err, phase), String(err), { cause: err }));
     };
     const onDone = () => {
       socket.pause();
