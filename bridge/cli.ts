@@ -15,7 +15,7 @@ import { EPMD_PORT } from "./epmd.js";
 import { levelFromEnv, type LogLevel } from "./log.js";
 import { NodeNameError, resolveNodeName } from "./names.js";
 
-export const DEFAULT_NODE_NAME = "ts_ssl_bridge";
+const DEFAULT_NODE_NAME = "ts_ssl_bridge";
 export const DEFAULT_EPMD_PORT = EPMD_PORT;
 
 export type CliErrorCode = "unknown_argument" | "missing_value" | "conflict" | "bad_node_name" | "bad_cookie" | "bad_epmd_port";
@@ -93,7 +93,7 @@ function parseEpmdPort(value: string | undefined): number {
  * The cookie in `file`, made first if the file does not exist. Like erl, refuses a file others
  * may read or write, and one holding anything but printable characters.
  */
-export function readOrCreateCookie(file: string): { cookie: string; created: boolean } {
+function readOrCreateCookie(file: string): { cookie: string; created: boolean } {
   let created = false;
   try {
     const fd = openSync(file, "wx", 0o400);

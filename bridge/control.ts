@@ -46,7 +46,7 @@ export const DOP = {
 
 const dopNames = new Map<number, string>(Object.entries(DOP).map(([k, v]) => [v, k]));
 
-export function dopName(op: number): string {
+function dopName(op: number): string {
   return dopNames.get(op) ?? `unknown operation ${op}`;
 }
 

@@ -22,7 +22,7 @@ import { Atom, type Term } from "../etf/terms.js";
 import { controlOp, hasPayload, type ControlMessage } from "./control.js";
 import { FrameJoiner, frameHead, frameLength, frameTail, type Frame } from "./framing.js";
 
-export const DIST_TAG = {
+const DIST_TAG = {
   PASS_THROUGH: 112,
   VERSION: VERSION_MAGIC,
   HEADER: 68, // DIST_HEADER
@@ -36,7 +36,7 @@ const { PASS_THROUGH, VERSION, HEADER, FRAG_HEADER, FRAG_CONT } = DIST_TAG;
 export const ATOM_CACHE_SIZE = 2048;
 
 /** Our fragments carry at most this many bytes of message: a large send goes out a piece at a time. */
-export const FRAGMENT_SIZE = 64 * 1024;
+const FRAGMENT_SIZE = 64 * 1024;
 
 const FRAG_HEADER_SIZE = 2 + 8 + 8;
 /** How much of a first fragment is copied to read its header when the frame came in pieces. */

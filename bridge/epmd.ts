@@ -8,7 +8,7 @@ import { ByteBuilder } from "../etf/bytes.js";
 import { CodedError } from "../etf/errors.js";
 
 /** Request and reply tags, by the names the protocol document gives them. */
-export const EPMD_TAG = {
+const EPMD_TAG = {
   ALIVE2_REQ: 120,
   ALIVE2_X_RESP: 118, // 32-bit creation, distribution version 6 (OTP 23+)
   ALIVE2_RESP: 121, // 16-bit creation, older EPMDs

@@ -20,7 +20,7 @@ const aliasAtom = atom("alias");
 const timeout = atom("timeout");
 
 /** The alias of an OTP 24+ reply tag `[alias | Ref]`, if it is one. */
-export function replyAlias(tag: Term): Ref | undefined {
+function replyAlias(tag: Term): Ref | undefined {
   if (!(tag instanceof ImproperList) || tag.elements.length !== 1 || tag.elements[0] !== aliasAtom) return undefined;
   return tag.tail instanceof Ref ? tag.tail : undefined;
 }

@@ -14,7 +14,7 @@ import { DFLAG, expandDigest, missingFlags } from "./flags.js";
 import { splitNodeName } from "./names.js";
 
 /** Message tags (first byte of each handshake message). */
-export const HS_TAG = {
+const HS_TAG = {
   NAME: 0x4e, // 'N': send_name (version 6) and send_challenge
   OLD_NAME: 0x6e, // 'n': send_name, version 5 format with HANDSHAKE_23 (OTP 23/24)
   STATUS: 0x73, // 's'
@@ -226,7 +226,7 @@ function newChallenge(): number {
 // ---- names ----
 
 /** `Name@Host`, both parts non-empty (dist_util's `is_node_name/1`). */
-export function isNodeName(s: string): boolean {
+function isNodeName(s: string): boolean {
   return splitNodeName(s) !== undefined && s.length <= 255;
 }
 
@@ -316,7 +316,7 @@ export function buildStatus(status: string): Buffer {
 }
 
 /** `snamed:` with the name and creation given to a peer that asked for a dynamic name. */
-export function buildNamedStatus(name: string, creation: number): Buffer {
+function buildNamedStatus(name: string, creation: number): Buffer {
   const n = Buffer.from(name, "utf8");
   return out
     .bytes(Buffer.from("snamed:", "latin1"))
@@ -359,7 +359,7 @@ export function buildComplement(flags: bigint, creation: number): Buffer {
     .finish();
 }
 
-export function parseComplement(m: Uint8Array): { flagsHigh: bigint; creation: number } {
+function parseComplement(m: Uint8Array): { flagsHigh: bigint; creation: number } {
   const b = view(m);
   if (b[0] !== HS_TAG.COMPLEMENT) {
     throw new HandshakeError("recv_complement", "unexpected", `expected a complement, got tag ${b[0]}`);
@@ -372,7 +372,7 @@ export function buildChallengeReply(challenge: number, d: Uint8Array): Buffer {
   return out.u8(HS_TAG.CHALLENGE_REPLY).u32(challenge >>> 0).bytes(d).finish();
 }
 
-export function parseChallengeReply(m: Uint8Array): { challenge: number; digest: Uint8Array } {
+function parseChallengeReply(m: Uint8Array): { challenge: number; digest: Uint8Array } {
   const b = view(m);
   if (b[0] !== HS_TAG.CHALLENGE_REPLY) {
     throw new HandshakeError("recv_challenge_reply", "unexpected", `expected a challenge reply, got tag ${b[0]}`);

@@ -27,7 +27,7 @@ export class CodedError<Code extends string = string> extends Error {
 }
 
 /** Every code, with what it means. */
-export const EtfErrorCodes = {
+const EtfErrorCodes = {
   truncated: "the input ends inside a term",
   trailing_bytes: "bytes follow the term",
   bad_version: "the term does not start with the version byte 131",

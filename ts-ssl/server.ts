@@ -10,7 +10,7 @@ import { atom } from "../etf/terms.js";
 import { SslService } from "./service.js";
 
 /** The registered name ts_ssl calls (DESIGN.md, Names). */
-export const SERVER_NAME = atom("ts_ssl_bridge");
+const SERVER_NAME = atom("ts_ssl_bridge");
 
 export interface SslServer {
   readonly process: Process;

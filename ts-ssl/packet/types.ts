@@ -99,7 +99,7 @@ export function sized(bytes: Uint8Array, headerSize: number, bodySize: number, o
 }
 
 /** C's INT_MAX: inet's packet lengths are `int`. */
-export const INT_MAX = 0x7fffffff;
+const INT_MAX = 0x7fffffff;
 
 /** Failure codes: `emsgsize` on receive (as gen_tcp), `packet_to_large` on send (as modern ssl). */
 export type FramingErrorCode = "emsgsize" | "packet_to_large" | "einval";
