@@ -1,6 +1,7 @@
 /**
- * What every ssl socket is on the bridge (DESIGN.md, Sockets): a term `{sslsocket, Id, Pid}`
- * and a bridge process `Pid` that stands for it, linked to the socket's owner.
+ * What every ssl socket is on the bridge (README.md, "How ts_ssl talks to the bridge"): a term
+ * `{sslsocket, Id, Pid}` and a bridge process `Pid` that stands for it, linked to the socket's
+ * owner.
  *
  * - The owner's exit closes the socket (the process traps exits and ends normally, as 3.9's
  *   broker did).

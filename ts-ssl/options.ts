@@ -1,6 +1,6 @@
 /**
- * The options of ssl 3.9 (manual, COMMON DATA TYPES), with the newer OTP ones DESIGN.md accepts
- * as a superset: one table saying, for each tag, where it applies, what values it takes and its
+ * The options of ssl 3.9 (manual, COMMON DATA TYPES), with the newer OTP ones accepted as a
+ * superset (README.md, "Options"): one table saying, for each tag, where it applies, what values it takes and its
  * default. An option list is checked whole; one bad option makes the call `{error, eoptions}`.
  *
  * Values are kept as the Erlang terms `getopts/2` gives back (normalised: `binary` is
@@ -82,7 +82,7 @@ function pathValue(v: Term): Term | undefined {
 
 export type TlsVersion = "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3";
 
-/** Protocol atoms (DESIGN.md) <-> node:tls's version names, oldest first. */
+/** Protocol atoms (as `versions` and `connection_info/1` name them) <-> node:tls's version names, oldest first. */
 export const protocols: ReadonlyMap<Atom, TlsVersion> = new Map([
   [atom("tlsv1"), "TLSv1"],
   [atom("tlsv1.1"), "TLSv1.1"],

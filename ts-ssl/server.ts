@@ -9,7 +9,7 @@ import { reply, serveCalls } from "../bridge/gen-server.js";
 import { atom } from "../etf/terms.js";
 import { SslService } from "./service.js";
 
-/** The registered name ts_ssl calls (DESIGN.md, Names). */
+/** The registered name ts_ssl calls (README.md, "How ts_ssl talks to the bridge"). */
 const SERVER_NAME = atom("ts_ssl_bridge");
 
 export interface SslServer {

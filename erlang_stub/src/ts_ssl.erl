@@ -23,8 +23,8 @@
               activetype/0, reason/0, bytes/0, code/0, depth/0, address/0, ipaddress/0,
               hostname/0, ipstring/0, iptuple/0, protocol/0, path/0]).
 
-%% COMMON DATA TYPES of the manual. Where DESIGN.md accepts newer OTP forms as a superset
-%% (IPv6 tuples, `{active, N}', `verify_peer', ...) the types say so, so that callers using
+%% COMMON DATA TYPES of the manual. Where the bridge accepts newer OTP forms as a superset
+%% (README.md, "Where ts_ssl departs from ssl 3.9": IPv6 tuples, `{active, N}', `verify_peer', ...) the types say so, so that callers using
 %% them stay Dialyzer-clean.
 -opaque sslsocket() :: {sslsocket, integer(), pid()}.
 -type options() :: [option()].
@@ -406,7 +406,7 @@ cert_part(subject, #'Certificate'{tbsCertificate = #'TBSCertificate'{subject = S
 cert_part(subject, #'OTPCertificate'{tbsCertificate = #'OTPTBSCertificate'{subject = Subject}}) ->
     Subject.
 
-%%% format_error/1: the texts of ssl 3.9 (reference/ssl-3.9-behaviour.md, one table)
+%%% format_error/1: the texts of ssl 3.9's ERRORS section, in one table
 
 -spec reason_text(term()) -> string() | undefined.
 reason_text(closed) -> "Connection closed for the operation in question.";

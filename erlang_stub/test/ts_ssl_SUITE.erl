@@ -408,7 +408,7 @@ controlling_process_lets_creator_go(Config) ->
     exchange(Mod, S, Peer).
 
 %% send/2 puts on the wire what gen_tcp:send/2 puts there with the same packet option (3.9 sent
-%% through a gen_tcp socket, reference/ssl-3.9-behaviour.md): a length header for 1, 2 and 4,
+%% through a gen_tcp socket): a length header for 1, 2 and 4,
 %% the bytes as they are for the other types ({packet, line} adds no delimiter). The native peer
 %% reads the stream raw, up to the close.
 sent_bytes_as_gen_tcp_sends_them(Config) ->

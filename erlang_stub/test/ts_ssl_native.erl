@@ -1,6 +1,6 @@
 %% The ssl 3.9 API over the native ssl of this OTP, so that the suite can run one scenario with
 %% `ts_ssl' and with native `ssl' and see both behave alike. Only what the shared scenarios use;
-%% the renames are those of reference/ssl-3.9-behaviour.md, "Modern OTP ssl".
+%% the renames are those README.md lists under "Differences from modern OTP ssl".
 -module(ts_ssl_native).
 
 -export([listen/2, accept/1, accept/2, transport_accept/1, transport_accept/2, ssl_accept/1,

@@ -251,7 +251,7 @@ pid_is_answered_locally(_Config) ->
     [] = Requests(),
     ok.
 
-%% The texts of ssl 3.9 (reference/ssl-3.9-behaviour.md, "format_error/1 strings").
+%% The texts of ssl 3.9's ERRORS section, which format_error/1 gives.
 format_error_texts(_Config) ->
     Texts =
         [{closed, "Connection closed for the operation in question."},
