@@ -166,14 +166,6 @@ function readLength(bytes: Uint8Array, at: number, size: 2 | 4): number {
     : ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
 }
 
-/** The length prefix for a frame of `length` bytes. */
-export function frameHeader(length: number, size: 2 | 4): Buffer {
-  const header = Buffer.allocUnsafe(size);
-  if (size === 2) header.writeUInt16BE(length, 0);
-  else header.writeUInt32BE(length, 0);
-  return header;
-}
-
 /** A frame as one contiguous view (joining the pieces, the one copy, when it came in several). */
 export function joinFrame(frame: Frame): Uint8Array {
   if (!Array.isArray(frame)) return frame;

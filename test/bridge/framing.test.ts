@@ -6,15 +6,15 @@ import {
   FrameJoiner,
   FrameReader,
   frameHead,
-  frameHeader,
   frameLength,
   frameTail,
   joinFrame,
   type Frame,
 } from "../../bridge/framing.js";
+import { framed } from "./helpers.js";
 
 function encodeFrames(frames: Uint8Array[], size: 2 | 4): Buffer {
-  return Buffer.concat(frames.flatMap((f) => [frameHeader(f.length, size), Buffer.from(f)]));
+  return Buffer.concat(frames.map((f) => framed(f, size)));
 }
 
 function readAll(reader: FrameReader, chunks: Uint8Array[]): Buffer[] {
