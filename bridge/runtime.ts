@@ -40,6 +40,10 @@ export class ProcessRuntime implements ProcessHost {
    * once, before the first process is spawned.
    */
   creation = 0;
+  /**
+   * The connections to other nodes; none for a runtime alone. Set once, by the node that owns
+   * both (the peer manager needs the runtime to deliver to, so it is made after it).
+   */
   peers: Peers | undefined;
 
   readonly #procs = new Map<number, LocalProcess>();
