@@ -41,8 +41,8 @@ export class ProcessRuntime implements ProcessHost {
    */
   creation = 0;
   /**
-   * The connections to other nodes; none for a runtime alone. Set once, by the node that owns
-   * both (the peer manager needs the runtime to deliver to, so it is made after it).
+   * The connections to other nodes; none for a runtime alone. Set by the node that puts the
+   * two together: the peer manager needs the runtime to deliver to, so it is made after it.
    */
   peers: Peers | undefined;
 
