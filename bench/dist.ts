@@ -14,7 +14,7 @@
  * better). BEAM's schedulers spin a while before they sleep (`+sbwt`), which counts as CPU
  * time: BENCH_ERL_ARGS="+sbwt none" measures without that.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Pid, Tuple, atom, type Term } from "../etf/terms.js";
@@ -108,10 +108,10 @@ export async function run(): Promise<void> {
   const epmd = await Epmd.start();
   const cookie = randomCookie();
   const bridge = await DistNode.start({ name: randomName("benchbridge"), cookie, epmdPort: epmd.port, logger: silentLogger });
+  const dir = mkdtempSync(join(tmpdir(), "bench-dist-"));
   try {
     const server = await ErlNode.start({ epmdPort: epmd.port, cookie, args: ERL_ARGS });
     const caller = await ErlNode.start({ epmdPort: epmd.port, cookie, args: ERL_ARGS });
-    const dir = mkdtempSync(join(tmpdir(), "bench-dist-"));
     writeFileSync(join(dir, "bench_server.erl"), serverModule);
     await server.eval(`{ok, bench_server} = c:c("${join(dir, "bench_server.erl")}", [{outdir, "${dir}"}]), {ok, _} = bench_server:start(), ok`);
     await server.eval(serverBlobs);
@@ -136,6 +136,7 @@ export async function run(): Promise<void> {
   } finally {
     await bridge.stop();
     await stopAll();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

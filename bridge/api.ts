@@ -1,7 +1,8 @@
 /**
  * The bridge's API: what the rest of the program (ts-ssl/) may use of the distribution peer.
  * Everything here is Erlang's process model, seen from TypeScript; nothing here is about the
- * wire. `DistNode` (bridge/node.ts) implements `Node`.
+ * wire. `DistNode` (bridge/node.ts) implements `Node`, and so does `ProcessRuntime`
+ * (bridge/runtime.ts) alone, a node without distribution.
  */
 import type { Atom, Pid, Ref, Term, Tuple } from "../etf/terms.js";
 import type { Logger } from "./log.js";

@@ -3,28 +3,24 @@
  * `--setcookie COOKIE` (also with one dash, as erl writes them, and as `--flag=value`). Without
  * a name the node is `ts_ssl_bridge@<short host name>`. Without `--setcookie` the cookie is the
  * content of `~/.erlang.cookie`, created as erl creates it when missing: 20 random uppercase
- * letters, readable by the owner only. The EPMD port comes from `ERL_EPMD_PORT`, as for erl.
+ * letters, readable by the owner only. The EPMD port comes from `ERL_EPMD_PORT`, as for erl,
+ * and the log level from `TS_SSL_LOG`: this is the one place the bridge reads its environment.
  */
 import { randomInt } from "node:crypto";
 import { closeSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { CodedError } from "../etf/errors.js";
 import { EPMD_PORT } from "./epmd.js";
+import { levelFromEnv, type LogLevel } from "./log.js";
 import { NodeNameError, resolveNodeName } from "./names.js";
 
-export const DEFAULT_NODE_NAME = "ts_ssl_bridge";
+const DEFAULT_NODE_NAME = "ts_ssl_bridge";
 export const DEFAULT_EPMD_PORT = EPMD_PORT;
 
 export type CliErrorCode = "unknown_argument" | "missing_value" | "conflict" | "bad_node_name" | "bad_cookie" | "bad_epmd_port";
 
-export class CliError extends Error {
-  constructor(
-    readonly code: CliErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export class CliError extends CodedError<CliErrorCode> {}
 
 export interface NodeArgs {
   /** The full node name, `name@host`. */
@@ -36,6 +32,8 @@ export interface NodeArgs {
   /** The cookie file did not exist and was made now. */
   cookieCreated: boolean;
   epmdPort: number;
+  /** `TS_SSL_LOG`'s level, else `info`. */
+  logLevel: LogLevel;
 }
 
 const FLAGS = ["sname", "name", "setcookie"] as const;
@@ -71,14 +69,15 @@ export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
   }
 
   const epmdPort = parseEpmdPort(env.ERL_EPMD_PORT);
+  const logLevel = levelFromEnv(env.TS_SSL_LOG) ?? "info";
   const cookie = given.get("setcookie");
   if (cookie !== undefined) {
     if (cookie.length === 0) throw new CliError("bad_cookie", "--setcookie needs a non-empty cookie");
-    return { name, longNames, cookie, cookieSource: "--setcookie", cookieCreated: false, epmdPort };
+    return { name, longNames, cookie, cookieSource: "--setcookie", cookieCreated: false, epmdPort, logLevel };
   }
   const file = join(env.HOME ?? homedir(), ".erlang.cookie");
   const { cookie: fromFile, created } = readOrCreateCookie(file);
-  return { name, longNames, cookie: fromFile, cookieSource: file, cookieCreated: created, epmdPort };
+  return { name, longNames, cookie: fromFile, cookieSource: file, cookieCreated: created, epmdPort, logLevel };
 }
 
 function parseEpmdPort(value: string | undefined): number {
@@ -94,7 +93,7 @@ function parseEpmdPort(value: string | undefined): number {
  * The cookie in `file`, made first if the file does not exist. Like erl, refuses a file others
  * may read or write, and one holding anything but printable characters.
  */
-export function readOrCreateCookie(file: string): { cookie: string; created: boolean } {
+function readOrCreateCookie(file: string): { cookie: string; created: boolean } {
   let created = false;
   try {
     const fd = openSync(file, "wx", 0o400);

@@ -7,6 +7,7 @@
  * The same `Signal` type also carries signals between the bridge's own processes, so that local
  * and remote delivery follow one path.
  */
+import { CodedError } from "../etf/errors.js";
 import { Atom, Pid, Ref, Tuple, atom, isInteger, type Term } from "../etf/terms.js";
 
 /** Operation codes, with the OTP release that introduced the newer ones. */
@@ -45,7 +46,7 @@ export const DOP = {
 
 const dopNames = new Map<number, string>(Object.entries(DOP).map(([k, v]) => [v, k]));
 
-export function dopName(op: number): string {
+function dopName(op: number): string {
   return dopNames.get(op) ?? `unknown operation ${op}`;
 }
 
@@ -134,13 +135,13 @@ export type Signal =
   | { op: "spawn_request"; ref: Ref; from: Pid; groupLeader: Pid; mfa: Term; options: Term; args: Term }
   | { op: "spawn_reply"; ref: Ref; to: Pid; flags: number; result: Term };
 
-export class ControlError extends Error {
+export class ControlError extends CodedError<"malformed" | "unsupported"> {
   constructor(
-    readonly code: "malformed" | "unsupported",
+    code: "malformed" | "unsupported",
     readonly op: number | undefined,
     detail: string,
   ) {
-    super(`${op === undefined ? "control message" : dopName(op)}: ${detail}`);
+    super(code, `${op === undefined ? "control message" : dopName(op)}: ${detail}`);
   }
 }
 

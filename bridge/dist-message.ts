@@ -14,14 +14,15 @@
  * does both, for a message on its own).
  */
 import { TermReader } from "../etf/decode.js";
+import { ByteBuilder } from "../etf/bytes.js";
 import type { Encoder } from "../etf/encode.js";
-import { EtfError } from "../etf/errors.js";
+import { CodedError, EtfError } from "../etf/errors.js";
 import { VERSION_MAGIC } from "../etf/tags.js";
 import { Atom, type Term } from "../etf/terms.js";
 import { controlOp, hasPayload, type ControlMessage } from "./control.js";
 import { FrameJoiner, frameHead, frameLength, frameTail, type Frame } from "./framing.js";
 
-export const DIST_TAG = {
+const DIST_TAG = {
   PASS_THROUGH: 112,
   VERSION: VERSION_MAGIC,
   HEADER: 68, // DIST_HEADER
@@ -35,7 +36,7 @@ const { PASS_THROUGH, VERSION, HEADER, FRAG_HEADER, FRAG_CONT } = DIST_TAG;
 export const ATOM_CACHE_SIZE = 2048;
 
 /** Our fragments carry at most this many bytes of message: a large send goes out a piece at a time. */
-export const FRAGMENT_SIZE = 64 * 1024;
+const FRAGMENT_SIZE = 64 * 1024;
 
 const FRAG_HEADER_SIZE = 2 + 8 + 8;
 /** How much of a first fragment is copied to read its header when the frame came in pieces. */
@@ -48,14 +49,7 @@ export interface DistMessage {
 
 export type DistErrorCode = "bad_header" | "bad_fragment" | "too_large" | "bad_term";
 
-export class DistError extends Error {
-  constructor(
-    readonly code: DistErrorCode,
-    detail: string,
-  ) {
-    super(detail);
-  }
-}
+export class DistError extends CodedError<DistErrorCode> {}
 
 interface Sequence {
   /** The atoms the first fragment's header set up, for ATOM_CACHE_REF in the whole message. */
@@ -295,7 +289,7 @@ export class DistReader {
       const payload = op !== undefined && hasPayload(op) ? terms.next(versionBytes) : undefined;
       return { control, payload };
     } catch (e) {
-      if (e instanceof EtfError) throw new DistError("bad_term", e.message);
+      if (e instanceof EtfError) throw new DistError("bad_term", e.message, { cause: e });
       throw e;
     } finally {
       terms.finish();
@@ -367,6 +361,9 @@ export function isFragmented(size: number, mode: WriteMode, fragmentSize = FRAGM
 /** Length, VERSION, HEADER and NumberOfAtomCacheRefs (0) before a whole message's control term. */
 const WHOLE_HEADER_SIZE = 4 + 3;
 
+/** Where fragment headers are built: each is a view of its slab, handed over with the frame. */
+const fragmentHeaders = new ByteBuilder();
+
 /**
  * A whole frame from writeMessage (its chunks, `size` bytes, the control term ending at
  * `controlEnd`) as fragments of sequence `seq`: views of it behind headers of their own.
@@ -382,14 +379,10 @@ export function fragment(chunks: readonly Uint8Array[], size: number, controlEnd
   for (let fragId = count; fragId >= 1; fragId--) {
     const first = fragId === count;
     const n = Math.min(first ? firstSize : fragmentSize, size - from);
-    const header = Buffer.allocUnsafe(4 + FRAG_HEADER_SIZE + (first ? 1 : 0));
-    header.writeUInt32BE(header.length - 4 + n, 0);
-    header[4] = VERSION;
-    header[5] = first ? FRAG_HEADER : FRAG_CONT;
-    header.writeBigUInt64BE(seq, 6);
-    header.writeBigUInt64BE(BigInt(fragId), 14);
-    if (first) header[22] = 0; // no atom cache references
-    frames.push([header, ...sliceChunks(chunks, from, from + n)]);
+    const header = fragmentHeaders.u32(FRAG_HEADER_SIZE + (first ? 1 : 0) + n);
+    header.u8(VERSION).u8(first ? FRAG_HEADER : FRAG_CONT).u64(seq).u64(BigInt(fragId));
+    if (first) header.u8(0); // no atom cache references
+    frames.push([header.finish(), ...sliceChunks(chunks, from, from + n)]);
     from += n;
   }
   return frames;

@@ -4,6 +4,8 @@
  * OTP's `erl_epmd` does it.
  */
 import type { Socket } from "node:net";
+import { CodedError } from "../etf/errors.js";
+import { ByteQueue } from "./framing.js";
 import {
   DIST_VERSION,
   EpmdError,
@@ -17,7 +19,7 @@ import {
   type NodeInfo,
   type Parsed,
 } from "./epmd.js";
-import { openSocket } from "./transport.js";
+import { connect } from "./transport.js";
 
 export interface EpmdAddress {
   host: string;
@@ -25,13 +27,13 @@ export interface EpmdAddress {
 }
 
 /** No EPMD answers at that address (refused, unreachable, or silent past the timeout). */
-export class EpmdUnavailable extends Error {
-  readonly code = "epmd_unavailable";
+export class EpmdUnavailable extends CodedError<"epmd_unavailable"> {
   constructor(
     readonly address: EpmdAddress,
     readonly reason: string,
+    cause?: unknown,
   ) {
-    super(`no EPMD at ${address.host}:${address.port} (${reason})`);
+    super("epmd_unavailable", `no EPMD at ${address.host}:${address.port} (${reason})`, { cause });
   }
 }
 
@@ -47,10 +49,10 @@ const defaultTimeoutMs = 5_000;
 
 async function open(address: EpmdAddress, timeoutMs: number): Promise<Socket> {
   try {
-    return await openSocket(address.host, address.port, timeoutMs);
+    return await connect(address.host, address.port, timeoutMs);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new EpmdUnavailable(address, err.code === "ETIMEDOUT" ? "timeout" : (err.code ?? err.message));
+    throw new EpmdUnavailable(address, err.code === "ETIMEDOUT" ? "timeout" : (err.code ?? err.message), err);
   }
 }
 
@@ -61,13 +63,13 @@ async function open(address: EpmdAddress, timeoutMs: number): Promise<Socket> {
 async function exchange<T>(
   address: EpmdAddress,
   request: EpmdRequest,
-  parse: (bytes: Buffer, closed: boolean) => Parsed<T>,
+  parse: (bytes: Uint8Array, closed: boolean) => Parsed<T>,
   timeoutMs: number,
   keep = false,
 ): Promise<{ value: T; socket: Socket }> {
   const socket = await open(address, timeoutMs);
   return new Promise((resolve, reject) => {
-    let input: Buffer = Buffer.alloc(0);
+    const input = new ByteQueue();
     let done = false;
     const finish = (error: Error | undefined, value?: T) => {
       if (done) return;
@@ -81,7 +83,7 @@ async function exchange<T>(
     };
     const attempt = (closed: boolean) => {
       try {
-        const r = parse(input, closed);
+        const r = parse(input.peek(input.length), closed);
         if (r !== "more") finish(undefined, r.value);
         else if (closed) finish(new EpmdError("malformed", `EPMD closed before a whole reply to ${request.kind}`));
       } catch (e) {
@@ -89,14 +91,14 @@ async function exchange<T>(
       }
     };
     const onData = (chunk: Buffer) => {
-      input = input.length === 0 ? chunk : Buffer.concat([input, chunk]);
+      input.push(chunk);
       attempt(false);
     };
     const onEnd = () => attempt(true);
     const timer = setTimeout(() => finish(new EpmdUnavailable(address, `no reply to ${request.kind}`)), timeoutMs);
     socket.on("data", onData);
     socket.on("end", onEnd);
-    socket.on("error", (err) => finish(new EpmdUnavailable(address, err.message)));
+    socket.on("error", (err) => finish(new EpmdUnavailable(address, err.message, err)));
     socket.write(buildRequest(request));
   });
 }

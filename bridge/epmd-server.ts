@@ -15,6 +15,7 @@ import {
   type EpmdRequest,
   type NodeInfo,
 } from "./epmd.js";
+import { ByteQueue } from "./framing.js";
 import type { Logger } from "./log.js";
 
 interface Entry {
@@ -92,16 +93,15 @@ export class EmbeddedEpmd {
   #accept(socket: Socket): void {
     this.#sockets.add(socket);
     socket.setNoDelay(true);
-    let input: Buffer = Buffer.alloc(0);
+    const input = new ByteQueue();
     let registered: string | undefined;
     socket.on("data", (chunk: Buffer) => {
-      input = input.length === 0 ? chunk : Buffer.concat([input, chunk]);
+      input.push(chunk);
       try {
-        const r = parseRequest(input, 0);
-        if (r === "more") return;
-        input = input.subarray(r.next);
+        const request = input.takeFrame(2);
+        if (request === undefined) return;
         socket.pause();
-        registered = this.#serve(socket, r.value) ?? registered;
+        registered = this.#serve(socket, parseRequest(request)) ?? registered;
       } catch (e) {
         this.#log.debug(`embedded EPMD: dropping a client: ${(e as Error).message}`);
         socket.destroy();

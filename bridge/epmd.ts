@@ -1,11 +1,14 @@
 /**
  * The EPMD protocol's messages, parsed and built (`erl_dist_protocol.md`, "EPMD Protocol").
- * Requests carry a 2-byte length; replies do not. Parsers are pure: bytes in, a message and the
- * offset after it out, or `"more"` when the bytes stop short.
+ * Requests carry a 2-byte length, which the reader takes off (`ByteQueue.takeFrame`); replies
+ * do not. Reply parsers are pure: bytes in, a message and the offset after it out, or `"more"`
+ * when the bytes stop short.
  */
+import { ByteBuilder } from "../etf/bytes.js";
+import { CodedError } from "../etf/errors.js";
 
 /** Request and reply tags, by the names the protocol document gives them. */
-export const EPMD_TAG = {
+const EPMD_TAG = {
   ALIVE2_REQ: 120,
   ALIVE2_X_RESP: 118, // 32-bit creation, distribution version 6 (OTP 23+)
   ALIVE2_RESP: 121, // 16-bit creation, older EPMDs
@@ -47,36 +50,28 @@ export type EpmdRequest =
   | { kind: "KILL_REQ" }
   | { kind: "STOP_REQ"; name: string };
 
-export class EpmdError extends Error {
-  constructor(
-    readonly code: "malformed" | "unknown_request" | "refused",
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export class EpmdError extends CodedError<"malformed" | "unknown_request" | "refused"> {}
 
 export type Parsed<T> = { value: T; next: number } | "more";
 
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 
-function nodeInfoSize(info: NodeInfo): number {
-  return 10 + Buffer.byteLength(info.name, "utf8") + 2 + info.extra.length;
-}
+/** Where EPMD messages are built: each is a view of the builder's slab, handed over whole. */
+const out = new ByteBuilder({ initialSize: 4096 });
 
-/** Writes PortNo .. Extra (the part ALIVE2_REQ and PORT2_RESP share) at `at`; returns the end. */
-function writeNodeInfo(buf: Buffer, at: number, info: NodeInfo): number {
+/** PortNo .. Extra, the part ALIVE2_REQ and PORT2_RESP share. */
+function nodeInfo(b: ByteBuilder, info: NodeInfo): ByteBuilder {
   const name = Buffer.from(info.name, "utf8");
-  let o = buf.writeUInt16BE(info.port, at);
-  o = buf.writeUInt8(info.nodeType, o);
-  o = buf.writeUInt8(info.protocol, o);
-  o = buf.writeUInt16BE(info.highestVersion, o);
-  o = buf.writeUInt16BE(info.lowestVersion, o);
-  o = buf.writeUInt16BE(name.length, o);
-  o += name.copy(buf, o);
-  o = buf.writeUInt16BE(info.extra.length, o);
-  buf.set(info.extra, o);
-  return o + info.extra.length;
+  return b
+    .u16(info.port)
+    .u8(info.nodeType)
+    .u8(info.protocol)
+    .u16(info.highestVersion)
+    .u16(info.lowestVersion)
+    .u16(name.length)
+    .bytes(name)
+    .u16(info.extra.length)
+    .bytes(info.extra);
 }
 
 /** Reads the shared node-info fields from `b[at..end)`; throws when they do not fit. */
@@ -108,56 +103,38 @@ function asBuffer(bytes: Uint8Array): Buffer {
 // ---- requests (2-byte length prefix) ----
 
 export function buildRequest(req: EpmdRequest): Buffer {
-  let body: Buffer;
-  switch (req.kind) {
-    case "ALIVE2_REQ":
-      body = Buffer.allocUnsafe(1 + nodeInfoSize(req.node));
-      body[0] = EPMD_TAG.ALIVE2_REQ;
-      writeNodeInfo(body, 1, req.node);
-      break;
-    case "PORT_PLEASE2_REQ":
-    case "STOP_REQ":
-      body = Buffer.concat([Buffer.of(EPMD_TAG[req.kind]), Buffer.from(req.name, "utf8")]);
-      break;
-    case "NAMES_REQ":
-    case "DUMP_REQ":
-    case "KILL_REQ":
-      body = Buffer.of(EPMD_TAG[req.kind]);
-      break;
-  }
-  const out = Buffer.allocUnsafe(2 + body.length);
-  out.writeUInt16BE(body.length, 0);
-  body.copy(out, 2);
-  return out;
+  out.u8(EPMD_TAG[req.kind]);
+  if (req.kind === "ALIVE2_REQ") nodeInfo(out, req.node);
+  else if (req.kind === "PORT_PLEASE2_REQ" || req.kind === "STOP_REQ") out.bytes(Buffer.from(req.name, "utf8"));
+  const body = out.finish();
+  return out.u16(body.length).bytes(body).finish();
 }
 
-/** One request at `offset`, or `"more"`; throws `EpmdError` on a request EPMD would refuse. */
-export function parseRequest(bytes: Uint8Array, offset = 0): Parsed<EpmdRequest> {
-  const b = asBuffer(bytes);
-  if (b.length - offset < 2) return "more";
-  const len = b.readUInt16BE(offset);
-  const start = offset + 2;
-  const end = start + len;
-  if (b.length < end) return "more";
-  if (len === 0) throw new EpmdError("malformed", "empty request");
-  const tag = b[start]!;
-  const name = () => utf8.decode(b.subarray(start + 1, end));
+/**
+ * One request, from its body (the bytes behind its 2-byte length, which `ByteQueue.takeFrame`
+ * takes off); throws `EpmdError` on a request EPMD would refuse.
+ */
+export function parseRequest(body: Uint8Array): EpmdRequest {
+  const b = asBuffer(body);
+  if (b.length === 0) throw new EpmdError("malformed", "empty request");
+  const tag = b[0]!;
+  const name = () => utf8.decode(b.subarray(1));
   switch (tag) {
     case EPMD_TAG.ALIVE2_REQ: {
-      const info = readNodeInfo(b, start + 1, end);
-      if (info.next !== end) throw new EpmdError("malformed", "ALIVE2_REQ has trailing bytes");
-      return { value: { kind: "ALIVE2_REQ", node: info.value }, next: end };
+      const info = readNodeInfo(b, 1, b.length);
+      if (info.next !== b.length) throw new EpmdError("malformed", "ALIVE2_REQ has trailing bytes");
+      return { kind: "ALIVE2_REQ", node: info.value };
     }
     case EPMD_TAG.PORT_PLEASE2_REQ:
-      return { value: { kind: "PORT_PLEASE2_REQ", name: name() }, next: end };
+      return { kind: "PORT_PLEASE2_REQ", name: name() };
     case EPMD_TAG.STOP_REQ:
-      return { value: { kind: "STOP_REQ", name: name() }, next: end };
+      return { kind: "STOP_REQ", name: name() };
     case EPMD_TAG.NAMES_REQ:
-      return { value: { kind: "NAMES_REQ" }, next: end };
+      return { kind: "NAMES_REQ" };
     case EPMD_TAG.DUMP_REQ:
-      return { value: { kind: "DUMP_REQ" }, next: end };
+      return { kind: "DUMP_REQ" };
     case EPMD_TAG.KILL_REQ:
-      return { value: { kind: "KILL_REQ" }, next: end };
+      return { kind: "KILL_REQ" };
     default:
       throw new EpmdError("unknown_request", `unknown EPMD request tag ${tag}`);
   }
@@ -171,11 +148,7 @@ export interface Alive2Resp {
 }
 
 export function buildAlive2XResp(result: number, creation: number): Buffer {
-  const out = Buffer.allocUnsafe(6);
-  out[0] = EPMD_TAG.ALIVE2_X_RESP;
-  out[1] = result;
-  out.writeUInt32BE(creation >>> 0, 2);
-  return out;
+  return out.u8(EPMD_TAG.ALIVE2_X_RESP).u8(result).u32(creation >>> 0).finish();
 }
 
 /** ALIVE2_X_RESP, or the older ALIVE2_RESP with its 16-bit creation. */
@@ -195,12 +168,8 @@ export function parseAlive2Resp(bytes: Uint8Array): Parsed<Alive2Resp> {
 
 /** PORT2_RESP: the node's info, or just a non-zero result when EPMD does not know the name. */
 export function buildPort2Resp(info: NodeInfo | undefined): Buffer {
-  if (info === undefined) return Buffer.of(EPMD_TAG.PORT2_RESP, 1);
-  const out = Buffer.allocUnsafe(2 + nodeInfoSize(info));
-  out[0] = EPMD_TAG.PORT2_RESP;
-  out[1] = 0;
-  writeNodeInfo(out, 2, info);
-  return out;
+  if (info === undefined) return out.u8(EPMD_TAG.PORT2_RESP).u8(1).finish();
+  return nodeInfo(out.u8(EPMD_TAG.PORT2_RESP).u8(0), info).finish();
 }
 
 export function parsePort2Resp(bytes: Uint8Array): Parsed<NodeInfo | undefined> {
@@ -219,10 +188,8 @@ export function parsePort2Resp(bytes: Uint8Array): Parsed<NodeInfo | undefined> 
 
 /** NAMES_RESP (and DUMP_RESP): EPMD's port, then `name N at port P\n` lines until EPMD closes. */
 export function buildNamesResp(epmdPort: number, nodes: ReadonlyArray<{ name: string; port: number }>): Buffer {
-  const head = Buffer.allocUnsafe(4);
-  head.writeUInt32BE(epmdPort, 0);
   const lines = nodes.map((n) => `name ${n.name} at port ${n.port}\n`).join("");
-  return Buffer.concat([head, Buffer.from(lines, "utf8")]);
+  return out.u32(epmdPort).bytes(Buffer.from(lines, "utf8")).finish();
 }
 
 export interface NamesResp {

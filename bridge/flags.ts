@@ -38,7 +38,7 @@ export const DFLAG = {
   ALIAS: 1n << 35n, // OTP 24
 } as const;
 
-export type FlagName = keyof typeof DFLAG;
+type FlagName = keyof typeof DFLAG;
 
 /** What OTP 25 requires of a peer (`MANDATORY_DFLAGS_25` in dist.hrl, printed as 0x1070F94). */
 export const MANDATORY_25 =
@@ -55,7 +55,7 @@ export const MANDATORY_25 =
   DFLAG.HANDSHAKE_23;
 
 /** OTP 26 adds these to the mandatory set. */
-export const MANDATORY_26 = MANDATORY_25 | DFLAG.UNLINK_ID | DFLAG.V4_NC;
+const MANDATORY_26 = MANDATORY_25 | DFLAG.UNLINK_ID | DFLAG.V4_NC;
 
 /**
  * What we require of a peer: OTP 25's set, plus UNLINK_ID since we only speak the new link

@@ -8,16 +8,17 @@
  * the one copy happens (a fragmented message is joined once, with its other fragments).
  */
 
+import { CodedError } from "../etf/errors.js";
+
 /** A whole frame: one view, or its pieces in order when it arrived across chunks. */
 export type Frame = Uint8Array | Uint8Array[];
 
-export class FrameError extends Error {
-  readonly code = "frame_too_large";
+export class FrameError extends CodedError<"frame_too_large"> {
   constructor(
     readonly length: number,
     readonly limit: number,
   ) {
-    super(`a frame of ${length} bytes is over the limit of ${limit} bytes`);
+    super("frame_too_large", `a frame of ${length} bytes is over the limit of ${limit} bytes`);
   }
 }
 
@@ -93,18 +94,76 @@ export class FrameReader {
   }
 }
 
+/**
+ * Bytes read from a socket, in order, for a reader that pulls messages as it needs them (the
+ * handshake, EPMD) rather than parsing every chunk as it comes. Chunks are kept as they arrived;
+ * bytes are joined, the one copy, only when what is asked for spans chunks.
+ */
+export class ByteQueue {
+  #chunks: Uint8Array[] = [];
+  #length = 0;
+
+  get length(): number {
+    return this.#length;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.#chunks.push(chunk);
+    this.#length += chunk.length;
+  }
+
+  /** The first `n` bytes (at most `length`), left in the queue. */
+  peek(n: number): Uint8Array {
+    if (n === 0) return new Uint8Array(0);
+    const first = this.#chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    let k = 0;
+    let have = 0;
+    while (have < n) have += this.#chunks[k++]!.length;
+    const joined = Buffer.concat(this.#chunks.slice(0, k), have);
+    this.#chunks.splice(0, k, joined);
+    return joined.subarray(0, n);
+  }
+
+  /** Drops the first `n` bytes (at most `length`). */
+  skip(n: number): void {
+    this.#length -= n;
+    while (n > 0) {
+      const first = this.#chunks[0]!;
+      if (first.length > n) {
+        this.#chunks[0] = first.subarray(n);
+        return;
+      }
+      n -= first.length;
+      this.#chunks.shift();
+    }
+  }
+
+  /** The first `n` bytes (at most `length`), taken out of the queue. */
+  take(n: number): Uint8Array {
+    const bytes = this.peek(n);
+    this.skip(n);
+    return bytes;
+  }
+
+  /**
+   * The next whole frame behind a `size`-byte length prefix, without the prefix, or undefined
+   * while it has not all arrived; the bytes after it stay queued, unread.
+   */
+  takeFrame(size: 2 | 4): Uint8Array | undefined {
+    if (this.#length < size) return undefined;
+    const length = readLength(this.peek(size), 0, size);
+    if (this.#length < size + length) return undefined;
+    this.skip(size);
+    return this.take(length);
+  }
+}
+
 function readLength(bytes: Uint8Array, at: number, size: 2 | 4): number {
   return size === 2
     ? (bytes[at]! << 8) | bytes[at + 1]!
     : ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
-}
-
-/** The length prefix for a frame of `length` bytes. */
-export function frameHeader(length: number, size: 2 | 4): Buffer {
-  const header = Buffer.allocUnsafe(size);
-  if (size === 2) header.writeUInt16BE(length, 0);
-  else header.writeUInt32BE(length, 0);
-  return header;
 }
 
 /** A frame as one contiguous view (joining the pieces, the one copy, when it came in several). */

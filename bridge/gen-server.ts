@@ -10,6 +10,7 @@
  * Calling: `call` does what `gen_server:call/3` does, from a short-lived bridge process.
  */
 import { Atom, ImproperList, Pid, Ref, Tuple, atom, isTagged, termEquals, type Term } from "../etf/terms.js";
+import { CodedError } from "../etf/errors.js";
 import { formatTerm } from "../etf/format.js";
 import type { Destination, From, Node, Process } from "./api.js";
 import { am } from "./process.js";
@@ -19,7 +20,7 @@ const aliasAtom = atom("alias");
 const timeout = atom("timeout");
 
 /** The alias of an OTP 24+ reply tag `[alias | Ref]`, if it is one. */
-export function replyAlias(tag: Term): Ref | undefined {
+function replyAlias(tag: Term): Ref | undefined {
   if (!(tag instanceof ImproperList) || tag.elements.length !== 1 || tag.elements[0] !== aliasAtom) return undefined;
   return tag.tail instanceof Ref ? tag.tail : undefined;
 }
@@ -59,9 +60,9 @@ export function reply(server: Process, from: From, value: Term): void {
 }
 
 /** A call that ended without a reply: `reason` as gen_server:call would exit with it. */
-export class CallError extends Error {
+export class CallError extends CodedError<"call_failed"> {
   constructor(readonly reason: Term) {
-    super(`call failed: ${formatTerm(reason, { maxLength: 300 })}`);
+    super("call_failed", `call failed: ${formatTerm(reason, { maxLength: 300 })}`);
   }
 }
 

@@ -8,11 +8,13 @@
  * complement `c` from OTP 23/24 peers that did not ask EPMD for our version.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { ByteBuilder } from "../etf/bytes.js";
+import { CodedError } from "../etf/errors.js";
 import { DFLAG, expandDigest, missingFlags } from "./flags.js";
 import { splitNodeName } from "./names.js";
 
 /** Message tags (first byte of each handshake message). */
-export const HS_TAG = {
+const HS_TAG = {
   NAME: 0x4e, // 'N': send_name (version 6) and send_challenge
   OLD_NAME: 0x6e, // 'n': send_name, version 5 format with HANDSHAKE_23 (OTP 23/24)
   STATUS: 0x73, // 's'
@@ -48,17 +50,17 @@ export type HandshakeErrorCode =
   | "closed" // the transport closed
   | "timeout"; // the transport gave up waiting
 
-export class HandshakeError extends Error {
+export class HandshakeError extends CodedError<HandshakeErrorCode> {
   constructor(
     readonly step: Step,
-    readonly code: HandshakeErrorCode,
+    code: HandshakeErrorCode,
     message: string,
     /** The peer's node name, once known. */
     readonly peer?: string,
     /** Names of the flags the peer lacked (code `missing_flags`). */
     readonly missing: string[] = [],
   ) {
-    super(`${step}: ${message}`);
+    super(code, `${step}: ${message}`);
   }
 }
 
@@ -224,7 +226,7 @@ function newChallenge(): number {
 // ---- names ----
 
 /** `Name@Host`, both parts non-empty (dist_util's `is_node_name/1`). */
-export function isNodeName(s: string): boolean {
+function isNodeName(s: string): boolean {
   return splitNodeName(s) !== undefined && s.length <= 255;
 }
 
@@ -246,14 +248,13 @@ function malformed(step: Step, what: string): HandshakeError {
 // only the `named:` status carries UTF-8. The name and challenge messages end with the name
 // behind its 2-byte length.
 
-/** A message of `tag` with `fields` bytes of fixed fields (the tag among them), then `name`. */
-function withNodeName(tag: number, fields: number, name: string): Buffer {
+/** Where handshake messages are built: each is a view of the builder's slab, handed over whole. */
+const out = new ByteBuilder({ initialSize: 4096 });
+
+/** The node name behind its 2-byte length, ending a name or challenge message. */
+function nodeName(b: ByteBuilder, name: string): ByteBuilder {
   const n = Buffer.from(name, "latin1");
-  const out = Buffer.allocUnsafe(fields + 2 + n.length);
-  out[0] = tag;
-  out.writeUInt16BE(n.length, fields);
-  n.copy(out, fields + 2);
-  return out;
+  return b.u16(n.length).bytes(n);
 }
 
 /**
@@ -276,21 +277,17 @@ export interface NameMessage {
 }
 
 export function buildName(flags: bigint, creation: number, name: string): Buffer {
-  const out = withNodeName(HS_TAG.NAME, 13, name);
-  out.writeBigUInt64BE(flags, 1);
-  out.writeUInt32BE(creation >>> 0, 9);
-  return out;
+  return nodeName(out.u8(HS_TAG.NAME).u64(flags).u32(creation >>> 0), name).finish();
 }
 
 /** The version 5 name message, as OTP 23/24 send it to a node of unknown version. */
 export function buildOldName(flags: bigint, name: string): Buffer {
-  const n = Buffer.from(name, "latin1");
-  const out = Buffer.allocUnsafe(7 + n.length);
-  out[0] = HS_TAG.OLD_NAME;
-  out.writeUInt16BE(5, 1);
-  out.writeUInt32BE(Number(flags & 0xffffffffn), 3);
-  n.copy(out, 7);
-  return out;
+  return out
+    .u8(HS_TAG.OLD_NAME)
+    .u16(5)
+    .u32(Number(flags & 0xffffffffn))
+    .bytes(Buffer.from(name, "latin1"))
+    .finish();
 }
 
 export function parseName(m: Uint8Array): NameMessage {
@@ -315,18 +312,18 @@ export function parseName(m: Uint8Array): NameMessage {
 }
 
 export function buildStatus(status: string): Buffer {
-  return Buffer.concat([Buffer.of(HS_TAG.STATUS), Buffer.from(status, "latin1")]);
+  return out.u8(HS_TAG.STATUS).bytes(Buffer.from(status, "latin1")).finish();
 }
 
 /** `snamed:` with the name and creation given to a peer that asked for a dynamic name. */
-export function buildNamedStatus(name: string, creation: number): Buffer {
+function buildNamedStatus(name: string, creation: number): Buffer {
   const n = Buffer.from(name, "utf8");
-  const out = Buffer.allocUnsafe(7 + 2 + n.length + 4);
-  out.write("snamed:", 0, "latin1");
-  out.writeUInt16BE(n.length, 7);
-  n.copy(out, 9);
-  out.writeUInt32BE(creation >>> 0, 9 + n.length);
-  return out;
+  return out
+    .bytes(Buffer.from("snamed:", "latin1"))
+    .u16(n.length)
+    .bytes(n)
+    .u32(creation >>> 0)
+    .finish();
 }
 
 export function parseStatus(m: Uint8Array, step: Step): string {
@@ -342,11 +339,7 @@ export interface ChallengeMessage {
 }
 
 export function buildChallenge(flags: bigint, challenge: number, creation: number, name: string): Buffer {
-  const out = withNodeName(HS_TAG.NAME, 17, name);
-  out.writeBigUInt64BE(flags, 1);
-  out.writeUInt32BE(challenge >>> 0, 9);
-  out.writeUInt32BE(creation >>> 0, 13);
-  return out;
+  return nodeName(out.u8(HS_TAG.NAME).u64(flags).u32(challenge >>> 0).u32(creation >>> 0), name).finish();
 }
 
 export function parseChallenge(m: Uint8Array): ChallengeMessage {
@@ -359,14 +352,14 @@ export function parseChallenge(m: Uint8Array): ChallengeMessage {
 }
 
 export function buildComplement(flags: bigint, creation: number): Buffer {
-  const out = Buffer.allocUnsafe(9);
-  out[0] = HS_TAG.COMPLEMENT;
-  out.writeUInt32BE(Number(flags >> 32n) >>> 0, 1);
-  out.writeUInt32BE(creation >>> 0, 5);
-  return out;
+  return out
+    .u8(HS_TAG.COMPLEMENT)
+    .u32(Number(flags >> 32n) >>> 0)
+    .u32(creation >>> 0)
+    .finish();
 }
 
-export function parseComplement(m: Uint8Array): { flagsHigh: bigint; creation: number } {
+function parseComplement(m: Uint8Array): { flagsHigh: bigint; creation: number } {
   const b = view(m);
   if (b[0] !== HS_TAG.COMPLEMENT) {
     throw new HandshakeError("recv_complement", "unexpected", `expected a complement, got tag ${b[0]}`);
@@ -376,14 +369,10 @@ export function parseComplement(m: Uint8Array): { flagsHigh: bigint; creation: n
 }
 
 export function buildChallengeReply(challenge: number, d: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(21);
-  out[0] = HS_TAG.CHALLENGE_REPLY;
-  out.writeUInt32BE(challenge >>> 0, 1);
-  out.set(d, 5);
-  return out;
+  return out.u8(HS_TAG.CHALLENGE_REPLY).u32(challenge >>> 0).bytes(d).finish();
 }
 
-export function parseChallengeReply(m: Uint8Array): { challenge: number; digest: Uint8Array } {
+function parseChallengeReply(m: Uint8Array): { challenge: number; digest: Uint8Array } {
   const b = view(m);
   if (b[0] !== HS_TAG.CHALLENGE_REPLY) {
     throw new HandshakeError("recv_challenge_reply", "unexpected", `expected a challenge reply, got tag ${b[0]}`);
@@ -393,7 +382,7 @@ export function parseChallengeReply(m: Uint8Array): { challenge: number; digest:
 }
 
 export function buildChallengeAck(d: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.of(HS_TAG.CHALLENGE_ACK), d]);
+  return out.u8(HS_TAG.CHALLENGE_ACK).bytes(d).finish();
 }
 
 export function parseChallengeAck(m: Uint8Array): { digest: Uint8Array } {

@@ -39,13 +39,14 @@ class LineLogger implements Logger {
   }
 }
 
-/** Writes `<ISO time> <level> <message>` lines to stderr. `TS_SSL_LOG` may name the level. */
-export function stderrLogger(level: LogLevel = levelFromEnv(process.env.TS_SSL_LOG) ?? "info"): Logger {
+/** Writes `<ISO time> <level> <message>` lines to stderr, from `level` up. */
+export function stderrLogger(level: LogLevel = "info"): Logger {
   return new LineLogger(rank[level], (lvl, message) => {
     process.stderr.write(`${new Date().toISOString()} ${lvl} ${message}\n`);
   });
 }
 
+/** The level a setting names (`TS_SSL_LOG`), or undefined when it names none. */
 export function levelFromEnv(value: string | undefined): LogLevel | undefined {
   return value !== undefined && value in rank ? (value as LogLevel) : undefined;
 }

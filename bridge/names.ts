@@ -3,9 +3,12 @@
  * its first dot) and `-name Name@Host` (long: a fully qualified host or an IP address).
  */
 import { hostname } from "node:os";
+import { CodedError } from "../etf/errors.js";
 
-export class NodeNameError extends Error {
-  readonly code = "bad_node_name";
+export class NodeNameError extends CodedError<"bad_node_name"> {
+  constructor(message: string) {
+    super("bad_node_name", message);
+  }
 }
 
 export interface NodeName {

@@ -1,15 +1,56 @@
 /**
- * The handshake's transport over a TCP socket: whole messages with a 2-byte length prefix, one
- * deadline for the whole handshake (OTP's `net_setuptime`, 7 s by default), and the bytes that
- * arrived past the last handshake message handed on to the connected state.
+ * The distribution's sockets: `listen` and `connect` make them (plain TCP with Nagle off; the one
+ * place to change for another transport), and `SocketTransport` carries the handshake over one:
+ * whole messages with a 2-byte length prefix, one deadline for the whole handshake (OTP's
+ * `net_setuptime`, 7 s by default), and the bytes that arrived past the last handshake message
+ * handed on to the connected state.
  */
-import { connect, type Socket } from "node:net";
-import { frameHeader } from "./framing.js";
+import { connect as tcpConnect, createServer, type Server, type Socket } from "node:net";
+import { ByteBuilder } from "../etf/bytes.js";
+import { ByteQueue } from "./framing.js";
 import { HandshakeError, type HandshakeTransport, type Step } from "./handshake.js";
+
+/**
+ * A server on `port` (0: any free one) that hands each connection to `onSocket`; resolves once
+ * it listens. Errors after that are `onError`'s.
+ */
+export async function listen(port: number, onSocket: (socket: Socket) => void, onError: (err: Error) => void): Promise<Server> {
+  const server = createServer({ noDelay: true }, onSocket);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ port }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  server.on("error", onError);
+  return server;
+}
+
+/** A TCP connection to `host:port` with Nagle off; rejects on error or after `timeoutMs`. */
+export function connect(host: string, port: number, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = tcpConnect({ host, port, noDelay: true });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(Object.assign(new Error(`connecting to ${host}:${port} timed out`), { code: "ETIMEDOUT" }));
+    }, timeoutMs);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      socket.removeAllListeners("error");
+      resolve(socket);
+    });
+    socket.once("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
 
 export class SocketTransport implements HandshakeTransport {
   readonly #socket: Socket;
-  #input: Buffer = Buffer.alloc(0);
+  readonly #input = new ByteQueue();
+  readonly #out = new ByteBuilder({ initialSize: 512 });
   #waiting: { step: Step; resolve: (m: Uint8Array) => void; reject: (e: Error) => void } | undefined;
   #failure: HandshakeError | undefined;
   readonly #timer: NodeJS.Timeout;
@@ -29,26 +70,24 @@ export class SocketTransport implements HandshakeTransport {
 
   send(message: Uint8Array): void {
     if (this.#socket.destroyed) return;
-    this.#socket.write(Buffer.concat([frameHeader(message.length, 2), message]));
+    this.#socket.write(this.#out.u16(message.length).bytes(message).finish());
   }
 
   recv(step: Step): Promise<Uint8Array> {
     this.#lastStep = step;
-    const m = this.#take();
+    const m = this.#input.takeFrame(2);
     if (m !== undefined) return Promise.resolve(m);
     if (this.#failure !== undefined) return Promise.reject(new HandshakeError(step, this.#failure.code, this.#failure.message));
     return new Promise((resolve, reject) => (this.#waiting = { step, resolve, reject }));
   }
 
   /** Stops reading for the handshake; returns what arrived after its last message. */
-  detach(): Buffer {
+  detach(): Uint8Array {
     clearTimeout(this.#timer);
     this.#socket.off("data", this.#onData);
     this.#socket.off("close", this.#onClose);
     this.#socket.off("error", this.#onError);
-    const rest = this.#input;
-    this.#input = Buffer.alloc(0);
-    return rest;
+    return this.#input.take(this.#input.length);
   }
 
   /** Ends the socket after a failed handshake (what was sent, a refusal status, goes out first). */
@@ -59,20 +98,11 @@ export class SocketTransport implements HandshakeTransport {
     this.#socket.destroySoon();
   }
 
-  #take(): Uint8Array | undefined {
-    if (this.#input.length < 2) return undefined;
-    const len = this.#input.readUInt16BE(0);
-    if (this.#input.length < 2 + len) return undefined;
-    const m = this.#input.subarray(2, 2 + len);
-    this.#input = this.#input.subarray(2 + len);
-    return m;
-  }
-
   readonly #onData = (chunk: Buffer): void => {
-    this.#input = this.#input.length === 0 ? chunk : Buffer.concat([this.#input, chunk]);
+    this.#input.push(chunk);
     const w = this.#waiting;
     if (w === undefined) return;
-    const m = this.#take();
+    const m = this.#input.takeFrame(2);
     if (m === undefined) return;
     this.#waiting = undefined;
     w.resolve(m);
@@ -93,24 +123,4 @@ export class SocketTransport implements HandshakeTransport {
     this.#waiting = undefined;
     w?.reject(new HandshakeError(w.step, e.code, e.message));
   }
-}
-
-/** A TCP connection to `host:port` with Nagle off; rejects on error or after `timeoutMs`. */
-export function openSocket(host: string, port: number, timeoutMs: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, noDelay: true });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(Object.assign(new Error(`connecting to ${host}:${port} timed out`), { code: "ETIMEDOUT" }));
-    }, timeoutMs);
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      socket.removeAllListeners("error");
-      resolve(socket);
-    });
-    socket.once("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
 }

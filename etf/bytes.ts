@@ -2,7 +2,7 @@
  * A growable byte builder that hands its output over without copying it.
  *
  *   new ByteBuilder({ chunkThreshold?, initialSize? })
- *   u8/u16/u32(v), bytes(b): append (big-endian); bytes() of `chunkThreshold` bytes or more are
+ *   u8/u16/u32(v), u64(bigint), bytes(b): append (big-endian); bytes() of `chunkThreshold` bytes or more are
  *     not copied but kept as a chunk of their own (the caller's memory, an iovec entry).
  *   reserveU32() / patchU32(mark, v): leave 4 bytes for a length known later.
  *   length: bytes in the output under construction.
@@ -90,6 +90,10 @@ export class ByteBuilder {
     writeU32(this.buf, this.pos, v);
     this.pos += 4;
     return this;
+  }
+
+  u64(v: bigint): this {
+    return this.u32(Number(v >> 32n) >>> 0).u32(Number(v & 0xffffffffn));
   }
 
   /** Raw bytes: copied, or referenced as a chunk of their own when at least chunkThreshold long. */

@@ -57,7 +57,7 @@ export interface DecodeOptions {
   versionByte?: boolean;
 }
 
-export const DEFAULT_MAX_SIZE = 256 * 1024 * 1024;
+const DEFAULT_MAX_SIZE = 256 * 1024 * 1024;
 
 export function decode(bytes: Uint8Array, options?: DecodeOptions): Term {
   const { term, offset } = decodeFrom(bytes, 0, options, true);

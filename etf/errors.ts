@@ -9,8 +9,25 @@
  */
 import { tagName } from "./tags.js";
 
+/**
+ * The base of every error the program throws for what a peer, a caller or a socket can cause:
+ * `name` is the class's, `code` a string of the class's own closed set to branch on, and
+ * `cause` the error it wraps, kept whole (its class and fields) rather than copied into the
+ * message. It lives here, in the lowest layer, so that every layer can extend it.
+ */
+export class CodedError<Code extends string = string> extends Error {
+  constructor(
+    readonly code: Code,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+  }
+}
+
 /** Every code, with what it means. */
-export const EtfErrorCodes = {
+const EtfErrorCodes = {
   truncated: "the input ends inside a term",
   trailing_bytes: "bytes follow the term",
   bad_version: "the term does not start with the version byte 131",
@@ -33,17 +50,15 @@ export const EtfErrorCodes = {
 
 export type EtfErrorCode = keyof typeof EtfErrorCodes;
 
-export class EtfError extends Error {
-  override readonly name = "EtfError";
-
+export class EtfError extends CodedError<EtfErrorCode> {
   constructor(
-    readonly code: EtfErrorCode,
+    code: EtfErrorCode,
     readonly tag: number | undefined,
     readonly offset: number,
     detail?: string,
   ) {
     const where = tag === undefined ? `at offset ${offset}` : `in ${tagName(tag)} at offset ${offset}`;
-    super(`${detail ?? EtfErrorCodes[code]} (${code}, ${where})`);
+    super(code, `${detail ?? EtfErrorCodes[code]} (${code}, ${where})`);
   }
 }
 

@@ -133,7 +133,7 @@ function quoteString(s: string, q: string, max: number): string {
 }
 
 /** Unquoted when it reads as an atom: a lowercase latin1 letter, then letters, digits, _ and @. */
-export function formatAtom(name: string): string {
+function formatAtom(name: string): string {
   if (/^[a-z\u00df-\u00f6\u00f8-\u00ff][a-zA-Z0-9_@\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff]*$/.test(name) && !RESERVED.has(name)) return name;
   return quoteString(name, "'", Infinity);
 }
@@ -161,7 +161,7 @@ function funAtom(name: string): string {
  * same float, in plain or exponent notation, whichever is shorter (plain on a tie), and always
  * in exponent notation from 2^53 on.
  */
-export function formatFloat(v: number): string {
+function formatFloat(v: number): string {
   if (v === 0) return Object.is(v, -0) ? "-0.0" : "0.0";
   const sign = v < 0 ? "-" : "";
   const [mantissa, exp] = Math.abs(v).toExponential().split("e") as [string, string];

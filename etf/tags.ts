@@ -54,8 +54,6 @@ export const INTERNAL_TAGS = {
   BIT_BINARY_INTERNAL_REF: 76,
 } as const;
 
-export type TagValue = (typeof Tag)[keyof typeof Tag];
-
 const names = new Map<number, string>([...Object.entries(Tag), ...Object.entries(INTERNAL_TAGS)].map(([name, value]) => [value, name]));
 
 /** `"SMALL_INTEGER_EXT (97)"` for a known tag, `"unknown tag 42"` otherwise. */

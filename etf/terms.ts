@@ -357,10 +357,6 @@ export function isTagged(t: Term | undefined, tag: Atom, size?: number): t is Tu
   return t instanceof Tuple && t.elements[0] === tag && (size === undefined || t.elements.length === size);
 }
 
-export function isBinary(t: Term | undefined): t is Uint8Array {
-  return t instanceof Uint8Array;
-}
-
 export function isInteger(t: Term | undefined): t is number | bigint {
   return (typeof t === "number" && Number.isInteger(t)) || typeof t === "bigint";
 }

@@ -6,7 +6,8 @@
  * (system errors, OpenSSL errors, certificate verification results) go through `reasonOf`, which
  * reads the rows of `nodeErrorTable` in order.
  */
-import { Atom, atom, tuple, type Term } from "../etf/terms.js";
+import { CodedError } from "../etf/errors.js";
+import { Atom, atom, Tuple, tuple, type Term } from "../etf/terms.js";
 import type { VerifyCode } from "./verify.js";
 
 /** The ssl 3.9 reasons (manual, ERRORS), plus `enopeercert` (3.9's port program) and inet's few. */
@@ -42,14 +43,19 @@ export const reason = {
   nxdomain: atom("nxdomain"),
 } as const;
 
-/** A failure to report to Erlang as `{error, Reason}`. */
-export class SslError extends Error {
+/**
+ * A failure to report to Erlang as `{error, Reason}`. Its code is the reason's name (the atom,
+ * or a tuple reason's tag) unless a subclass names its own.
+ */
+export class SslError extends CodedError {
   constructor(
     readonly reason: Term,
     message?: string,
+    options?: { code?: string; cause?: unknown },
   ) {
-    super(message ?? (reason instanceof Atom ? reason.name : "ssl error"));
-    this.name = "SslError";
+    const tag = reason instanceof Tuple ? reason.elements[0] : reason;
+    const name = tag instanceof Atom ? tag.name : "ssl_error";
+    super(options?.code ?? name, message ?? name, options);
   }
 }
 

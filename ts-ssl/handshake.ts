@@ -80,7 +80,7 @@ function settle(
         return;
       }
       socket.destroy();
-      reject(err instanceof SslError ? err : new SslError(reasonOf(err, phase), String(err)));
+      reject(err instanceof SslError ? err : new SslError(reasonOf(err, phase), String(err), { cause: err }));
     };
     const onDone = () => {
       socket.pause();
@@ -127,7 +127,7 @@ function checkPeer(socket: TLSSocket, setup: TlsSetup, phase: Phase): void {
 /** OpenSSL's verify results for the checks verify.ts makes itself (and may forgive past depth). */
 const decidedHere: ReadonlySet<string> = new Set(VERIFY_CODES);
 /** The peer's certificate and the others it sent, as node:tls links them by issuer. */
-export function peerChain(socket: TLSSocket): X509Certificate[] {
+function peerChain(socket: TLSSocket): X509Certificate[] {
   const chain: X509Certificate[] = [];
   const seen = new Set<string>();
   let c: PeerCertificate | undefined = socket.getPeerCertificate(true);

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_EPMD_PORT, parseNodeArgs, type NodeArgs } from "../bridge/cli.js";
-import type { Logger } from "../bridge/log.js";
+import { stderrLogger, type Logger } from "../bridge/log.js";
 import { DistNode } from "../bridge/node.js";
 import { startSslServer } from "./server.js";
 import type { SslService } from "./service.js";
@@ -73,7 +73,7 @@ export async function launch(
     longNames: args.longNames,
     cookie: args.cookie,
     epmdPort: args.epmdPort,
-    ...(logger !== undefined ? { logger } : {}),
+    logger: logger ?? stderrLogger(args.logLevel),
   });
   const { service } = startSslServer(node);
   const cookieFrom =

@@ -9,8 +9,8 @@ import { reply, serveCalls } from "../bridge/gen-server.js";
 import { atom } from "../etf/terms.js";
 import { SslService } from "./service.js";
 
-/** The registered name ts_ssl calls on the bridge node. */
-export const SERVER_NAME = atom("ts_ssl_bridge");
+/** The registered name ts_ssl calls (README.md, "How ts_ssl talks to the bridge"). */
+const SERVER_NAME = atom("ts_ssl_bridge");
 
 export interface SslServer {
   readonly process: Process;

@@ -1,12 +1,11 @@
-import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CliError, parseNodeArgs } from "../../bridge/cli.js";
 import { shortHostName } from "../../bridge/names.js";
+import { testDir } from "../support/temp.js";
 
-const home = () => mkdtempSync(join(tmpdir(), "bridge-cli-"));
-const env = (over: NodeJS.ProcessEnv = {}) => ({ HOME: home(), ...over });
+const env = (over: NodeJS.ProcessEnv = {}) => ({ HOME: testDir("bridge-cli-"), ...over });
 
 function failure(argv: string[], e: NodeJS.ProcessEnv = env()): CliError {
   try {

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Encoder } from "../../etf/encode.js";
+import { EtfError } from "../../etf/errors.js";
 import { Atom, Pid, Tuple, atom, termEquals, type Term } from "../../etf/terms.js";
 import { DOP } from "../../bridge/control.js";
 import {
@@ -136,6 +137,22 @@ describe("distribution messages", () => {
     for (let end = 0; end < frame.length; end++) expect(() => reader.readAt(twice, 0, end), `end ${end}`).toThrow(DistError);
     const m = reader.readAt(twice, frame.length, twice.length)!;
     expect(termEquals(m.payload!, new Tuple([atom("a"), Buffer.alloc(50, 1)]))).toBe(true);
+  });
+
+  it("wraps a term it cannot decode in DistError bad_term, keeping the EtfError, its tag and offset, as the cause", () => {
+    // Pass-through: 112, then {X} with X a byte that is no tag, at offset 4 of the frame.
+    const frame = Buffer.from([112, 131, 104, 1, 255]);
+    let caught: unknown;
+    try {
+      new DistReader(false, 1000).read(frame);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(DistError);
+    expect(caught).toMatchObject({ name: "DistError", code: "bad_term" });
+    const cause = (caught as DistError).cause;
+    expect(cause).toBeInstanceOf(EtfError);
+    expect(cause).toMatchObject({ name: "EtfError", code: "unknown_tag", tag: 255, offset: 4 });
   });
 
   it("only ever throws DistError on random frames", () => {

@@ -15,6 +15,7 @@ import {
 } from "../../bridge/epmd.js";
 import { EpmdUnavailable, hiddenNodeInfo, lookup, names, register } from "../../bridge/epmd-client.js";
 import { EmbeddedEpmd } from "../../bridge/epmd-server.js";
+import { ByteQueue } from "../../bridge/framing.js";
 import { silentLogger } from "../../bridge/log.js";
 import { Epmd, ErlNode, freePort, randomCookie, randomName, stopAll } from "../support/erlang.js";
 import { epmdNames, run } from "./helpers.js";
@@ -28,6 +29,13 @@ const info: NodeInfo = {
   name: "bridgé",
   extra: Buffer.from([1, 2]),
 };
+
+/** The request body a queue holding `bytes` gives, as the embedded EPMD reads it. */
+function frameOf(bytes: Uint8Array): Uint8Array | undefined {
+  const input = new ByteQueue();
+  input.push(bytes);
+  return input.takeFrame(2);
+}
 
 describe("EPMD messages", () => {
   it("ALIVE2_REQ has the layout of the protocol document", () => {
@@ -44,16 +52,15 @@ describe("EPMD messages", () => {
     { kind: "STOP_REQ", name: "n" },
   ];
 
-  it("parses every request it builds, and every prefix is `more`", () => {
+  it("parses every request it builds, and takes none from a prefix of its frame", () => {
     for (const req of requests) {
       const bytes = buildRequest(req);
-      for (let i = 0; i < bytes.length; i++) expect(parseRequest(bytes.subarray(0, i)), `${req.kind} at ${i}`).toBe("more");
-      const withTrailer = Buffer.concat([bytes, Buffer.from([9])]);
-      const r = parseRequest(withTrailer);
-      expect(r).not.toBe("more");
-      if (r === "more") continue;
-      expect(r.next).toBe(bytes.length);
-      expect({ ...r.value, ...("node" in r.value ? { node: { ...r.value.node, extra: [...r.value.node.extra] } } : {}) }).toEqual({
+      for (let i = 0; i < bytes.length; i++) expect(frameOf(bytes.subarray(0, i)), `${req.kind} at ${i}`).toBeUndefined();
+      const input = new ByteQueue();
+      input.push(Buffer.concat([bytes, Buffer.from([9])]));
+      const r = parseRequest(input.takeFrame(2)!);
+      expect(input.length).toBe(1);
+      expect({ ...r, ...("node" in r ? { node: { ...r.node, extra: [...r.node.extra] } } : {}) }).toEqual({
         ...req,
         ...("node" in req ? { node: { ...req.node, extra: [...req.node.extra] } } : {}),
       });
@@ -61,11 +68,11 @@ describe("EPMD messages", () => {
   });
 
   it("refuses an unknown request and an ALIVE2_REQ whose name runs past its length", () => {
-    expect(() => parseRequest(Buffer.from([0, 1, 99]))).toThrow(EpmdError);
+    expect(() => parseRequest(frameOf(Buffer.from([0, 1, 99]))!)).toThrow(EpmdError);
     const bad = buildRequest({ kind: "ALIVE2_REQ", node: info });
     bad.writeUInt16BE(200, 11);
-    expect(() => parseRequest(bad)).toThrow(EpmdError);
-    expect(() => parseRequest(Buffer.from([0, 0]))).toThrow(EpmdError);
+    expect(() => parseRequest(frameOf(bad)!)).toThrow(EpmdError);
+    expect(() => parseRequest(frameOf(Buffer.from([0, 0]))!)).toThrow(EpmdError);
   });
 
   it("parses ALIVE2_X_RESP and the old ALIVE2_RESP, with `more` on every prefix", () => {

@@ -1,19 +1,20 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  ByteQueue,
   FrameError,
   FrameJoiner,
   FrameReader,
   frameHead,
-  frameHeader,
   frameLength,
   frameTail,
   joinFrame,
   type Frame,
 } from "../../bridge/framing.js";
+import { framed } from "./helpers.js";
 
 function encodeFrames(frames: Uint8Array[], size: 2 | 4): Buffer {
-  return Buffer.concat(frames.flatMap((f) => [frameHeader(f.length, size), Buffer.from(f)]));
+  return Buffer.concat(frames.map((f) => framed(f, size)));
 }
 
 function readAll(reader: FrameReader, chunks: Uint8Array[]): Buffer[] {
@@ -21,6 +22,46 @@ function readAll(reader: FrameReader, chunks: Uint8Array[]): Buffer[] {
   for (const c of chunks) reader.push(c, (f) => out.push(Buffer.from(joinFrame(f))));
   return out;
 }
+
+describe("ByteQueue", () => {
+  const frames = [Buffer.from("hello"), Buffer.alloc(0), Buffer.alloc(300, 7)];
+
+  for (const size of [2, 4] as const) {
+    it(`takes the same frames at every split point, and leaves what follows them unread (${size}-byte lengths)`, () => {
+      const wire = Buffer.concat([encodeFrames(frames, size), Buffer.from("rest")]);
+      for (let i = 0; i <= wire.length; i++) {
+        for (const j of [i, Math.min(wire.length, i + 1), Math.min(wire.length, i + 7)]) {
+          const q = new ByteQueue();
+          const got: Buffer[] = [];
+          for (const c of [wire.subarray(0, i), wire.subarray(i, j), wire.subarray(j)]) {
+            q.push(c);
+            for (let f = q.takeFrame(size); f !== undefined && got.length < frames.length; f = q.takeFrame(size)) {
+              got.push(Buffer.from(f));
+              if (got.length === frames.length) break;
+            }
+          }
+          expect(got, `split at ${i}/${j}`).toEqual(frames);
+          expect(Buffer.from(q.take(q.length)).toString()).toBe("rest");
+        }
+      }
+    });
+  }
+
+  it("hands out a frame inside one chunk as a view of it, and joins only one that spans chunks", () => {
+    const wire = encodeFrames([Buffer.from("abc"), Buffer.from("defg")], 2);
+    const q = new ByteQueue();
+    // "abc" whole in the first chunk, "defg" split across both.
+    q.push(wire.subarray(0, 8));
+    q.push(wire.subarray(8));
+    const first = q.takeFrame(2)!;
+    const second = q.takeFrame(2)!;
+    expect(q.length).toBe(0);
+    wire.fill(0);
+    // The first is the chunk's own memory; the second, copied when joined, is not.
+    expect(Buffer.from(first)).toEqual(Buffer.alloc(3));
+    expect(Buffer.from(second).toString()).toBe("defg");
+  });
+});
 
 describe("FrameReader", () => {
   const frames = [Buffer.from("hello"), Buffer.alloc(0), Buffer.from([1, 2, 3]), Buffer.alloc(300, 7)];

@@ -3,6 +3,7 @@
  * this process (and may be the EPMD they talk to), so a blocking spawn would deadlock.
  */
 import { spawn } from "node:child_process";
+import { ByteBuilder } from "../../etf/bytes.js";
 import { Atom, atom, isTagged, type Term } from "../../etf/terms.js";
 import { MemoryLogger } from "../../bridge/log.js";
 import { DistNode, type DistNodeOptions } from "../../bridge/node.js";
@@ -27,6 +28,12 @@ export function run(command: string, args: string[], env: NodeJS.ProcessEnv = pr
       resolve({ status, stdout, stderr });
     });
   });
+}
+
+/** `body` behind its `size`-byte length prefix, as the handshake (2) and connected peers (4) frame it. */
+export function framed(body: Uint8Array, size: 2 | 4): Buffer {
+  const out = new ByteBuilder({ initialSize: body.length + size });
+  return (size === 2 ? out.u16(body.length) : out.u32(body.length)).bytes(body).finish();
 }
 
 /** What `epmd -names` prints against the EPMD on `port`. */

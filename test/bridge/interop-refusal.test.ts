@@ -10,13 +10,12 @@ import { Pid, Tuple, atom, type Term } from "../../etf/terms.js";
 import { DOP } from "../../bridge/control.js";
 import { encodeMessage } from "../../bridge/dist-message.js";
 import { DFLAG, OUR_FLAGS, REQUIRED_FLAGS } from "../../bridge/flags.js";
-import { frameHeader } from "../../bridge/framing.js";
 import { HandshakeError, buildName, connectHandshake } from "../../bridge/handshake.js";
 import type { MemoryLogger } from "../../bridge/log.js";
 import type { DistNode } from "../../bridge/node.js";
 import { SocketTransport } from "../../bridge/transport.js";
 import { Epmd, ErlNode, randomCookie, shortHost, stopAll } from "../support/erlang.js";
-import { Mailbox, erlAtom, startBridge } from "./helpers.js";
+import { Mailbox, erlAtom, framed, startBridge } from "./helpers.js";
 
 describe("refusals and garbage", () => {
   let epmd: Epmd;
@@ -86,7 +85,7 @@ describe("refusals and garbage", () => {
 
   const garbageHandshakes: Array<[string, Buffer]> = [
     ["random bytes", Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n")],
-    ["a name message that is not a node name", Buffer.concat([frameHeader(20, 2), buildName(OUR_FLAGS, 1, "noatsign").subarray(0, 20)])],
+    ["a name message that is not a node name", framed(buildName(OUR_FLAGS, 1, "noatsign").subarray(0, 20), 2)],
     ["a truncated name message", Buffer.from([0, 3, 0x4e, 0, 0])],
     ["a length and nothing after it", Buffer.from([0xff, 0xff, 1, 2, 3])],
   ];
@@ -124,7 +123,7 @@ describe("refusals and garbage", () => {
     });
 
     function frame(body: Uint8Array): Buffer {
-      return Buffer.concat([frameHeader(body.length, 4), body]);
+      return framed(body, 4);
     }
 
     function message(control: Term, payload?: Term): Buffer {

@@ -5,8 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Pid, Ref, Tuple, atom, termEquals, type Term } from "../../etf/terms.js";
 import { CallError, call, reply, serveCalls } from "../../bridge/gen-server.js";
-import type { MemoryLogger } from "../../bridge/log.js";
+import { MemoryLogger } from "../../bridge/log.js";
 import type { DistNode } from "../../bridge/node.js";
+import { ProcessRuntime } from "../../bridge/runtime.js";
 import { freePort, randomCookie } from "../support/erlang.js";
 import { Mailbox, startBridge, tagged } from "./helpers.js";
 
@@ -190,6 +191,23 @@ describe("bridge processes among themselves", () => {
     const p = new Mailbox(node).pid;
     expect(p.creation).toBe(node.creation);
     expect(p.node).toBe(node.name);
+  });
+});
+
+
+describe("a process runtime alone, with no connections to other nodes", () => {
+  const runtime = new ProcessRuntime(atom("alone@localhost"), new MemoryLogger());
+  afterAll(() => runtime.stop());
+
+  it("fires a link and a monitor to a process of another node with noconnection, as a connection that cannot be made", async () => {
+    const elsewhere = new Pid(atom("other@localhost"), 40, 0, 1);
+    const watcher = new Mailbox(runtime, { trapExit: true });
+    const ref = watcher.process.monitor(elsewhere);
+    watcher.process.link(elsewhere);
+    watcher.process.send(elsewhere, atom("lost"));
+    const noconnection = atom("noconnection");
+    expect(termEquals(await watcher.take(tagged("DOWN")), new Tuple([atom("DOWN"), ref, atom("process"), elsewhere, noconnection]))).toBe(true);
+    expect(termEquals(await watcher.take(tagged("EXIT")), new Tuple([atom("EXIT"), elsewhere, noconnection]))).toBe(true);
   });
 });
 

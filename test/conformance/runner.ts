@@ -24,7 +24,7 @@ const libraryDir = join(conformanceDir, "erl");
 const sharedModules = ["ts_ssl_certs.erl", "ts_ssl_peers.erl"].map((f) => join(repoRoot, "erlang_stub", "test", f));
 
 /** How one scenario fared: `same` (equal traces), `dialect` (differences the table explains), `DIFF`. */
-export type Verdict = "same" | "dialect" | "DIFF";
+type Verdict = "same" | "dialect" | "DIFF";
 
 export interface Row {
   module: string;

@@ -27,7 +27,7 @@ import {
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 
-export const integer: fc.Arbitrary<Term> = fc.oneof(
+const integer: fc.Arbitrary<Term> = fc.oneof(
   fc.integer({ min: 0, max: 255 }),
   fc.constantFrom(0, 255, 256, -1, -(2 ** 31), 2 ** 31 - 1, 2 ** 31, -(2 ** 31) - 1, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER),
   fc.integer(),
@@ -37,7 +37,7 @@ export const integer: fc.Arbitrary<Term> = fc.oneof(
   fc.bigInt({ min: -(2n ** 3000n), max: 2n ** 3000n }),
 );
 
-export const float: fc.Arbitrary<Term> = fc
+const float: fc.Arbitrary<Term> = fc
   .oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(0, -0, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 0.1, 1e21))
   .map((v) => new Float(v));
 
@@ -47,15 +47,15 @@ const atomName = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom("", "ok", "a".repeat(255), "é".repeat(255), "\u{1F600}".repeat(255), "é".repeat(128), "Ok", "a b", "'") },
 );
 
-export const anAtom: fc.Arbitrary<Atom> = atomName.map(atom);
+const anAtom: fc.Arbitrary<Atom> = atomName.map(atom);
 
 const nodeName = fc.constantFrom("a@b", "node@host", "ts_ssl_bridge@h", "x@y", "\u00e9@h").map(atom);
 
-export const pid = fc.tuple(nodeName, u32, u32, u32).map(([n, id, serial, creation]) => new Pid(n, id, serial, creation));
-export const ref = fc
+const pid = fc.tuple(nodeName, u32, u32, u32).map(([n, id, serial, creation]) => new Pid(n, id, serial, creation));
+const ref = fc
   .tuple(nodeName, u32, fc.array(u32, { minLength: 1, maxLength: 5 }))
   .map(([n, creation, ids]) => new Ref(n, creation, ids));
-export const port = fc
+const port = fc
   .tuple(nodeName, fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 28n }), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n })), u32)
   .map(([n, id, creation]) => new Port(n, id, creation));
 export const exportFun = fc
@@ -178,7 +178,7 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("repeat" as const), at, length: fc.integer({ min: 1, max: 16 }) }) },
 );
 
-export function mutate(bytes: Uint8Array, mutations: readonly Mutation[]): Buffer {
+function mutate(bytes: Uint8Array, mutations: readonly Mutation[]): Buffer {
   let b = Buffer.from(bytes);
   for (const m of mutations) {
     // The version byte is left alone unless the string is that byte alone.

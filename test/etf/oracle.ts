@@ -10,7 +10,7 @@ import { Float, Tuple, decode, encode, type Term } from "../../etf/index.js";
 const ebin = join(repoRoot, "_build", "test_support", "etf");
 
 /** Bytes as an Erlang binary literal. */
-export function erlBinary(b: Uint8Array): string {
+function erlBinary(b: Uint8Array): string {
   return `<<${Array.from(b).join(",")}>>`;
 }
 

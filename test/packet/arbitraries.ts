@@ -8,9 +8,9 @@ import type { PacketType, ParseOptions } from "../../ts-ssl/packet/types.js";
 import { knownFieldNames } from "../../ts-ssl/packet/http-fields.js";
 
 export const binaryTypes = ["raw", 1, 2, 4, "asn1", "cdr", "sunrm", "fcgi", "tpkt", "line"] as const;
-export const httpTypes = ["http", "httph", "http_bin", "httph_bin"] as const;
+const httpTypes = ["http", "httph", "http_bin", "httph_bin"] as const;
 export const allTypes: readonly PacketType[] = [...binaryTypes, ...httpTypes];
-export type BinaryType = (typeof binaryTypes)[number];
+type BinaryType = (typeof binaryTypes)[number];
 
 export function concat(...parts: Array<Uint8Array | number[] | string>): Uint8Array {
   return Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p, "latin1") : Buffer.from(p))));
@@ -52,7 +52,7 @@ const cdr = fc
     return concat("GIOP", [head[0]!, head[1]!, (head[2]! & 0xfe) | (little ? 1 : 0), head[3]!], little ? size.reverse() : size, b);
   });
 
-export const binaryFrames: Record<BinaryType, fc.Arbitrary<Uint8Array>> = {
+const binaryFrames: Record<BinaryType, fc.Arbitrary<Uint8Array>> = {
   raw: bytes(1, 32),
   1: body([254, 255]).map((b) => concat([b.length], b)),
   2: body([255, 256, 300]).map((b) => concat(be(b.length, 2), b)),

@@ -7,8 +7,6 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,6 +15,7 @@ import { atom, tuple, type Term } from "../../etf/terms.js";
 import { Framer, FramingError, framePacket } from "../../ts-ssl/packet/framer.js";
 import { defaultFramingOptions, type FramingOptions, type PacketType } from "../../ts-ssl/packet/types.js";
 import { Epmd, ErlNode, randomCookie, stopAll } from "../support/erlang.js";
+import { testDir } from "../support/temp.js";
 import { allTypes, concat, httpHead, httpLine, validFrame } from "./arbitraries.js";
 import { firstMismatch, packetTypeTerm, show } from "./oracle.js";
 
@@ -283,7 +282,7 @@ describe("sending as gen_tcp does", () => {
   it("refuses a packet too big for its length field, with OTP ssl's reason, where gen_tcp wraps the length", async () => {
     // gen_tcp puts 256 bytes after a length byte of 0: the stream is corrupt.
     expect((await node.eval("element(1, PkSent(1, 256))")).text).toBe("257");
-    const dir = mkdtempSync(join(tmpdir(), "packet-"));
+    const dir = testDir("packet-");
     const made = spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-days", "1", "-subj", "/CN=localhost"]);
     expect(made.status).toBe(0);
     const refusals = [

@@ -1,13 +1,14 @@
 /**
- * Driving SslService from a test without Erlang: callers are processes of a LocalNode whose
- * mailboxes the test reads; requests are the README's terms, replies are printed as Erlang
+ * Driving SslService from a test without Erlang: callers are processes of the bridge's own
+ * process runtime, alone (no distribution), whose mailboxes the test reads; requests are the README's terms, replies are printed as Erlang
  * prints them (`formatTerm`) so that tests read like a shell session.
  */
 import type { AddressInfo } from "node:net";
 import { atom, charlist, formatTerm, Tuple, tuple, type Term } from "../../etf/index.js";
+import { MemoryLogger } from "../../bridge/log.js";
+import { ProcessRuntime } from "../../bridge/runtime.js";
 import { SslService } from "../../ts-ssl/service.js";
 import { Mailbox } from "../support/mailbox.js";
-import { LocalNode } from "./local-node.js";
 
 export const a = atom;
 export const t = tuple;
@@ -16,7 +17,8 @@ export const infinity = atom("infinity");
 export const show = (x: Term) => formatTerm(x, { maxLength: 100_000 });
 
 export class Bench {
-  readonly node = new LocalNode();
+  readonly log = new MemoryLogger();
+  readonly node = new ProcessRuntime(atom("local@localhost"), this.log);
   readonly service = new SslService(this.node);
 
   caller(trapExit = false): Caller {

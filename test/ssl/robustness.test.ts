@@ -68,6 +68,6 @@ describe("random requests", () => {
       { numRuns: 2000 },
     );
     // The service logs a handler that threw something other than an SslError.
-    expect(bench.node.log.text()).toBe("");
+    expect(bench.log.text()).toBe("");
   });
 });

@@ -129,7 +129,7 @@ export function erlc(sources: string[], outDir: string, flags: string[] = []): v
 }
 
 /** Compiles erl_agent.erl once (again when the source is newer than the beam). */
-export function ensureAgent(): string {
+function ensureAgent(): string {
   const beam = join(agentEbin, "erl_agent.beam");
   if (!existsSync(beam) || statSync(beam).mtimeMs < statSync(agentSource).mtimeMs) {
     mkdirSync(agentEbin, { recursive: true });

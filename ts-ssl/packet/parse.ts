@@ -13,9 +13,9 @@ import { parseSunrm } from "./sunrm.js";
 import { parseTpkt } from "./tpkt.js";
 import type { Framed, PacketType, ParseOptions } from "./types.js";
 
-export type HttpPacketType = "http" | "httph" | "http_bin" | "httph_bin";
+type HttpPacketType = "http" | "httph" | "http_bin" | "httph_bin";
 
-export function isHttp(type: PacketType): type is HttpPacketType {
+function isHttp(type: PacketType): type is HttpPacketType {
   return type === "http" || type === "httph" || type === "http_bin" || type === "httph_bin";
 }
 

@@ -8,6 +8,7 @@
  * node by test/packet/.
  */
 import { atom, tuple, type Term } from "../../etf/terms.js";
+import { SslError } from "../errors.js";
 
 /** `{packet, PacketType}`; `0` is normalised to `"raw"` by whoever parses options. */
 export type PacketType =
@@ -98,19 +99,20 @@ export function sized(bytes: Uint8Array, headerSize: number, bodySize: number, o
 }
 
 /** C's INT_MAX: inet's packet lengths are `int`. */
-export const INT_MAX = 0x7fffffff;
+const INT_MAX = 0x7fffffff;
 
 /** Failure codes: `emsgsize` on receive (as gen_tcp), `packet_to_large` on send (as modern ssl). */
 export type FramingErrorCode = "emsgsize" | "packet_to_large" | "einval";
 
-/** A framing failure a peer or user caused; `reason` is the Erlang reason term to report. */
-export class FramingError extends Error {
-  constructor(
-    readonly code: FramingErrorCode,
-    readonly reason: Term,
-  ) {
-    super(`packet framing: ${code}`);
-    this.name = "FramingError";
+/**
+ * A framing failure a peer or user caused: an SslError (its `reason` the Erlang reason term to
+ * report) that the socket tells apart, since a packet it cannot frame also ends the socket.
+ */
+export class FramingError extends SslError {
+  declare readonly code: FramingErrorCode;
+
+  constructor(code: FramingErrorCode, reason: Term) {
+    super(reason, `packet framing: ${code}`, { code });
   }
 
   /** What gen_tcp reports for a packet it cannot frame (then it closes the socket). */
