@@ -5,12 +5,13 @@
  * local process through one ordered run queue.
  */
 import { randomBytes, randomInt } from "node:crypto";
-import { createServer, type Server, type Socket } from "node:net";
+import type { Server, Socket } from "node:net";
 import { formatTerm } from "../etf/format.js";
 import { Atom, Pid, Ref, Tuple, atom, isTagged, type Term } from "../etf/terms.js";
 import type { Behaviour, Destination, SpawnOptions } from "./api.js";
 import type { Signal } from "./control.js";
 import { Connection, type ConnectionHandler } from "./connection.js";
+import { listenInRange, tcpTransport, type DistTransport } from "./dist-transport.js";
 import { lookup } from "./epmd-client.js";
 import { EPMD_PORT } from "./epmd.js";
 import { OUR_FLAGS, REQUIRED_FLAGS } from "./flags.js";
@@ -27,7 +28,7 @@ import { resolveNodeName, splitNodeName } from "./names.js";
 import { LocalProcess, am, type ProcessHost } from "./process.js";
 import { RefMap } from "./ref-map.js";
 import { EpmdPresence } from "./registration.js";
-import { SocketTransport, openSocket } from "./transport.js";
+import { SocketTransport } from "./transport.js";
 
 export interface DistNodeOptions {
   /** `"ts_ssl_bridge"` (the host is added) or `"name@host"`. */
@@ -42,6 +43,15 @@ export interface DistNodeOptions {
   logger?: Logger;
   /** The distribution port (default: any free one). */
   port?: number;
+  /** The first free port of this range, instead of `port` (`inet_dist_listen_min`/`_max`). */
+  portRange?: { min: number; max: number };
+  /**
+   * The address the distribution listener, and the EPMD this node serves when none runs, bind
+   * to (`inet_dist_use_interface`); default every interface. The EPMD answers on loopback too.
+   */
+  listenAddress?: string;
+  /** What carries distribution: plain TCP by default, or TLS (tls-dist.ts). */
+  transport?: DistTransport;
   /** The largest message accepted from a peer, whole or reassembled (default 256 MiB). */
   maxMessageSize?: number;
   /** Bytes queued toward a peer above which `isBackedUp` is true (default 4 MiB). */
@@ -82,6 +92,7 @@ export class DistNode implements ProcessHost {
   readonly #setupTimeMs: number;
 
   readonly #server: Server;
+  readonly #transport: DistTransport;
   #port = 0;
   #epmd: EpmdPresence | undefined;
   #stopping = false;
@@ -117,16 +128,18 @@ export class DistNode implements ProcessHost {
     this.#maxMessageSize = options.maxMessageSize ?? 256 * 1024 * 1024;
     this.#highWaterMark = options.highWaterMark ?? 4 * 1024 * 1024;
     this.#setupTimeMs = options.setupTimeMs ?? 7_000;
-    this.#server = createServer({ noDelay: true }, (socket) => void this.#accept(socket));
-    this.#server.on("error", (err) => this.log.error(`distribution listener: ${err.message}`));
+    this.#transport = options.transport ?? tcpTransport;
+    this.#server = this.#transport.createServer((socket) => void this.#accept(socket), { log: this.log, setupTimeMs: this.#setupTimeMs });
   }
 
   /** Listens, registers with EPMD (or serves it), and starts `net_kernel`. */
   static async start(options: DistNodeOptions): Promise<DistNode> {
     const node = new DistNode(options);
-    await node.#listen(options.port ?? 0);
+    const range = options.portRange ?? { min: options.port ?? 0, max: options.port ?? 0 };
+    node.#port = await listenInRange(node.#server, options.listenAddress, range.min, range.max);
+    node.#server.on("error", (err) => node.log.error(`distribution listener: ${err.message}`));
     try {
-      node.#epmd = await EpmdPresence.start(node.#alive, node.#port, node.#epmdPort, node.log);
+      node.#epmd = await EpmdPresence.start(node.#alive, node.#port, node.#epmdPort, node.log, options.listenAddress);
     } catch (e) {
       node.#server.close();
       throw e;
@@ -137,7 +150,7 @@ export class DistNode implements ProcessHost {
       if (isTagged(request, am2.is_auth, 2)) reply(node.#names.get(am2.net_kernel)!, from, am2.yes);
       else node.log.debug(`net_kernel: ignoring ${formatTerm(request, { maxLength: 200 })}`);
     });
-    node.log.info(`${node.name} up: distribution port ${node.#port}, EPMD ${node.servesEpmd ? "served here on" : "at"} port ${node.#epmdPort}`);
+    node.log.info(`${node.name} up: distribution port ${node.#port} (${node.#transport.name}), EPMD ${node.servesEpmd ? "served here on" : "at"} port ${node.#epmdPort}`);
     return node;
   }
 
@@ -440,7 +453,7 @@ export class DistNode implements ProcessHost {
       return;
     }
     this.#track(socket);
-    const t = new SocketTransport(socket, this.#setupTimeMs);
+    const t = new SocketTransport(socket, this.#setupTimeMs, this.#transport.handshakeHeader);
     let hs: HandshakeResult;
     try {
       hs = await acceptHandshake(t, {
@@ -496,13 +509,13 @@ export class DistNode implements ProcessHost {
       if (info.highestVersion < 6 || info.lowestVersion > 6) {
         throw new Error(`${node} speaks distribution versions ${info.lowestVersion}-${info.highestVersion}, not 6`);
       }
-      const socket = await openSocket(where.host, info.port, this.#setupTimeMs);
+      const socket = await this.#transport.connect(where.host, info.port, this.#setupTimeMs);
       if (!still()) {
         socket.destroy();
         return;
       }
       this.#track(socket);
-      transport = new SocketTransport(socket, this.#setupTimeMs);
+      transport = new SocketTransport(socket, this.#setupTimeMs, this.#transport.handshakeHeader);
       const hs = await connectHandshake(transport, {
         name: this.name.name,
         creation: this.#creation,
@@ -562,19 +575,6 @@ export class DistNode implements ProcessHost {
   #track(socket: Socket): void {
     this.#sockets.add(socket);
     socket.once("close", () => this.#sockets.delete(socket));
-  }
-
-  async #listen(port: number): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once("error", reject);
-      this.#server.listen({ port }, () => {
-        this.#server.off("error", reject);
-        resolve();
-      });
-    });
-    const address = this.#server.address();
-    if (address === null || typeof address === "string") throw new Error("the distribution listener has no port");
-    this.#port = address.port;
   }
 
   // ---- stopping ----

@@ -1,11 +1,15 @@
 /**
- * The handshake's transport over a TCP socket: whole messages with a 2-byte length prefix, one
+ * The handshake's transport over a socket: whole messages with a 2-byte length prefix (4 inside
+ * TLS distribution), one
  * deadline for the whole handshake (OTP's `net_setuptime`, 7 s by default), and the bytes that
  * arrived past the last handshake message handed on to the connected state.
  */
 import { connect, type Socket } from "node:net";
 import { frameHeader } from "./framing.js";
 import { HandshakeError, type HandshakeTransport, type Step } from "./handshake.js";
+
+/** Handshake messages are a name, flags and digests: far below what a 2-byte length allows. */
+const MAX_HANDSHAKE_MESSAGE = 0xffff;
 
 export class SocketTransport implements HandshakeTransport {
   readonly #socket: Socket;
@@ -14,9 +18,12 @@ export class SocketTransport implements HandshakeTransport {
   #failure: HandshakeError | undefined;
   readonly #timer: NodeJS.Timeout;
   #lastStep: Step = "recv_name";
+  readonly #header: 2 | 4;
+  #started = false;
 
-  constructor(socket: Socket, timeoutMs: number) {
+  constructor(socket: Socket, timeoutMs: number, header: 2 | 4 = 2) {
     this.#socket = socket;
+    this.#header = header;
     socket.setNoDelay(true);
     socket.on("data", this.#onData);
     socket.on("close", this.#onClose);
@@ -29,7 +36,7 @@ export class SocketTransport implements HandshakeTransport {
 
   send(message: Uint8Array): void {
     if (this.#socket.destroyed) return;
-    this.#socket.write(Buffer.concat([frameHeader(message.length, 2), message]));
+    this.#socket.write(Buffer.concat([frameHeader(message.length, this.#header), message]));
   }
 
   recv(step: Step): Promise<Uint8Array> {
@@ -60,12 +67,31 @@ export class SocketTransport implements HandshakeTransport {
   }
 
   #take(): Uint8Array | undefined {
-    if (this.#input.length < 2) return undefined;
-    const len = this.#input.readUInt16BE(0);
-    if (this.#input.length < 2 + len) return undefined;
-    const m = this.#input.subarray(2, 2 + len);
-    this.#input = this.#input.subarray(2 + len);
+    const h = this.#header;
+    if (this.#input.length < h) return undefined;
+    const len = h === 2 ? this.#input.readUInt16BE(0) : this.#input.readUInt32BE(0);
+    const refusal = this.#refusal(len);
+    if (refusal !== undefined) {
+      this.#fail(new HandshakeError(this.#lastStep, "malformed", refusal));
+      this.#socket.destroy();
+      return undefined;
+    }
+    if (this.#input.length < h + len) return undefined;
+    const m = this.#input.subarray(h, h + len);
+    this.#started = true;
+    this.#input = this.#input.subarray(h + len);
     return m;
+  }
+
+  /** Why a message of `len` bytes starting the input cannot be a handshake message, if it cannot. */
+  #refusal(len: number): string | undefined {
+    // A TLS record (a handshake, 22, or an alert, 21; version 3.x) where the first handshake
+    // message belongs.
+    const record = this.#input[0] === 22 || this.#input[0] === 21;
+    if (this.#header === 2 && !this.#started && record && this.#input[1] === 0x03) {
+      return "the peer speaks TLS: it runs TLS distribution (-proto_dist inet_tls), this node plain TCP";
+    }
+    return len > MAX_HANDSHAKE_MESSAGE ? `a handshake message of ${len} bytes (at most ${MAX_HANDSHAKE_MESSAGE})` : undefined;
   }
 
   readonly #onData = (chunk: Buffer): void => {

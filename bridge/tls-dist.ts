@@ -1,0 +1,135 @@
+/**
+ * TLS distribution (`-proto_dist inet_tls`): the distribution protocol inside TLS, as OTP's
+ * inet_tls_dist runs it. The listener is a TLS server and outgoing connections are TLS clients,
+ * configured from the `[{server, Opts}, {client, Opts}]` options (tls-dist-options.ts). Inside
+ * TLS the handshake messages carry a 4-byte length (inet_tls_dist's `{packet, 4}`); after it the
+ * bytes are those of TCP distribution. Registration with EPMD is the same as for TCP.
+ *
+ * A peer refused here (its TLS handshake failed, its certificate did not verify, its chain is
+ * longer than `depth`) is logged with the reason; the listener goes on serving the others.
+ */
+import { isIP, type Socket } from "node:net";
+import {
+  checkServerIdentity,
+  connect,
+  createServer,
+  type DetailedPeerCertificate,
+  type PeerCertificate,
+  type TLSSocket,
+} from "node:tls";
+import type { DistTransport } from "./dist-transport.js";
+import type { TlsDistConfig, TlsDistSide } from "./tls-dist-options.js";
+
+export function tlsTransport(config: TlsDistConfig): DistTransport {
+  const { server, client } = config;
+  return {
+    name: "tls",
+    handshakeHeader: 4,
+    createServer(onSocket, { log, setupTimeMs }) {
+      const listener = createServer(
+        {
+          ...server.context,
+          requestCert: server.verify,
+          // node:tls refuses during the handshake (with an alert) only what it can tell alone:
+          // no certificate, or one that does not verify. verify_peer without
+          // fail_if_no_peer_cert lets a client without one in, so that check comes after.
+          rejectUnauthorized: server.verify && server.failIfNoPeerCert,
+          handshakeTimeout: setupTimeMs,
+        },
+        (socket) => {
+          const refusal = peerRefusal(socket, server, false);
+          if (refusal === undefined) {
+            socket.setNoDelay(true);
+            onSocket(socket);
+            return;
+          }
+          log.warning(`TLS distribution: refused ${socket.remoteAddress}:${socket.remotePort}: ${refusal}`);
+          socket.destroy();
+        },
+      );
+      listener.on("tlsClientError", (err: Error, socket: TLSSocket) => {
+        log.warning(`TLS distribution: refused ${socket.remoteAddress}:${socket.remotePort}: ${describeTlsError(err)}`);
+      });
+      return listener;
+    },
+    connect: (host, port, timeoutMs) => dial(client, host, port, timeoutMs),
+  };
+}
+
+function dial(side: TlsDistSide, host: string, port: number, timeoutMs: number): Promise<Socket> {
+  // The name the server's certificate must carry: the node's host by default (OTP sends it as
+  // SNI and checks it), one given by server_name_indication, or none when that is `disable`.
+  const name = side.serverName ?? host;
+  return new Promise((resolve, reject) => {
+    const socket = connect({
+      ...side.context,
+      host,
+      port,
+      // SNI may not be an IP address; the certificate is still checked against one.
+      ...(name !== false && isIP(name) === 0 ? { servername: name } : {}),
+      rejectUnauthorized: side.verify,
+      checkServerIdentity: (_host, cert) => (name === false ? undefined : checkServerIdentity(name, cert)),
+    });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(Object.assign(new Error(`TLS connection to ${host}:${port} timed out`), { code: "ETIMEDOUT" }));
+    }, timeoutMs);
+    socket.once("secureConnect", () => {
+      clearTimeout(timer);
+      socket.removeAllListeners("error");
+      const refusal = peerRefusal(socket, side, true);
+      if (refusal !== undefined) {
+        socket.destroy();
+        reject(new Error(`TLS distribution to ${host}:${port}: ${refusal}`));
+        return;
+      }
+      socket.setNoDelay(true);
+      resolve(socket);
+    });
+    socket.once("error", (err) => {
+      clearTimeout(timer);
+      reject(new Error(`TLS distribution to ${host}:${port}: ${describeTlsError(err)}`));
+    });
+  });
+}
+
+/**
+ * Why the peer of a finished TLS handshake is refused, if it is: what node:tls let through and
+ * the configuration does not (a certificate that did not verify, from a client allowed to send
+ * none; a chain longer than `depth`).
+ */
+function peerRefusal(socket: TLSSocket, side: TlsDistSide, isClient: boolean): string | undefined {
+  if (!side.verify) return undefined;
+  const cert = socket.getPeerCertificate(true);
+  if (cert === null || Object.keys(cert).length === 0) {
+    // A client of a server that asks for no certificate; node:tls refused any other case.
+    return isClient ? "the server sent no certificate" : undefined;
+  }
+  if (!socket.authorized) return `its certificate does not verify: ${socket.authorizationError}`;
+  if (side.depth !== undefined) {
+    const intermediates = chainLength(cert) - 2;
+    if (intermediates > side.depth) return `its certificate chain has ${intermediates} intermediate certificates, more than {depth, ${side.depth}}`;
+  }
+  return undefined;
+}
+
+/** The certificates from the peer's up to the trusted one, as node:tls verified them. */
+function chainLength(cert: DetailedPeerCertificate): number {
+  let n = 1;
+  for (let c: PeerCertificate = cert, next = cert.issuerCertificate; next !== undefined && next.fingerprint256 !== c.fingerprint256; ) {
+    n++;
+    c = next;
+    next = (next as DetailedPeerCertificate).issuerCertificate;
+  }
+  return n;
+}
+
+/** An OpenSSL or node:tls error, with a word on what it likely means for distribution. */
+function describeTlsError(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const text = code !== undefined && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+  if (/wrong version number|http request|unknown protocol|packet length too long/i.test(err.message)) {
+    return `${text}: not TLS (a node running plain TCP distribution?)`;
+  }
+  return text;
+}
