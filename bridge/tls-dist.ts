@@ -12,16 +12,21 @@ import { isIP, type Socket } from "node:net";
 import {
   checkServerIdentity,
   connect,
+  createSecureContext,
   createServer,
   type DetailedPeerCertificate,
+  type SecureContext,
   type PeerCertificate,
   type TLSSocket,
 } from "node:tls";
 import type { DistTransport } from "./dist-transport.js";
-import type { TlsDistConfig, TlsDistSide } from "./tls-dist-options.js";
+import { TlsDistConfigError, type Side, type TlsDistConfig, type TlsDistSide } from "./tls-dist-options.js";
 
+/** The TLS transport; throws TlsDistConfigError when OpenSSL cannot use a side's files. */
 export function tlsTransport(config: TlsDistConfig): DistTransport {
   const { server, client } = config;
+  const clientContext = secureContext("client", client);
+  secureContext("server", server);
   return {
     name: "tls",
     handshakeHeader: 4,
@@ -52,17 +57,27 @@ export function tlsTransport(config: TlsDistConfig): DistTransport {
       });
       return listener;
     },
-    connect: (host, port, timeoutMs) => dial(client, host, port, timeoutMs),
+    connect: (host, port, timeoutMs) => dial(client, clientContext, host, port, timeoutMs),
   };
 }
 
-function dial(side: TlsDistSide, host: string, port: number, timeoutMs: number): Promise<Socket> {
+/** A side's certificate, key and CA loaded now, so that a file OpenSSL refuses stops the start. */
+function secureContext(side: Side, options: TlsDistSide): SecureContext {
+  try {
+    return createSecureContext(options.context);
+  } catch (e) {
+    // OpenSSL's words (e.g. "ca md too weak" for a SHA-1 signature, "ee key too small").
+    throw new TlsDistConfigError(`${side}: OpenSSL refuses the certificate, key or options: ${(e as Error).message}`);
+  }
+}
+
+function dial(side: TlsDistSide, context: SecureContext, host: string, port: number, timeoutMs: number): Promise<Socket> {
   // The name the server's certificate must carry: the node's host by default (OTP sends it as
   // SNI and checks it), one given by server_name_indication, or none when that is `disable`.
   const name = side.serverName ?? host;
   return new Promise((resolve, reject) => {
     const socket = connect({
-      ...side.context,
+      secureContext: context,
       host,
       port,
       // SNI may not be an IP address; the certificate is still checked against one.

@@ -4,11 +4,21 @@
  * that tell a user how to reach it from an `erl` shell. main.ts runs this for `npm start`.
  */
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_EPMD_PORT, parseNodeArgs, type NodeArgs } from "../bridge/cli.js";
-import type { Logger } from "../bridge/log.js";
+import { CliError, DEFAULT_EPMD_PORT, parseNodeArgs, type NodeArgs } from "../bridge/cli.js";
+import type { DistTransport } from "../bridge/dist-transport.js";
+import { stderrLogger, type Logger } from "../bridge/log.js";
 import { DistNode } from "../bridge/node.js";
+import { tlsTransport } from "../bridge/tls-dist.js";
+import {
+  TlsDistConfigError,
+  mergeRaw,
+  readSslDistOptfile,
+  sslDistOptPairs,
+  tlsDistConfig,
+  type RawOptions,
+} from "../bridge/tls-dist-options.js";
 import { startSslServer } from "./server.js";
 import type { SslService } from "./service.js";
 
@@ -48,6 +58,14 @@ export function erlCommand(args: NodeArgs, ebin = tsSslEbin()): string {
     args.longNames ? `shell@${host}` : "shell",
     "-setcookie",
     args.cookie,
+    ...(args.protoDist === "inet_tls"
+      ? [
+          "-proto_dist",
+          "inet_tls",
+          ...(args.sslDistOptfile !== undefined ? ["-ssl_dist_optfile", resolve(args.sslDistOptfile)] : []),
+          ...(args.sslDistOpt.length > 0 ? ["-ssl_dist_opt", ...args.sslDistOpt.flat()] : []),
+        ]
+      : []),
     "-pa",
     ebin,
     "-ts_ssl",
@@ -55,6 +73,20 @@ export function erlCommand(args: NodeArgs, ebin = tsSslEbin()): string {
     atomText(args.name),
   ];
   return words.map(shellWord).join(" ");
+}
+
+/** TLS distribution as `--ssl-dist-opt` and `--ssl-dist-optfile` configure it; CliError when they cannot. */
+function tlsDistTransport(args: NodeArgs, log: Logger): DistTransport {
+  try {
+    const fromFile: RawOptions = args.sslDistOptfile !== undefined ? readSslDistOptfile(args.sslDistOptfile) : { server: [], client: [] };
+    const config = tlsDistConfig(mergeRaw(sslDistOptPairs(args.sslDistOpt), fromFile));
+    if (!config.server.verify) log.warning("TLS distribution: server {verify, verify_none}: nodes that connect are not asked for a certificate");
+    if (!config.client.verify) log.warning("TLS distribution: client {verify, verify_none}: the certificates of the nodes this bridge dials are not checked");
+    return tlsTransport(config);
+  } catch (e) {
+    if (e instanceof TlsDistConfigError) throw new CliError("bad_ssl_dist_opt", e.message);
+    throw e;
+  }
 }
 
 /**
@@ -68,12 +100,16 @@ export async function launch(
   logger?: Logger,
 ): Promise<Bridge> {
   const args = parseNodeArgs(argv, env);
+  const log = logger ?? stderrLogger();
   const node = await DistNode.start({
     name: args.name,
     longNames: args.longNames,
     cookie: args.cookie,
     epmdPort: args.epmdPort,
-    ...(logger !== undefined ? { logger } : {}),
+    logger: log,
+    ...(args.protoDist === "inet_tls" ? { transport: tlsDistTransport(args, log) } : {}),
+    ...(args.listenAddress !== undefined ? { listenAddress: args.listenAddress } : {}),
+    ...(args.portRange !== undefined ? { portRange: args.portRange } : {}),
   });
   const { service } = startSslServer(node);
   const cookieFrom =
@@ -81,6 +117,9 @@ export async function launch(
   say(`ts-ssl bridge: node ${node.name.name}, hidden, serving ts_ssl_bridge`);
   say(`cookie: ${cookieFrom}`);
   say(`EPMD: port ${args.epmdPort}${node.servesEpmd ? " (served by this bridge: no EPMD was running)" : ""}`);
+  if (args.protoDist !== "inet_tcp" || args.listenAddress !== undefined || args.portRange !== undefined) {
+    say(`distribution: ${args.protoDist}, port ${node.port}${args.listenAddress !== undefined ? ` on ${args.listenAddress}` : ""}`);
+  }
   say("From an Erlang shell:");
   say(`  ${erlCommand(args)}`);
   say("  1> ts_ssl:start(), ts_ssl:version().");
