@@ -25,8 +25,8 @@ import { TlsDistConfigError, type Side, type TlsDistConfig, type TlsDistSide } f
 /** The TLS transport; throws TlsDistConfigError when OpenSSL cannot use a side's files. */
 export function tlsTransport(config: TlsDistConfig): DistTransport {
   const { server, client } = config;
-  const clientContext = secureContext("client", client);
   secureContext("server", server);
+  const clientContext = secureContext("client", client);
   return {
     name: "tls",
     handshakeHeader: 4,
@@ -35,10 +35,10 @@ export function tlsTransport(config: TlsDistConfig): DistTransport {
         {
           ...server.context,
           requestCert: server.verify,
-          // node:tls refuses during the handshake (with an alert) only what it can tell alone:
-          // no certificate, or one that does not verify. verify_peer without
-          // fail_if_no_peer_cert lets a client without one in, so that check comes after.
-          rejectUnauthorized: server.verify && server.failIfNoPeerCert,
+          // node:tls would refuse a client whose certificate does not verify by closing the
+          // connection, and say no more than "socket hang up": peerRefusal checks it instead,
+          // once the handshake is over, and says why.
+          rejectUnauthorized: false,
           handshakeTimeout: setupTimeMs,
         },
         (socket) => {
@@ -48,12 +48,14 @@ export function tlsTransport(config: TlsDistConfig): DistTransport {
             onSocket(socket);
             return;
           }
-          log.warning(`TLS distribution: refused ${socket.remoteAddress}:${socket.remotePort}: ${refusal}`);
+          log.warning(`TLS distribution: refused ${peerAddress(socket)}: ${refusal}`);
           socket.destroy();
         },
       );
+      // Read now, the peer's address stays known to the TCP socket (peerAddress) after it closes.
+      listener.on("connection", (tcp: Socket) => void tcp.remoteAddress);
       listener.on("tlsClientError", (err: Error, socket: TLSSocket) => {
-        log.warning(`TLS distribution: refused ${socket.remoteAddress}:${socket.remotePort}: ${describeTlsError(err)}`);
+        log.warning(`TLS distribution: refused ${peerAddress(socket)}: ${describeTlsError(err)}`);
       });
       return listener;
     },
@@ -109,16 +111,16 @@ function dial(side: TlsDistSide, context: SecureContext, host: string, port: num
 }
 
 /**
- * Why the peer of a finished TLS handshake is refused, if it is: what node:tls let through and
- * the configuration does not (a certificate that did not verify, from a client allowed to send
- * none; a chain longer than `depth`).
+ * Why the peer of a finished TLS handshake is refused, if it is: no certificate where one is
+ * required, one that does not verify, a chain longer than `depth`. The peer sees the connection
+ * close, without a TLS alert (node:tls has no verify callback to refuse it sooner).
  */
 function peerRefusal(socket: TLSSocket, side: TlsDistSide, isClient: boolean): string | undefined {
   if (!side.verify) return undefined;
   const cert = socket.getPeerCertificate(true);
   if (cert === null || Object.keys(cert).length === 0) {
-    // A client of a server that asks for no certificate; node:tls refused any other case.
-    return isClient ? "the server sent no certificate" : undefined;
+    if (isClient) return "the server sent no certificate";
+    return side.failIfNoPeerCert ? "it sent no certificate, and {fail_if_no_peer_cert, true} requires one" : undefined;
   }
   if (!socket.authorized) return `its certificate does not verify: ${socket.authorizationError}`;
   if (side.depth !== undefined) {
@@ -139,11 +141,20 @@ function chainLength(cert: DetailedPeerCertificate): number {
   return n;
 }
 
-/** An OpenSSL or node:tls error, with a word on what it likely means for distribution. */
+/**
+ * `address:port` of a server-side TLS socket's peer. One whose handshake failed has forgotten it;
+ * the TCP socket node:tls wrapped (its `_parent`), which read it on connection, still knows.
+ */
+function peerAddress(socket: TLSSocket): string {
+  const tcp = socket.remoteAddress !== undefined ? socket : (socket as TLSSocket & { _parent?: Socket })._parent;
+  return tcp?.remoteAddress !== undefined ? `${tcp.remoteAddress}:${tcp.remotePort}` : "a peer";
+}
+
+/** An OpenSSL or node:tls error in a line: OpenSSL's reason (`tlsv1 alert unknown ca`) and code. */
 function describeTlsError(err: Error): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  const text = code !== undefined && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
-  if (/wrong version number|http request|unknown protocol|packet length too long/i.test(err.message)) {
+  const e = err as NodeJS.ErrnoException & { reason?: string };
+  const text = `${e.reason ?? e.message}${e.code !== undefined ? ` (${e.code})` : ""}`;
+  if (/wrong version number|http request|unknown protocol|packet length too long/i.test(text)) {
     return `${text}: not TLS (a node running plain TCP distribution?)`;
   }
   return text;

@@ -17,10 +17,10 @@ import { reply, serveCalls } from "../../bridge/gen-server.js";
 import type { MemoryLogger } from "../../bridge/log.js";
 import type { DistNode } from "../../bridge/node.js";
 import { tlsTransport } from "../../bridge/tls-dist.js";
-import { TlsDistConfigError, readSslDistOptfile, tlsDistConfig } from "../../bridge/tls-dist-options.js";
+import { readSslDistOptfile, tlsDistConfig } from "../../bridge/tls-dist-options.js";
 import { serveSsl } from "../../ts-ssl/server.js";
 import { makePki, type Credential, type Pki } from "../support/certs.js";
-import { Epmd, ErlNode, randomCookie, randomName, shortHost, stopAll } from "../support/erlang.js";
+import { Epmd, ErlNode, randomCookie, shortHost, stopAll } from "../support/erlang.js";
 import { erlAtom, startBridge } from "./helpers.js";
 
 /** An Erlang string literal for a plain path. */
@@ -55,13 +55,38 @@ describe("TLS distribution with -proto_dist inet_tls nodes", () => {
   const erl = (args: string[], bridgeName = bridge.name.name) =>
     ErlNode.start({ epmdPort: epmd.port, cookie, args: [...args, "-ts_ssl", "bridge", erlAtom(bridgeName)] });
 
-  async function tlsBridge(file: string | undefined, logger?: boolean): Promise<{ bridge: DistNode; log: MemoryLogger }> {
-    const b = await startBridge(epmd.port, cookie, {
-      ...(file !== undefined ? { transport: tlsTransport(tlsDistConfig(readSslDistOptfile(file))) } : {}),
-    });
+  /** A bridge serving ts_ssl, with TLS distribution as `file` configures it, or plain TCP. */
+  async function tlsBridge(file: string | undefined): Promise<{ bridge: DistNode; log: MemoryLogger }> {
+    const b = await startBridge(epmd.port, cookie, file !== undefined ? { transport: tlsTransport(tlsDistConfig(readSslDistOptfile(file))) } : {});
     bridges.push(b.bridge);
-    void logger;
+    serveSsl(b.bridge);
     return b;
+  }
+  const plainBridge = () => tlsBridge(undefined);
+
+  /** What crosses loopback to and from `port` while `during` runs, as tcpdump saves it. */
+  async function capture(port: number, during: () => Promise<void>): Promise<Buffer> {
+    const file = join(pki.dir, `capture-${port}-${randomBytes(4).toString("hex")}.pcap`);
+    const dump = spawn("tcpdump", ["-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", file, `tcp port ${port}`], { stdio: ["ignore", "ignore", "pipe"] });
+    const exited = new Promise<void>((resolve) => dump.once("exit", () => resolve()));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let said = "";
+        dump.stderr.on("data", (d: Buffer) => {
+          said += d.toString();
+          if (said.includes("listening on")) resolve();
+        });
+        void exited.then(() => reject(new Error(`tcpdump ended: ${said}`)));
+      });
+      await during();
+      // Packets are written as they come (--immediate-mode, -U); give the last ones a moment.
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      dump.kill("SIGINT");
+      await exited;
+
+    }
+    return readFileSync(file);
   }
 
   beforeAll(async () => {
@@ -72,7 +97,6 @@ describe("TLS distribution with -proto_dist inet_tls nodes", () => {
     const bridgeFile = optfile(pki.dir, "bridge", nodeOptions(pki.server, pki.caFile, required), nodeOptions(pki.server, pki.caFile));
     goodFile = optfile(pki.dir, "node", nodeOptions(pki.client, pki.caFile, required), nodeOptions(pki.client, pki.caFile));
     ({ bridge, log } = await tlsBridge(bridgeFile));
-    serveSsl(bridge);
     B = erlAtom(bridge.name);
     const echo = serveCalls(bridge, atom("echo"), (request, from) => reply(echo, from, request));
   });
@@ -86,15 +110,196 @@ describe("TLS distribution with -proto_dist inet_tls nodes", () => {
     const node = await erl(tlsArgs(goodFile));
     expect((await node.eval(`net_adm:ping(${B})`)).text).toBe("pong");
     expect(await bridge.ping(atom(node.nodeName))).toBe("pong");
-    // The connection really is TLS on the node's side.
-    expect((await node.eval(`[proplists:get_value(address, I) || {N, I} <- element(2, net_kernel:nodes_info()), N =:= ${B}]`)).text).toMatch(
-      /net_address.*tls/,
+    // The node sees a TLS connection.
+    expect((await node.eval(`{ok, I} = net_kernel:node_info(${B}), element(4, proplists:get_value(address, I))`)).text).toBe("tls");
+  });
+
+  it("serves ts_ssl end to end: connect, send, passive recv, active messages", async () => {
+    const node = await erl(tlsArgs(goodFile));
+    const { text } = await node.eval(`
+      ok = ts_ssl:start(),
+      {Port, Server} = ${nativeServer(pki.server)},
+      {ok, C} = ts_ssl:connect("localhost", Port, [binary, {active, false}]),
+      ok = ts_ssl:send(C, <<"hello">>),
+      Passive = ts_ssl:recv(C, 5, 10000),
+      ok = ts_ssl:setopts(C, [{active, true}]),
+      ok = ts_ssl:send(C, <<"again">>),
+      Active = receive {ssl, C, D} -> D after 10000 -> none end,
+      Heard = receive {Server, H} -> H after 10000 -> none end,
+      ts_ssl:close(C),
+      {Passive, Active, Heard}`);
+    expect(text).toBe(`{{ok,<<"world">>},<<"echo:again">>,[<<"hello">>,<<"again">>]}`);
+  });
+
+  it("carries a 20 MiB message each way", async () => {
+    const node = await erl(tlsArgs(goodFile));
+    const { text } = await node.eval(`
+      Big = crypto:strong_rand_bytes(20 * 1024 * 1024),
+      Back = gen_server:call({echo, ${B}}, Big, 60000),
+      {byte_size(Back), Back =:= Big}`);
+    expect(text).toBe(`{${20 * 1024 * 1024},true}`);
+  });
+
+  it("dials a TLS node it has not met, as controlling_process to a process there makes it", async () => {
+    const a = await erl(tlsArgs(goodFile));
+    const c = await erl(tlsArgs(goodFile));
+    expect(bridge.connectedNodes()).not.toContain(atom(c.nodeName));
+    const { text } = await a.eval(`
+      ok = ts_ssl:start(),
+      Self = self(),
+      Owner = spawn(${erlAtom(c.nodeName)}, fun() -> receive {ssl, _, D} -> Self ! {owner_got, D} after 15000 -> Self ! {owner_got, none} end end),
+      {Port, _Server} = ${nativeServer(pki.server)},
+      {ok, S} = ts_ssl:connect("localhost", Port, [binary, {active, true}]),
+      ok = ts_ssl:controlling_process(S, Owner),
+      ok = ts_ssl:send(S, <<"hello">>),
+      receive {owner_got, Got} -> Got after 20000 -> none end`);
+    expect(text).toBe(`<<"world">>`);
+    expect(bridge.connectedNodes()).toContain(atom(c.nodeName));
+  });
+
+  it("refuses, with the reason logged, a wrong CA either way, no certificate where one is required, a chain past depth, and a plain TCP node; and goes on serving", async () => {
+    const plainNode = await erl([]);
+    const bothCas = join(pki.dir, "both-cas.pem");
+    writeFileSync(bothCas, Buffer.concat([pki.root.cert, pki.rogueRoot.cert]));
+    const cases: Array<{ file: string; logged: RegExp }> = [
+      // A certificate from a CA the bridge does not trust (the node trusts both).
+      {
+        file: optfile(pki.dir, "rogue", nodeOptions(pki.unknownIssuer, bothCas), nodeOptions(pki.unknownIssuer, bothCas)),
+        logged: /refused .*: .*(unable to get local issuer|unknown ca|certificate)/i,
+      },
+      // A node that trusts another CA refuses the bridge's certificate (and says so with an alert).
+      {
+        file: optfile(pki.dir, "distrust", nodeOptions(pki.client, pki.rogueRoot.certFile), nodeOptions(pki.client, pki.rogueRoot.certFile)),
+        logged: /refused .*: .*alert/i,
+      },
+      // No client certificate, to a bridge with fail_if_no_peer_cert.
+      {
+        file: optfile(pki.dir, "anonymous", nodeOptions(pki.client, pki.caFile), nodeOptions(undefined, pki.caFile)),
+        logged: /refused .*: .*certificate/i,
+      },
+    ];
+    for (const { file, logged } of cases) {
+      const node = await erl(tlsArgs(file));
+      const before = log.entries.length;
+      expect((await node.eval(`net_adm:ping(${B})`)).text).toBe("pang");
+      expect(bridge.connectedNodes()).not.toContain(atom(node.nodeName));
+      await until(() => log.entries.slice(before).some((e) => logged.test(e.message)), () => `${log.text()}\nthe node:\n${node.log}`);
+    }
+
+    // A plain TCP node: not TLS.
+    const before = log.entries.length;
+    expect((await plainNode.eval(`net_adm:ping(${B})`)).text).toBe("pang");
+    await until(() => log.entries.slice(before).some((e) => /refused .*not TLS/.test(e.message)), () => log.text());
+
+    // A chain longer than {depth, 0}: one intermediate certificate.
+    const shallow = await tlsBridge(
+      optfile(pki.dir, "shallow", nodeOptions(pki.server, pki.caFile, ["{fail_if_no_peer_cert, true}", "{depth, 0}"]), nodeOptions(pki.server, pki.caFile)),
     );
+    const chained = await erl(tlsArgs(optfile(pki.dir, "chained", nodeOptions(pki.chained, pki.caFile), nodeOptions(pki.chained, pki.caFile))));
+    expect((await chained.eval(`net_adm:ping(${erlAtom(shallow.bridge.name)})`)).text).toBe("pang");
+    await until(() => /refused .*1 intermediate certificates, more than \{depth, 0\}/.test(shallow.log.text()), () => shallow.log.text());
+
+    // The bridge still serves the nodes it should.
+    const good = await erl(tlsArgs(goodFile));
+    expect((await good.eval(`net_adm:ping(${B})`)).text).toBe("pong");
+  });
+
+  it("a plain bridge refuses a TLS node, saying it speaks TLS", async () => {
+    const plain = await plainBridge();
+    const node = await erl(tlsArgs(goodFile), plain.bridge.name.name);
+    expect((await node.eval(`net_adm:ping(${erlAtom(plain.bridge.name)})`)).text).toBe("pang");
+    await until(() => /speaks TLS: it runs TLS distribution/.test(plain.log.text()), () => plain.log.text());
+  });
+
+  it("puts no plaintext on the wire: a ts_ssl:send/2 marker crosses TLS distribution encrypted, plain distribution in clear", async () => {
+    const plain = await plainBridge();
+    for (const tls of [true, false]) {
+      const target = tls ? bridge : plain.bridge;
+      const node = await erl(tls ? tlsArgs(goodFile) : [], target.name.name);
+      expect((await node.eval(`net_adm:ping(${erlAtom(target.name)})`)).text).toBe("pong");
+      const marker = `MARKER-${randomBytes(12).toString("hex")}`;
+      const wire = await capture(target.port, async () => {
+        const { text } = await node.eval(`
+          ok = ts_ssl:start(),
+          {Port, Server} = ${nativeServer(pki.server)},
+          {ok, C} = ts_ssl:connect("localhost", Port, [binary, {active, false}]),
+          ok = ts_ssl:send(C, <<"${marker}">>),
+          Heard = receive {Server, H} -> H after 10000 -> none end,
+          ts_ssl:close(C), Heard`);
+        expect(text).toBe(`[<<"${marker}">>]`);
+      });
+      expect(wire.length).toBeGreaterThan(1000);
+      expect(wire.includes(marker)).toBe(!tls);
+    }
+  });
+
+  it("works with certificates from public_key:pkix_test_data/1, and refuses at start its defaults OpenSSL will not use", async () => {
+    const maker = await erl([]);
+    await maker.eval(`
+      Dir = ${str(pki.dir)},
+      Write = fun(Prefix, #{server_config := S}) ->
+                  {cert, Cert} = lists:keyfind(cert, 1, S),
+                  {key, {Type, Key}} = lists:keyfind(key, 1, S),
+                  {cacerts, CAs} = lists:keyfind(cacerts, 1, S),
+                  Pem = fun(File, Entries) -> ok = file:write_file(filename:join(Dir, Prefix ++ File), public_key:pem_encode(Entries)) end,
+                  Pem("cert.pem", [{'Certificate', Cert, not_encrypted}]),
+                  Pem("key.pem", [{Type, Key, not_encrypted}]),
+                  Pem("cacerts.pem", [{'Certificate', C, not_encrypted} || C <- CAs])
+              end,
+      Default = #{root => [], intermediates => [], peer => []},
+      Write("pkix_default_", public_key:pkix_test_data(#{server_chain => Default, client_chain => Default})),
+      Modern = [{key, {namedCurve, secp256r1}}, {digest, sha256}],
+      SAN = {'Extension', {2,5,29,17}, false, [{dNSName, ${str(shortHost)}}]},
+      Write("pkix_", public_key:pkix_test_data(#{server_chain => #{root => Modern, intermediates => [], peer => [{extensions, [SAN]} | Modern]},
+                                                client_chain => #{root => Modern, intermediates => [], peer => Modern}}))`);
+    const pkix = (prefix: string) => {
+      const cred = { certFile: join(pki.dir, `${prefix}cert.pem`), keyFile: join(pki.dir, `${prefix}key.pem`) } as Credential;
+      const opts = nodeOptions(cred, join(pki.dir, `${prefix}cacerts.pem`));
+      return optfile(pki.dir, prefix, [...opts, "{fail_if_no_peer_cert, true}"], opts);
+    };
+    // SHA-1 signatures on 160-bit EC keys: below OpenSSL's default security level.
+    expect(() => tlsTransport(tlsDistConfig(readSslDistOptfile(pkix("pkix_default_"))))).toThrow(
+      new RegExp(`^server: OpenSSL refuses the certificate, key or options: .*(too weak|too small)`),
+    );
+    const file = pkix("pkix_");
+    const b = await tlsBridge(file);
+    const node = await erl(tlsArgs(file), b.bridge.name.name);
+    expect((await node.eval(`net_adm:ping(${erlAtom(b.bridge.name)})`)).text).toBe("pong");
+    const other = await erl(tlsArgs(file), b.bridge.name.name);
+    expect(await b.bridge.ping(atom(other.nodeName))).toBe("pong");
   });
 });
 
-void spawn;
-void readFileSync;
-void randomBytes;
-void shortHost;
-void TlsDistConfigError;
+/**
+ * An Erlang expression: a native ssl server on the node, for one connection, that answers
+ * `world` to its first 5 bytes and `echo:` + them to the next 5, and sends what it heard to the
+ * caller as `{Server, [Heard, ...]}`. Its value is `{Port, Server}`.
+ */
+function nativeServer(cred: Credential): string {
+  return `(fun() ->
+      {ok, _} = application:ensure_all_started(ssl),
+      Caller = self(), Ref = make_ref(),
+      {ok, L} = ssl:listen(0, [binary, {active, false}, {reuseaddr, true}, {certfile, ${str(cred.certFile)}}, {keyfile, ${str(cred.keyFile)}}]),
+      {ok, {_, P}} = ssl:sockname(L),
+      spawn(fun() ->
+          {ok, T} = ssl:transport_accept(L, 20000),
+          {ok, S} = ssl:handshake(T, 20000),
+          Recv = fun(Len) -> case ssl:recv(S, Len, 10000) of {ok, D} -> D; _ -> none end end,
+          First = Recv(0),
+          ok = ssl:send(S, <<"world">>),
+          Second = case byte_size(First) of 5 -> Recv(5); _ -> none end,
+          Second =/= none andalso ssl:send(S, <<"echo:", Second/binary>>),
+          Caller ! {Ref, [X || X <- [First, Second], X =/= none]},
+          timer:sleep(2000), ssl:close(L)
+      end),
+      {P, Ref}
+    end)()`;
+}
+
+/** Waits until `ok()` holds (what the bridge logs may come a moment after the node's answer). */
+async function until(ok: () => boolean, what: () => string, ms = 5_000): Promise<void> {
+  for (const end = Date.now() + ms; !ok(); ) {
+    if (Date.now() > end) throw new Error(`not seen within ${ms} ms; the log:\n${what()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
