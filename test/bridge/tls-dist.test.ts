@@ -16,30 +16,11 @@ import { atom } from "../../etf/terms.js";
 import { reply, serveCalls } from "../../bridge/gen-server.js";
 import type { MemoryLogger } from "../../bridge/log.js";
 import type { DistNode } from "../../bridge/node.js";
-import { tlsTransport } from "../../bridge/tls-dist.js";
-import { readSslDistOptfile, tlsDistConfig } from "../../bridge/tls-dist-options.js";
 import { serveSsl } from "../../ts-ssl/server.js";
 import { makePki, type Credential, type Pki } from "../support/certs.js";
 import { Epmd, ErlNode, randomCookie, shortHost, stopAll } from "../support/erlang.js";
+import { erlString, mutualOptfile, nodeOptions, optfile, tlsDistArgs, tlsDistTransport } from "../support/tls-dist.js";
 import { erlAtom, startBridge } from "./helpers.js";
-
-/** An Erlang string literal for a plain path. */
-const str = (s: string): string => JSON.stringify(s);
-
-/** Options for a node that shows `cred` and trusts `ca`, with `extra` options added. */
-function nodeOptions(cred: Credential | undefined, ca: string, extra: string[] = []): string[] {
-  const own = cred === undefined ? [] : [`{certfile, ${str(cred.certFile)}}`, `{keyfile, ${str(cred.keyFile)}}`];
-  return [...own, `{cacertfile, ${str(ca)}}`, "{verify, verify_peer}", ...extra];
-}
-
-/** Writes an ssl_dist_optfile, as OTP reads it, and returns its path. */
-function optfile(dir: string, name: string, server: string[], client: string[]): string {
-  const file = join(dir, `${name}.conf`);
-  writeFileSync(file, `%% TLS distribution options of ${name}\n[{server, [${server.join(",\n            ")}]},\n {client, [${client.join(",\n            ")}]}].\n`);
-  return file;
-}
-
-const tlsArgs = (file: string) => ["-proto_dist", "inet_tls", "-ssl_dist_optfile", file];
 
 describe("TLS distribution with -proto_dist inet_tls nodes", () => {
   let pki: Pki;
@@ -57,7 +38,7 @@ describe("TLS distribution with -proto_dist inet_tls nodes", () => {
 
   /** A bridge serving ts_ssl, with TLS distribution as `file` configures it, or plain TCP. */
   async function tlsBridge(file: string | undefined): Promise<{ bridge: DistNode; log: MemoryLogger }> {
-    const b = await startBridge(epmd.port, cookie, file !== undefined ? { transport: tlsTransport(tlsDistConfig(readSslDistOptfile(file))) } : {});
+    const b = await startBridge(epmd.port, cookie, file !== undefined ? { transport: tlsDistTransport(file) } : {});
     bridges.push(b.bridge);
     serveSsl(b.bridge);
     return b;
@@ -93,9 +74,8 @@ describe("TLS distribution with -proto_dist inet_tls nodes", () => {
     pki = makePki();
     epmd = await Epmd.start();
     cookie = randomCookie();
-    const required = ["{fail_if_no_peer_cert, true}"];
-    const bridgeFile = optfile(pki.dir, "bridge", nodeOptions(pki.server, pki.caFile, required), nodeOptions(pki.server, pki.caFile));
-    goodFile = optfile(pki.dir, "node", nodeOptions(pki.client, pki.caFile, required), nodeOptions(pki.client, pki.caFile));
+    const bridgeFile = mutualOptfile(pki.dir, "bridge", pki.server, pki.caFile);
+    goodFile = mutualOptfile(pki.dir, "node", pki.client, pki.caFile);
     ({ bridge, log } = await tlsBridge(bridgeFile));
     B = erlAtom(bridge.name);
     const echo = serveCalls(bridge, atom("echo"), (request, from) => reply(echo, from, request));
@@ -107,7 +87,7 @@ describe("TLS distribution with -proto_dist inet_tls nodes", () => {
   });
 
   it("a TLS node pings the bridge, and the bridge pings it back over the same connection", async () => {
-    const node = await erl(tlsArgs(goodFile));
+    const node = await erl(tlsDistArgs(goodFile));
     expect((await node.eval(`net_adm:ping(${B})`)).text).toBe("pong");
     expect(await bridge.ping(atom(node.nodeName))).toBe("pong");
     // The node sees a TLS connection.
@@ -115,7 +95,7 @@ describe("TLS distribution with -proto_dist inet_tls nodes", () => {
   });
 
   it("serves ts_ssl end to end: connect, send, passive recv, active messages", async () => {
-    const node = await erl(tlsArgs(goodFile));
+    const node = await erl(tlsDistArgs(goodFile));
     const { text } = await node.eval(`
       ok = ts_ssl:start(),
       {Port, Server} = ${nativeServer(pki.server)},
@@ -132,7 +112,7 @@ describe("TLS distribution with -proto_dist inet_tls nodes", () => {
   });
 
   it("carries a 20 MiB message each way", async () => {
-    const node = await erl(tlsArgs(goodFile));
+    const node = await erl(tlsDistArgs(goodFile));
     const { text } = await node.eval(`
       Big = crypto:strong_rand_bytes(20 * 1024 * 1024),
       Back = gen_server:call({echo, ${B}}, Big, 60000),
@@ -141,8 +121,8 @@ describe("TLS distribution with -proto_dist inet_tls nodes", () => {
   });
 
   it("dials a TLS node it has not met, as controlling_process to a process there makes it", async () => {
-    const a = await erl(tlsArgs(goodFile));
-    const c = await erl(tlsArgs(goodFile));
+    const a = await erl(tlsDistArgs(goodFile));
+    const c = await erl(tlsDistArgs(goodFile));
     expect(bridge.connectedNodes()).not.toContain(atom(c.nodeName));
     const { text } = await a.eval(`
       ok = ts_ssl:start(),
@@ -179,7 +159,7 @@ describe("TLS distribution with -proto_dist inet_tls nodes", () => {
       },
     ];
     for (const { file, logged } of cases) {
-      const node = await erl(tlsArgs(file));
+      const node = await erl(tlsDistArgs(file));
       const before = log.entries.length;
       expect((await node.eval(`net_adm:ping(${B})`)).text).toBe("pang");
       expect(bridge.connectedNodes()).not.toContain(atom(node.nodeName));
@@ -195,18 +175,18 @@ describe("TLS distribution with -proto_dist inet_tls nodes", () => {
     const shallow = await tlsBridge(
       optfile(pki.dir, "shallow", nodeOptions(pki.server, pki.caFile, ["{fail_if_no_peer_cert, true}", "{depth, 0}"]), nodeOptions(pki.server, pki.caFile)),
     );
-    const chained = await erl(tlsArgs(optfile(pki.dir, "chained", nodeOptions(pki.chained, pki.caFile), nodeOptions(pki.chained, pki.caFile))));
+    const chained = await erl(tlsDistArgs(optfile(pki.dir, "chained", nodeOptions(pki.chained, pki.caFile), nodeOptions(pki.chained, pki.caFile))));
     expect((await chained.eval(`net_adm:ping(${erlAtom(shallow.bridge.name)})`)).text).toBe("pang");
     await until(() => /refused .*1 intermediate certificates, more than \{depth, 0\}/.test(shallow.log.text()), () => shallow.log.text());
 
     // The bridge still serves the nodes it should.
-    const good = await erl(tlsArgs(goodFile));
+    const good = await erl(tlsDistArgs(goodFile));
     expect((await good.eval(`net_adm:ping(${B})`)).text).toBe("pong");
   });
 
   it("a plain bridge refuses a TLS node, saying it speaks TLS", async () => {
     const plain = await plainBridge();
-    const node = await erl(tlsArgs(goodFile), plain.bridge.name.name);
+    const node = await erl(tlsDistArgs(goodFile), plain.bridge.name.name);
     expect((await node.eval(`net_adm:ping(${erlAtom(plain.bridge.name)})`)).text).toBe("pang");
     await until(() => /speaks TLS: it runs TLS distribution/.test(plain.log.text()), () => plain.log.text());
   });
@@ -215,7 +195,7 @@ describe("TLS distribution with -proto_dist inet_tls nodes", () => {
     const plain = await plainBridge();
     for (const tls of [true, false]) {
       const target = tls ? bridge : plain.bridge;
-      const node = await erl(tls ? tlsArgs(goodFile) : [], target.name.name);
+      const node = await erl(tls ? tlsDistArgs(goodFile) : [], target.name.name);
       expect((await node.eval(`net_adm:ping(${erlAtom(target.name)})`)).text).toBe("pong");
       const marker = `MARKER-${randomBytes(12).toString("hex")}`;
       const wire = await capture(target.port, async () => {
@@ -236,7 +216,7 @@ describe("TLS distribution with -proto_dist inet_tls nodes", () => {
   it("works with certificates from public_key:pkix_test_data/1, and refuses at start its defaults OpenSSL will not use", async () => {
     const maker = await erl([]);
     await maker.eval(`
-      Dir = ${str(pki.dir)},
+      Dir = ${erlString(pki.dir)},
       Write = fun(Prefix, #{server_config := S}) ->
                   {cert, Cert} = lists:keyfind(cert, 1, S),
                   {key, {Type, Key}} = lists:keyfind(key, 1, S),
@@ -249,23 +229,22 @@ describe("TLS distribution with -proto_dist inet_tls nodes", () => {
       Default = #{root => [], intermediates => [], peer => []},
       Write("pkix_default_", public_key:pkix_test_data(#{server_chain => Default, client_chain => Default})),
       Modern = [{key, {namedCurve, secp256r1}}, {digest, sha256}],
-      SAN = {'Extension', {2,5,29,17}, false, [{dNSName, ${str(shortHost)}}]},
+      SAN = {'Extension', {2,5,29,17}, false, [{dNSName, ${erlString(shortHost)}}]},
       Write("pkix_", public_key:pkix_test_data(#{server_chain => #{root => Modern, intermediates => [], peer => [{extensions, [SAN]} | Modern]},
                                                 client_chain => #{root => Modern, intermediates => [], peer => Modern}}))`);
     const pkix = (prefix: string) => {
       const cred = { certFile: join(pki.dir, `${prefix}cert.pem`), keyFile: join(pki.dir, `${prefix}key.pem`) } as Credential;
-      const opts = nodeOptions(cred, join(pki.dir, `${prefix}cacerts.pem`));
-      return optfile(pki.dir, prefix, [...opts, "{fail_if_no_peer_cert, true}"], opts);
+      return mutualOptfile(pki.dir, prefix, cred, join(pki.dir, `${prefix}cacerts.pem`));
     };
     // SHA-1 signatures on 160-bit EC keys: below OpenSSL's default security level.
-    expect(() => tlsTransport(tlsDistConfig(readSslDistOptfile(pkix("pkix_default_"))))).toThrow(
+    expect(() => tlsDistTransport(pkix("pkix_default_"))).toThrow(
       new RegExp(`^server: OpenSSL refuses the certificate, key or options: .*(too weak|too small)`),
     );
     const file = pkix("pkix_");
     const b = await tlsBridge(file);
-    const node = await erl(tlsArgs(file), b.bridge.name.name);
+    const node = await erl(tlsDistArgs(file), b.bridge.name.name);
     expect((await node.eval(`net_adm:ping(${erlAtom(b.bridge.name)})`)).text).toBe("pong");
-    const other = await erl(tlsArgs(file), b.bridge.name.name);
+    const other = await erl(tlsDistArgs(file), b.bridge.name.name);
     expect(await b.bridge.ping(atom(other.nodeName))).toBe("pong");
   });
 });
@@ -279,7 +258,7 @@ function nativeServer(cred: Credential): string {
   return `(fun() ->
       {ok, _} = application:ensure_all_started(ssl),
       Caller = self(), Ref = make_ref(),
-      {ok, L} = ssl:listen(0, [binary, {active, false}, {reuseaddr, true}, {certfile, ${str(cred.certFile)}}, {keyfile, ${str(cred.keyFile)}}]),
+      {ok, L} = ssl:listen(0, [binary, {active, false}, {reuseaddr, true}, {certfile, ${erlString(cred.certFile)}}, {keyfile, ${erlString(cred.keyFile)}}]),
       {ok, {_, P}} = ssl:sockname(L),
       spawn(fun() ->
           {ok, T} = ssl:transport_accept(L, 20000),
