@@ -56,8 +56,8 @@ export function erlCommand(args: NodeArgs, ebin = tsSslEbin()): string {
     "erl",
     args.longNames ? "-name" : "-sname",
     args.longNames ? `shell@${host}` : "shell",
-    "-setcookie",
-    args.cookie,
+    // A cookie read from the cookie file is never shown: erl on this host reads the same file.
+    ...(args.cookieSource === "--setcookie" ? ["-setcookie", args.cookie] : []),
     ...(args.protoDist === "inet_tls"
       ? [
           "-proto_dist",
