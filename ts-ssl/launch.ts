@@ -63,7 +63,10 @@ export function erlCommand(args: NodeArgs, ebin = tsSslEbin()): string {
           "-proto_dist",
           "inet_tls",
           ...(args.sslDistOptfile !== undefined ? ["-ssl_dist_optfile", resolve(args.sslDistOptfile)] : []),
-          ...(args.sslDistOpt.length > 0 ? ["-ssl_dist_opt", ...args.sslDistOpt.flat()] : []),
+          // A key's password is not printed: the line says where it goes.
+          ...(args.sslDistOpt.length > 0
+            ? ["-ssl_dist_opt", ...args.sslDistOpt.flatMap(([k, v]) => [k, k.endsWith("_password") ? "PASSWORD" : v])]
+            : []),
         ]
       : []),
     "-pa",

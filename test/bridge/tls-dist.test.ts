@@ -158,8 +158,14 @@ describe("TLS distribution with -proto_dist inet_tls nodes", () => {
         logged: /refused .*: .*certificate/i,
       },
     ];
-    for (const { file, logged } of cases) {
+    for (const [i, { file, logged }] of cases.entries()) {
       const node = await erl(tlsDistArgs(file));
+      if (i === 0) {
+        // The other way: the bridge dials that node and refuses its certificate.
+        const before = log.entries.length;
+        expect(await bridge.ping(atom(node.nodeName))).toBe("pang");
+        await until(() => log.entries.slice(before).some((e) => /connection to .*: TLS distribution to .*: .*certificate/i.test(e.message)), () => log.text());
+      }
       const before = log.entries.length;
       expect((await node.eval(`net_adm:ping(${B})`)).text).toBe("pang");
       expect(bridge.connectedNodes()).not.toContain(atom(node.nodeName));
