@@ -48,7 +48,9 @@ export class EmbeddedEpmd {
    * (EADDRINUSE) when something already does.
    */
   static async start(port: number, log: Logger, address?: string): Promise<EmbeddedEpmd> {
-    const hosts = address === undefined ? [undefined] : isLoopback(address) || address === "localhost" ? [address] : [address, "127.0.0.1"];
+    // Loopback is reached already when the address is loopback itself or every interface.
+    const alone = address === undefined || isLoopback(address) || ["localhost", "0.0.0.0", "::"].includes(address);
+    const hosts = alone ? [address] : [address, "127.0.0.1"];
     const servers: Server[] = [];
     try {
       for (const host of hosts) {

@@ -61,6 +61,15 @@ describe("where the bridge listens", () => {
     await expect(startBridge(epmd.port, randomCookie(), { portRange: { min: busy, max: busy } })).rejects.toThrow(/EADDRINUSE/);
   });
 
+  it("serves EPMD, when none runs, on every interface for 0.0.0.0", async () => {
+    const epmdPort = await freePort();
+    const { bridge } = await startBridge(epmdPort, randomCookie(), { listenAddress: "0.0.0.0" });
+    bridges.push(bridge);
+    expect(bridge.servesEpmd).toBe(true);
+    expect(await accepts("127.0.0.1", epmdPort)).toBe(true);
+    expect(await accepts("127.0.0.1", bridge.port)).toBe(true);
+  });
+
   it.runIf(external !== undefined)("serves EPMD, when none runs, on that address and on loopback", async () => {
     const epmdPort = await freePort();
     const { bridge } = await startBridge(epmdPort, randomCookie(), { listenAddress: external! });
