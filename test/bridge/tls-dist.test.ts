@@ -3,7 +3,8 @@
  * -ssl_dist_optfile FILE`: ping both ways, ts_ssl end to end through a TLS bridge, a 20 MiB
  * message, the bridge dialling a node it has not met, the refusals (a certificate from a CA the
  * bridge does not trust, no certificate where one is required, a plain TCP node, a TLS node to
- * a plain bridge), and, captured with tcpdump on loopback, no plaintext on the wire.
+ * a plain bridge, a peer lying about a handshake message's length), and, captured with tcpdump
+ * on loopback, no plaintext on the wire.
  * Certificates are made for the run by the openssl command line and by
  * public_key:pkix_test_data/1.
  */
@@ -11,6 +12,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { connect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { atom } from "../../etf/terms.js";
 import { reply, serveCalls } from "../../bridge/gen-server.js";
@@ -188,6 +190,20 @@ describe("TLS distribution with -proto_dist inet_tls nodes", () => {
     // The bridge still serves the nodes it should.
     const good = await erl(tlsDistArgs(goodFile));
     expect((await good.eval(`net_adm:ping(${B})`)).text).toBe("pong");
+  });
+
+  it("drops a TLS peer whose first handshake message is too long, and goes on serving", async () => {
+    const before = log.entries.length;
+    const peer = connect({ host: "127.0.0.1", port: bridge.port, cert: pki.client.cert, key: pki.client.key, ca: pki.root.cert, checkServerIdentity: () => undefined });
+    await new Promise<void>((resolve, reject) => peer.once("secureConnect", resolve).once("error", reject));
+    const closed = new Promise<void>((resolve) => peer.once("close", () => resolve()));
+    peer.on("error", () => {});
+    // inet_tls_dist's 4-byte length, claiming 1 GiB.
+    peer.write(Buffer.from([0x40, 0, 0, 0, 0x4e]));
+    await closed;
+    await until(() => log.entries.slice(before).some((e) => /a handshake message of 1073741824 bytes/.test(e.message)), () => log.text());
+    const node = await erl(tlsDistArgs(goodFile));
+    expect((await node.eval(`net_adm:ping(${B})`)).text).toBe("pong");
   });
 
   it("a plain bridge refuses a TLS node, saying it speaks TLS", async () => {
