@@ -32,6 +32,7 @@ describe("TLS distribution with -proto_dist inet_tls nodes", () => {
   let log: MemoryLogger;
   let B: string;
   let goodFile: string;
+  let bothCas: string;
   const bridges: DistNode[] = [];
 
   /** An erl node (short names: its host name is one the certificates carry). */
@@ -78,6 +79,9 @@ describe("TLS distribution with -proto_dist inet_tls nodes", () => {
     cookie = randomCookie();
     const bridgeFile = mutualOptfile(pki.dir, "bridge", pki.server, pki.caFile);
     goodFile = mutualOptfile(pki.dir, "node", pki.client, pki.caFile);
+    // A node showing a certificate of the rogue CA trusts it too, to send its chain.
+    bothCas = join(pki.dir, "both-cas.pem");
+    writeFileSync(bothCas, Buffer.concat([pki.root.cert, pki.rogueRoot.cert]));
     ({ bridge, log } = await tlsBridge(bridgeFile));
     B = erlAtom(bridge.name);
     const echo = serveCalls(bridge, atom("echo"), (request, from) => reply(echo, from, request));
@@ -141,10 +145,8 @@ describe("TLS distribution with -proto_dist inet_tls nodes", () => {
 
   it("refuses, with the reason logged, a wrong CA either way, no certificate where one is required, a chain past depth, and a plain TCP node; and goes on serving", async () => {
     const plainNode = await erl([]);
-    const bothCas = join(pki.dir, "both-cas.pem");
-    writeFileSync(bothCas, Buffer.concat([pki.root.cert, pki.rogueRoot.cert]));
     const cases: Array<{ file: string; logged: RegExp }> = [
-      // A certificate from a CA the bridge does not trust (the node trusts both).
+      // A certificate from a CA the bridge does not trust.
       {
         file: optfile(pki.dir, "rogue", nodeOptions(pki.unknownIssuer, bothCas), nodeOptions(pki.unknownIssuer, bothCas)),
         logged: /refused .*: .*(unable to get local issuer|unknown ca|certificate)/i,
@@ -190,6 +192,15 @@ describe("TLS distribution with -proto_dist inet_tls nodes", () => {
     // The bridge still serves the nodes it should.
     const good = await erl(tlsDistArgs(goodFile));
     expect((await good.eval(`net_adm:ping(${B})`)).text).toBe("pong");
+  });
+
+  it("without fail_if_no_peer_cert, lets in a node that sends no certificate, but not one whose certificate does not verify", async () => {
+    const lenient = await tlsBridge(optfile(pki.dir, "lenient", nodeOptions(pki.server, pki.caFile), nodeOptions(pki.server, pki.caFile)));
+    const anonymous = await erl(tlsDistArgs(optfile(pki.dir, "anonymous2", nodeOptions(pki.client, pki.caFile), nodeOptions(undefined, pki.caFile))));
+    expect((await anonymous.eval(`net_adm:ping(${erlAtom(lenient.bridge.name)})`)).text).toBe("pong");
+    const rogue = await erl(tlsDistArgs(optfile(pki.dir, "rogue2", nodeOptions(pki.unknownIssuer, bothCas), nodeOptions(pki.unknownIssuer, bothCas))));
+    expect((await rogue.eval(`net_adm:ping(${erlAtom(lenient.bridge.name)})`)).text).toBe("pang");
+    await until(() => /refused .*: its certificate does not verify/.test(lenient.log.text()), () => lenient.log.text());
   });
 
   it("drops a TLS peer whose first handshake message is too long, and goes on serving", async () => {
