@@ -7,6 +7,10 @@
  *     the whole process: the bridge's Node process, the server's and the caller's BEAM);
  *   - one-way throughput of 64 KiB binaries, to the server node and from it.
  *
+ * All of it twice: over TCP distribution, then over TLS distribution (`-proto_dist inet_tls`
+ * for the three erl nodes, the bridge's TLS transport, the same certificates and options: TLS
+ * 1.2 or 1.3 as the two ends agree, both verifying the other's certificate).
+ *
  * Each figure is the median of several rounds; in each round both servers are measured, and
  * they take turns at going first, so that both see the same machine. Both get the same calls
  * from the same caller node, the same warm-up round, and each reply is matched by the caller.
@@ -21,7 +25,10 @@ import { Pid, Tuple, atom, type Term } from "../etf/terms.js";
 import { reply, serveCalls } from "../bridge/gen-server.js";
 import { silentLogger } from "../bridge/log.js";
 import { DistNode } from "../bridge/node.js";
+import type { DistTransport } from "../bridge/dist-transport.js";
+import { makePki } from "../test/support/certs.js";
 import { Epmd, ErlNode, randomCookie, randomName, stopAll } from "../test/support/erlang.js";
+import { mutualOptfile, tlsDistArgs, tlsDistTransport } from "../test/support/tls-dist.js";
 import { median } from "./stats.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -105,13 +112,31 @@ interface Figures {
 }
 
 export async function run(): Promise<void> {
+  await runOver("TCP distribution", [], undefined, true);
+  const pki = makePki();
+  try {
+    const file = mutualOptfile(pki.dir, "bench", pki.server, pki.caFile);
+    await runOver("TLS distribution (-proto_dist inet_tls, every node)", tlsDistArgs(file), tlsDistTransport(file), false);
+  } finally {
+    pki.remove();
+  }
+}
+
+/** Every figure for the bridge and the Erlang server, the nodes started with `distArgs`. */
+async function runOver(title: string, distArgs: string[], transport: DistTransport | undefined, withTargets: boolean): Promise<void> {
   const epmd = await Epmd.start();
   const cookie = randomCookie();
-  const bridge = await DistNode.start({ name: randomName("benchbridge"), cookie, epmdPort: epmd.port, logger: silentLogger });
+  const bridge = await DistNode.start({
+    name: randomName("benchbridge"),
+    cookie,
+    epmdPort: epmd.port,
+    logger: silentLogger,
+    ...(transport !== undefined ? { transport } : {}),
+  });
   const dir = mkdtempSync(join(tmpdir(), "bench-dist-"));
   try {
-    const server = await ErlNode.start({ epmdPort: epmd.port, cookie, args: ERL_ARGS });
-    const caller = await ErlNode.start({ epmdPort: epmd.port, cookie, args: ERL_ARGS });
+    const server = await ErlNode.start({ epmdPort: epmd.port, cookie, args: [...distArgs, ...ERL_ARGS] });
+    const caller = await ErlNode.start({ epmdPort: epmd.port, cookie, args: [...distArgs, ...ERL_ARGS] });
     writeFileSync(join(dir, "bench_server.erl"), serverModule);
     await server.eval(`{ok, bench_server} = c:c("${join(dir, "bench_server.erl")}", [{outdir, "${dir}"}]), {ok, _} = bench_server:start(), ok`);
     await server.eval(serverBlobs);
@@ -132,7 +157,7 @@ export async function run(): Promise<void> {
         if (round > 0) rounds[which].push(f);
       }
     }
-    report(medians(rounds.bridge), medians(rounds.erlang));
+    report(title, medians(rounds.bridge), medians(rounds.erlang), withTargets);
   } finally {
     await bridge.stop();
     await stopAll();
@@ -223,7 +248,7 @@ function medians(all: Figures[]): Figures {
   return out;
 }
 
-function report(b: Figures, e: Figures): void {
+function report(title: string, b: Figures, e: Figures, withTargets: boolean): void {
   const rows: Array<[string, number, number, string]> = [
     ["call p50, 1 caller (us)", b.p50us1, e.p50us1, "<= 1.2"],
     ["call p99, 1 caller (us)", b.p99us1, e.p99us1, ""],
@@ -236,10 +261,10 @@ function report(b: Figures, e: Figures): void {
     ["64 KiB binaries to the node (MiB/s)", b.toMiBs, e.toMiBs, ""],
     ["64 KiB binaries from the node (MiB/s)", b.fromMiBs, e.fromMiBs, ""],
   ];
-  console.log(`medians of ${ROUNDS} rounds; times measured on the calling erl node, CPU time as the OS counts it`);
-  console.log(`${"".padEnd(40)}${"bridge".padStart(12)}${"erlang".padStart(12)}${"ratio".padStart(9)}  target`);
+  console.log(`${title}: medians of ${ROUNDS} rounds; times measured on the calling erl node, CPU time as the OS counts it`);
+  console.log(`${"".padEnd(40)}${"bridge".padStart(12)}${"erlang".padStart(12)}${"ratio".padStart(9)}${withTargets ? "  target" : ""}`);
   for (const [what, x, y, target] of rows) {
-    console.log(`${what.padEnd(40)}${fmt(x).padStart(12)}${fmt(y).padStart(12)}${(x / y).toFixed(2).padStart(9)}  ${target}`);
+    console.log(`${what.padEnd(40)}${fmt(x).padStart(12)}${fmt(y).padStart(12)}${(x / y).toFixed(2).padStart(9)}${withTargets ? `  ${target}` : ""}`);
   }
 }
 

@@ -5,8 +5,15 @@
  * content of `~/.erlang.cookie`, created as erl creates it when missing: 20 random uppercase
  * letters, readable by the owner only. The EPMD port comes from `ERL_EPMD_PORT`, as for erl,
  * and the log level from `TS_SSL_LOG`: this is the one place the bridge reads its environment.
+ *
+ * Distribution: `--proto-dist inet_tls` with `--ssl-dist-optfile FILE` and/or
+ * `--ssl-dist-opt server_NAME VALUE client_NAME VALUE ...` (erl's `-proto_dist`,
+ * `-ssl_dist_optfile`, `-ssl_dist_opt`); `--inet-dist-use-interface ADDRESS`,
+ * `--inet-dist-listen-min PORT`, `--inet-dist-listen-max PORT` (the kernel parameters of those
+ * names). Flags may be spelled with `_` as erl does (`-proto_dist`).
  */
 import { randomInt } from "node:crypto";
+import { isIP } from "node:net";
 import { closeSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -18,7 +25,17 @@ import { NodeNameError, resolveNodeName } from "./names.js";
 const DEFAULT_NODE_NAME = "ts_ssl_bridge";
 export const DEFAULT_EPMD_PORT = EPMD_PORT;
 
-export type CliErrorCode = "unknown_argument" | "missing_value" | "conflict" | "bad_node_name" | "bad_cookie" | "bad_epmd_port";
+export type CliErrorCode =
+  | "unknown_argument"
+  | "missing_value"
+  | "conflict"
+  | "bad_node_name"
+  | "bad_cookie"
+  | "bad_epmd_port"
+  | "bad_proto_dist"
+  | "bad_address"
+  | "bad_port"
+  | "bad_ssl_dist_opt";
 
 export class CliError extends CodedError<CliErrorCode> {}
 
@@ -34,20 +51,56 @@ export interface NodeArgs {
   epmdPort: number;
   /** `TS_SSL_LOG`'s level, else `info`. */
   logLevel: LogLevel;
+  /** The distribution's carrier: `inet_tcp` (the default) or `inet_tls`. */
+  protoDist: "inet_tcp" | "inet_tls";
+  /** `--ssl-dist-optfile`, for inet_tls. */
+  sslDistOptfile: string | undefined;
+  /** `--ssl-dist-opt` pairs (`server_certfile`, `/path`), in the order given, for inet_tls. */
+  sslDistOpt: Array<[string, string]>;
+  /** The address the distribution listener (and an EPMD served here) bind to. */
+  listenAddress: string | undefined;
+  /** The ports the distribution listener may take, the first free one. */
+  portRange: { min: number; max: number } | undefined;
 }
 
-const FLAGS = ["sname", "name", "setcookie"] as const;
+const FLAGS = [
+  "sname",
+  "name",
+  "setcookie",
+  "proto-dist",
+  "ssl-dist-optfile",
+  "ssl-dist-opt",
+  "inet-dist-use-interface",
+  "inet-dist-listen-min",
+  "inet-dist-listen-max",
+] as const;
 type Flag = (typeof FLAGS)[number];
+const USAGE =
+  "expected --sname NAME, --name NAME@HOST, --setcookie COOKIE, --proto-dist inet_tcp|inet_tls, --ssl-dist-optfile FILE, " +
+  "--ssl-dist-opt server_NAME VALUE|client_NAME VALUE ..., --inet-dist-use-interface ADDRESS, --inet-dist-listen-min PORT, --inet-dist-listen-max PORT";
 
 /** Reads the bridge's arguments (those after the program name) and environment. */
 export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): NodeArgs {
   const given = new Map<Flag, string>();
+  const sslDistOpt: Array<[string, string]> = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const m = /^--?([a-z]+)(?:=(.*))?$/s.exec(arg);
-    const flag = m?.[1] as Flag | undefined;
+    const m = /^--?([a-z][a-z_-]*)(?:=(.*))?$/s.exec(arg);
+    const flag = m?.[1]?.replace(/_/g, "-") as Flag | undefined;
     if (m === null || flag === undefined || !FLAGS.includes(flag)) {
-      throw new CliError("unknown_argument", `unknown argument ${JSON.stringify(arg)} (expected --sname NAME, --name NAME@HOST, --setcookie COOKIE)`);
+      throw new CliError("unknown_argument", `unknown argument ${JSON.stringify(arg)} (${USAGE})`);
+    }
+    if (flag === "ssl-dist-opt") {
+      // As erl's -ssl_dist_opt: name-value pairs up to the next flag; the flag may come again.
+      const start = i;
+      while (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith("-")) {
+        const name = argv[++i]!;
+        const value = argv[++i];
+        if (value === undefined) throw new CliError("missing_value", `--ssl-dist-opt ${name} needs a value`);
+        sslDistOpt.push([name, value]);
+      }
+      if (i === start) throw new CliError("missing_value", "--ssl-dist-opt needs NAME VALUE pairs");
+      continue;
     }
     let value = m[2];
     if (value === undefined) {
@@ -68,16 +121,54 @@ export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
     throw e;
   }
 
+  const dist = parseDistArgs(given, sslDistOpt);
   const epmdPort = parseEpmdPort(env.ERL_EPMD_PORT);
   const logLevel = levelFromEnv(env.TS_SSL_LOG) ?? "info";
   const cookie = given.get("setcookie");
   if (cookie !== undefined) {
     if (cookie.length === 0) throw new CliError("bad_cookie", "--setcookie needs a non-empty cookie");
-    return { name, longNames, cookie, cookieSource: "--setcookie", cookieCreated: false, epmdPort, logLevel };
+    return { name, longNames, cookie, cookieSource: "--setcookie", cookieCreated: false, epmdPort, logLevel, ...dist };
   }
   const file = join(env.HOME ?? homedir(), ".erlang.cookie");
   const { cookie: fromFile, created } = readOrCreateCookie(file);
-  return { name, longNames, cookie: fromFile, cookieSource: file, cookieCreated: created, epmdPort, logLevel };
+  return { name, longNames, cookie: fromFile, cookieSource: file, cookieCreated: created, epmdPort, logLevel, ...dist };
+}
+
+type DistArgs = Pick<NodeArgs, "protoDist" | "sslDistOptfile" | "sslDistOpt" | "listenAddress" | "portRange">;
+
+function parseDistArgs(given: Map<Flag, string>, sslDistOpt: Array<[string, string]>): DistArgs {
+  const protoDist = given.get("proto-dist") ?? "inet_tcp";
+  if (protoDist !== "inet_tcp" && protoDist !== "inet_tls") {
+    throw new CliError("bad_proto_dist", `--proto-dist ${protoDist}: the bridge speaks inet_tcp and inet_tls`);
+  }
+  const sslDistOptfile = given.get("ssl-dist-optfile");
+  if (protoDist !== "inet_tls" && (sslDistOptfile !== undefined || sslDistOpt.length > 0)) {
+    throw new CliError("conflict", "--ssl-dist-optfile and --ssl-dist-opt apply to --proto-dist inet_tls");
+  }
+  if (protoDist === "inet_tls" && sslDistOptfile === undefined && sslDistOpt.length === 0) {
+    throw new CliError("missing_value", "--proto-dist inet_tls needs --ssl-dist-optfile FILE (or --ssl-dist-opt server_certfile FILE ...)");
+  }
+  const listenAddress = given.get("inet-dist-use-interface");
+  if (listenAddress !== undefined && isIP(listenAddress) === 0) {
+    throw new CliError("bad_address", `--inet-dist-use-interface ${JSON.stringify(listenAddress)} is not an IP address`);
+  }
+  const min = given.get("inet-dist-listen-min");
+  const max = given.get("inet-dist-listen-max");
+  let portRange: DistArgs["portRange"];
+  if (min !== undefined || max !== undefined) {
+    // As the kernel parameters: a minimum alone is a range of one port.
+    const lo = parsePort("--inet-dist-listen-min", min ?? max!);
+    const hi = parsePort("--inet-dist-listen-max", max ?? min!);
+    if (hi < lo) throw new CliError("bad_port", `--inet-dist-listen-max ${hi} is below --inet-dist-listen-min ${lo}`);
+    portRange = { min: lo, max: hi };
+  }
+  return { protoDist, sslDistOptfile, sslDistOpt, listenAddress, portRange };
+}
+
+function parsePort(flag: string, value: string): number {
+  const port = Number(value);
+  if (!/^[0-9]+$/.test(value) || port < 1 || port > 65535) throw new CliError("bad_port", `${flag} ${JSON.stringify(value)} is not a port number`);
+  return port;
 }
 
 function parseEpmdPort(value: string | undefined): number {

@@ -26,7 +26,7 @@ interface Entry {
 }
 
 export class EmbeddedEpmd {
-  readonly #server: Server;
+  readonly #servers: Server[];
   readonly #log: Logger;
   readonly #nodes = new Map<string, Entry>();
   // The creation each name last had, so that a node coming back gets a different one.
@@ -34,27 +34,43 @@ export class EmbeddedEpmd {
   readonly #sockets = new Set<Socket>();
 
   private constructor(
-    server: Server,
+    servers: Server[],
     readonly port: number,
     log: Logger,
   ) {
-    this.#server = server;
+    this.#servers = servers;
     this.#log = log;
-    server.on("connection", (socket) => this.#accept(socket));
+    for (const server of servers) server.on("connection", (socket) => this.#accept(socket));
   }
 
-  /** Listens on `port` on every interface; rejects (EADDRINUSE) when something already does. */
-  static async start(port: number, log: Logger): Promise<EmbeddedEpmd> {
-    const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen({ port }, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    server.on("error", (err) => log.warning(`embedded EPMD: ${err.message}`));
-    return new EmbeddedEpmd(server, port, log);
+  /**
+   * Listens on `port` on every interface, or on `address` and loopback (as `epmd` does with
+   * `ERL_EPMD_ADDRESS`, since the nodes of this host register through loopback); rejects
+   * (EADDRINUSE) when something already does.
+   */
+  static async start(port: number, log: Logger, address?: string): Promise<EmbeddedEpmd> {
+    // Loopback is reached already when the address is loopback itself or every interface.
+    const alone = address === undefined || isLoopback(address) || ["localhost", "0.0.0.0", "::"].includes(address);
+    const hosts = alone ? [address] : [address, "127.0.0.1"];
+    const servers: Server[] = [];
+    try {
+      for (const host of hosts) {
+        const server = createServer();
+        await new Promise<void>((resolve, reject) => {
+          server.once("error", reject);
+          server.listen({ port, ...(host !== undefined ? { host } : {}) }, () => {
+            server.off("error", reject);
+            resolve();
+          });
+        });
+        server.on("error", (err) => log.warning(`embedded EPMD: ${err.message}`));
+        servers.push(server);
+      }
+    } catch (e) {
+      for (const server of servers) server.close();
+      throw e;
+    }
+    return new EmbeddedEpmd(servers, port, log);
   }
 
   /** Registers a node living in this process (the bridge itself); returns its creation. */
@@ -78,7 +94,7 @@ export class EmbeddedEpmd {
 
   async close(): Promise<void> {
     for (const s of this.#sockets) s.destroy();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await Promise.all(this.#servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
   }
 
   #newCreation(name: string): number {

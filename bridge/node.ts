@@ -7,6 +7,7 @@
 import { formatTerm } from "../etf/format.js";
 import { Tuple, atom, isTagged, type Atom, type Pid, type Ref } from "../etf/terms.js";
 import type { Behaviour, Node, Process, SpawnOptions } from "./api.js";
+import { tcpTransport, type DistTransport } from "./dist-transport.js";
 import { EPMD_PORT } from "./epmd.js";
 import { call, reply, serveCalls } from "./gen-server.js";
 import { stderrLogger, type Logger } from "./log.js";
@@ -28,6 +29,15 @@ export interface DistNodeOptions {
   logger?: Logger;
   /** The distribution port (default: any free one). */
   port?: number;
+  /** The first free port of this range, instead of `port` (`inet_dist_listen_min`/`_max`). */
+  portRange?: { min: number; max: number };
+  /**
+   * The address the distribution listener, and the EPMD this node serves when none runs, bind
+   * to (`inet_dist_use_interface`); default every interface. The EPMD answers on loopback too.
+   */
+  listenAddress?: string;
+  /** What carries distribution: plain TCP by default, or TLS (tls-dist.ts). */
+  transport?: DistTransport;
   /** The largest message accepted from a peer, whole or reassembled (default 256 MiB). */
   maxMessageSize?: number;
   /** Bytes queued toward a peer above which `isBackedUp` is true (default 4 MiB). */
@@ -61,6 +71,7 @@ export class DistNode implements Node {
     const name = resolveNodeName(options.name, options.longNames ?? false);
     const log = options.logger ?? stderrLogger();
     const epmdPort = options.epmdPort ?? EPMD_PORT;
+    const transport = options.transport ?? tcpTransport;
     const runtime = new ProcessRuntime(atom(name.full), log);
     const peers = new PeerManager(runtime, {
       cookie: options.cookie,
@@ -69,12 +80,13 @@ export class DistNode implements Node {
       maxMessageSize: options.maxMessageSize ?? 256 * 1024 * 1024,
       highWaterMark: options.highWaterMark ?? 4 * 1024 * 1024,
       setupTimeMs: options.setupTimeMs ?? 7_000,
+      transport,
     });
     runtime.peers = peers;
-    const port = await peers.listen(options.port ?? 0);
+    const port = await peers.listen(options.portRange ?? { min: options.port ?? 0, max: options.port ?? 0 }, options.listenAddress);
     let epmd: EpmdPresence;
     try {
-      epmd = await EpmdPresence.start(name.alive, port, epmdPort, log);
+      epmd = await EpmdPresence.start(name.alive, port, epmdPort, log, options.listenAddress);
     } catch (e) {
       await peers.stop();
       throw e;
@@ -86,7 +98,7 @@ export class DistNode implements Node {
       if (isTagged(request, am.is_auth, 2)) reply(netKernel, from, am.yes);
       else log.debug(`net_kernel: ignoring ${formatTerm(request, { maxLength: 200 })}`);
     });
-    log.info(`${node.name} up: distribution port ${port}, EPMD ${node.servesEpmd ? "served here on" : "at"} port ${epmdPort}`);
+    log.info(`${node.name} up: distribution port ${port} (${transport.name}), EPMD ${node.servesEpmd ? "served here on" : "at"} port ${epmdPort}`);
     return node;
   }
 

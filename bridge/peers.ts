@@ -1,6 +1,6 @@
 /**
  * `PeerManager`: the connections of a node to other nodes. It listens for and dials
- * distribution connections (through transport.ts's `listen` and `connect`), runs the handshake,
+ * distribution connections (through the `DistTransport` it is given: TCP or TLS), runs the handshake,
  * decides which of two simultaneous attempts wins, installs the connection, logs refused peers
  * as OTP does, and hands the signals that arrive to the local runtime. Signals for a node still
  * being connected to wait in order until its connection is up.
@@ -16,7 +16,8 @@ import { HandshakeError, acceptHandshake, connectHandshake, type Admission, type
 import type { Logger } from "./log.js";
 import { splitNodeName } from "./names.js";
 import { addressee, type Peers, type ProcessRuntime } from "./runtime.js";
-import { SocketTransport, connect, listen } from "./transport.js";
+import { listenInRange, type DistTransport } from "./dist-transport.js";
+import { SocketTransport } from "./transport.js";
 
 export interface PeerOptions {
   cookie: string;
@@ -25,6 +26,8 @@ export interface PeerOptions {
   maxMessageSize: number;
   highWaterMark: number;
   setupTimeMs: number;
+  /** What carries distribution: TCP or TLS (dist-transport.ts). */
+  transport: DistTransport;
 }
 
 type Peer =
@@ -49,16 +52,17 @@ export class PeerManager implements Peers {
     this.#log = local.log;
   }
 
-  /** Listens for distribution connections on `port` (0: any free one); the port it got. */
-  async listen(port: number): Promise<number> {
-    this.#server = await listen(
-      port,
-      (socket) => void this.#accept(socket),
-      (err) => this.#log.error(`distribution listener: ${err.message}`),
-    );
-    const address = this.#server.address();
-    if (address === null || typeof address === "string") throw new Error("the distribution listener has no port");
-    return address.port;
+  /**
+   * Listens for distribution connections on the first free port of `range` (0: any free one),
+   * on `address` or every interface; the port it got.
+   */
+  async listen(range: { min: number; max: number }, address: string | undefined): Promise<number> {
+    const { transport, setupTimeMs } = this.#options;
+    const server = transport.createServer((socket) => void this.#accept(socket), { log: this.#log, setupTimeMs });
+    this.#server = server;
+    const port = await listenInRange(server, address, range.min, range.max);
+    server.on("error", (err) => this.#log.error(`distribution listener: ${err.message}`));
+    return port;
   }
 
   /** The nodes with a connection up, as `nodes(connected)` lists them. */
@@ -161,7 +165,7 @@ export class PeerManager implements Peers {
       return;
     }
     this.#track(socket);
-    const t = new SocketTransport(socket, this.#options.setupTimeMs);
+    const t = new SocketTransport(socket, this.#options.setupTimeMs, this.#options.transport.handshakeHeader);
     let hs: HandshakeResult;
     try {
       hs = await acceptHandshake(t, {
@@ -218,13 +222,13 @@ export class PeerManager implements Peers {
       if (info.highestVersion < 6 || info.lowestVersion > 6) {
         throw new Error(`${node} speaks distribution versions ${info.lowestVersion}-${info.highestVersion}, not 6`);
       }
-      const socket = await connect(where.host, info.port, setupTimeMs);
+      const socket = await this.#options.transport.connect(where.host, info.port, setupTimeMs);
       if (!still()) {
         socket.destroy();
         return;
       }
       this.#track(socket);
-      transport = new SocketTransport(socket, setupTimeMs);
+      transport = new SocketTransport(socket, setupTimeMs, this.#options.transport.handshakeHeader);
       const hs = await connectHandshake(transport, {
         name: this.#local.name.name,
         creation: this.#local.creation,

@@ -18,15 +18,21 @@ export class EpmdPresence {
   /** The creation the first registration gave: the node's, for its whole life. */
   creation = 0;
 
-  private constructor(alive: string, distPort: number, epmdPort: number, log: Logger) {
+  readonly #address: string | undefined;
+
+  private constructor(alive: string, distPort: number, epmdPort: number, log: Logger, address: string | undefined) {
     this.#info = hiddenNodeInfo(alive, distPort);
     this.#epmdPort = epmdPort;
     this.#log = log;
+    this.#address = address;
   }
 
-  /** Registers `alive` at `distPort`; rejects when EPMD refuses the name. */
-  static async start(alive: string, distPort: number, epmdPort: number, log: Logger): Promise<EpmdPresence> {
-    const p = new EpmdPresence(alive, distPort, epmdPort, log);
+  /**
+   * Registers `alive` at `distPort`; rejects when EPMD refuses the name. An EPMD served here
+   * binds to `address` (and loopback) when one is given, else to every interface.
+   */
+  static async start(alive: string, distPort: number, epmdPort: number, log: Logger, address?: string): Promise<EpmdPresence> {
+    const p = new EpmdPresence(alive, distPort, epmdPort, log, address);
     p.creation = await p.#register();
     p.#watch();
     return p;
@@ -58,7 +64,7 @@ export class EpmdPresence {
         if (!(e instanceof EpmdUnavailable)) throw e;
       }
       try {
-        this.#embedded = await EmbeddedEpmd.start(this.#epmdPort, this.#log);
+        this.#embedded = await EmbeddedEpmd.start(this.#epmdPort, this.#log, this.#address);
         this.#log.info(`no EPMD answers on port ${this.#epmdPort}; serving EPMD there`);
         return this.#embedded.registerLocal(this.#info);
       } catch (e) {

@@ -1,31 +1,14 @@
 /**
- * The distribution's sockets: `listen` and `connect` make them (plain TCP with Nagle off; the one
- * place to change for another transport), and `SocketTransport` carries the handshake over one:
- * whole messages with a 2-byte length prefix, one deadline for the whole handshake (OTP's
- * `net_setuptime`, 7 s by default), and the bytes that arrived past the last handshake message
- * handed on to the connected state.
+ * Plain TCP connections (`connect`, for distribution and EPMD), and `SocketTransport`, which
+ * carries the distribution handshake over a socket of any transport (dist-transport.ts): whole
+ * messages behind a 2-byte length prefix (4 inside TLS distribution), one deadline for the whole
+ * handshake (OTP's `net_setuptime`, 7 s by default), and the bytes that arrived past the last
+ * handshake message handed on to the connected state.
  */
-import { connect as tcpConnect, createServer, type Server, type Socket } from "node:net";
+import { connect as tcpConnect, type Socket } from "node:net";
 import { ByteBuilder } from "../etf/bytes.js";
 import { ByteQueue } from "./framing.js";
 import { HandshakeError, type HandshakeTransport, type Step } from "./handshake.js";
-
-/**
- * A server on `port` (0: any free one) that hands each connection to `onSocket`; resolves once
- * it listens. Errors after that are `onError`'s.
- */
-export async function listen(port: number, onSocket: (socket: Socket) => void, onError: (err: Error) => void): Promise<Server> {
-  const server = createServer({ noDelay: true }, onSocket);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ port }, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  server.on("error", onError);
-  return server;
-}
 
 /** A TCP connection to `host:port` with Nagle off; rejects on error or after `timeoutMs`. */
 export function connect(host: string, port: number, timeoutMs: number): Promise<Socket> {
@@ -47,6 +30,9 @@ export function connect(host: string, port: number, timeoutMs: number): Promise<
   });
 }
 
+/** Handshake messages are a name, flags and digests: far below what a 2-byte length allows. */
+const MAX_HANDSHAKE_MESSAGE = 0xffff;
+
 export class SocketTransport implements HandshakeTransport {
   readonly #socket: Socket;
   readonly #input = new ByteQueue();
@@ -55,9 +41,12 @@ export class SocketTransport implements HandshakeTransport {
   #failure: HandshakeError | undefined;
   readonly #timer: NodeJS.Timeout;
   #lastStep: Step = "recv_name";
+  readonly #header: 2 | 4;
+  #started = false;
 
-  constructor(socket: Socket, timeoutMs: number) {
+  constructor(socket: Socket, timeoutMs: number, header: 2 | 4 = 2) {
     this.#socket = socket;
+    this.#header = header;
     socket.setNoDelay(true);
     socket.on("data", this.#onData);
     socket.on("close", this.#onClose);
@@ -70,12 +59,13 @@ export class SocketTransport implements HandshakeTransport {
 
   send(message: Uint8Array): void {
     if (this.#socket.destroyed) return;
-    this.#socket.write(this.#out.u16(message.length).bytes(message).finish());
+    const out = this.#header === 2 ? this.#out.u16(message.length) : this.#out.u32(message.length);
+    this.#socket.write(out.bytes(message).finish());
   }
 
   recv(step: Step): Promise<Uint8Array> {
     this.#lastStep = step;
-    const m = this.#input.takeFrame(2);
+    const m = this.#take();
     if (m !== undefined) return Promise.resolve(m);
     if (this.#failure !== undefined) return Promise.reject(new HandshakeError(step, this.#failure.code, this.#failure.message));
     return new Promise((resolve, reject) => (this.#waiting = { step, resolve, reject }));
@@ -98,11 +88,37 @@ export class SocketTransport implements HandshakeTransport {
     this.#socket.destroySoon();
   }
 
+  #take(): Uint8Array | undefined {
+    const h = this.#header;
+    if (this.#input.length < h) return undefined;
+    const refusal = this.#refusal(Buffer.from(this.#input.peek(h)));
+    if (refusal !== undefined) {
+      this.#fail(new HandshakeError(this.#lastStep, "malformed", refusal));
+      this.#socket.destroy();
+      return undefined;
+    }
+    const m = this.#input.takeFrame(h);
+    if (m !== undefined) this.#started = true;
+    return m;
+  }
+
+  /** Why input starting with `head` (a length prefix) cannot be a handshake message, if it cannot. */
+  #refusal(head: Buffer): string | undefined {
+    // A TLS record (a handshake, 22, or an alert, 21; version 3.x) where the first handshake
+    // message belongs.
+    const record = head[0] === 22 || head[0] === 21;
+    if (this.#header === 2 && !this.#started && record && head[1] === 0x03) {
+      return "the peer speaks TLS: it runs TLS distribution (-proto_dist inet_tls), this node plain TCP";
+    }
+    const len = head.readUIntBE(0, this.#header);
+    return len > MAX_HANDSHAKE_MESSAGE ? `a handshake message of ${len} bytes (at most ${MAX_HANDSHAKE_MESSAGE})` : undefined;
+  }
+
   readonly #onData = (chunk: Buffer): void => {
     this.#input.push(chunk);
     const w = this.#waiting;
     if (w === undefined) return;
-    const m = this.#input.takeFrame(2);
+    const m = this.#take();
     if (m === undefined) return;
     this.#waiting = undefined;
     w.resolve(m);

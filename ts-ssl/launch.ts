@@ -4,11 +4,21 @@
  * that tell a user how to reach it from an `erl` shell. main.ts runs this for `npm start`.
  */
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_EPMD_PORT, parseNodeArgs, type NodeArgs } from "../bridge/cli.js";
+import { CliError, DEFAULT_EPMD_PORT, parseNodeArgs, type NodeArgs } from "../bridge/cli.js";
+import type { DistTransport } from "../bridge/dist-transport.js";
 import { stderrLogger, type Logger } from "../bridge/log.js";
 import { DistNode } from "../bridge/node.js";
+import { tlsTransport } from "../bridge/tls-dist.js";
+import {
+  TlsDistConfigError,
+  mergeRaw,
+  readSslDistOptfile,
+  sslDistOptPairs,
+  tlsDistConfig,
+  type RawOptions,
+} from "../bridge/tls-dist-options.js";
 import { startSslServer } from "./server.js";
 import type { SslService } from "./service.js";
 
@@ -46,8 +56,19 @@ export function erlCommand(args: NodeArgs, ebin = tsSslEbin()): string {
     "erl",
     args.longNames ? "-name" : "-sname",
     args.longNames ? `shell@${host}` : "shell",
-    "-setcookie",
-    args.cookie,
+    // A cookie read from the cookie file is never shown: erl on this host reads the same file.
+    ...(args.cookieSource === "--setcookie" ? ["-setcookie", args.cookie] : []),
+    ...(args.protoDist === "inet_tls"
+      ? [
+          "-proto_dist",
+          "inet_tls",
+          ...(args.sslDistOptfile !== undefined ? ["-ssl_dist_optfile", resolve(args.sslDistOptfile)] : []),
+          // A key's password is not printed: the line says where it goes.
+          ...(args.sslDistOpt.length > 0
+            ? ["-ssl_dist_opt", ...args.sslDistOpt.flatMap(([k, v]) => [k, k.endsWith("_password") ? "PASSWORD" : v])]
+            : []),
+        ]
+      : []),
     "-pa",
     ebin,
     "-ts_ssl",
@@ -55,6 +76,20 @@ export function erlCommand(args: NodeArgs, ebin = tsSslEbin()): string {
     atomText(args.name),
   ];
   return words.map(shellWord).join(" ");
+}
+
+/** TLS distribution as `--ssl-dist-opt` and `--ssl-dist-optfile` configure it; CliError when they cannot. */
+function tlsDistTransport(args: NodeArgs, log: Logger): DistTransport {
+  try {
+    const fromFile: RawOptions = args.sslDistOptfile !== undefined ? readSslDistOptfile(args.sslDistOptfile) : { server: [], client: [] };
+    const config = tlsDistConfig(mergeRaw(sslDistOptPairs(args.sslDistOpt), fromFile));
+    if (!config.server.verify) log.warning("TLS distribution: server {verify, verify_none}: nodes that connect are not asked for a certificate");
+    if (!config.client.verify) log.warning("TLS distribution: client {verify, verify_none}: the certificates of the nodes this bridge dials are not checked");
+    return tlsTransport(config);
+  } catch (e) {
+    if (e instanceof TlsDistConfigError) throw new CliError("bad_ssl_dist_opt", e.message);
+    throw e;
+  }
 }
 
 /**
@@ -68,12 +103,16 @@ export async function launch(
   logger?: Logger,
 ): Promise<Bridge> {
   const args = parseNodeArgs(argv, env);
+  const log = logger ?? stderrLogger(args.logLevel);
   const node = await DistNode.start({
     name: args.name,
     longNames: args.longNames,
     cookie: args.cookie,
     epmdPort: args.epmdPort,
-    logger: logger ?? stderrLogger(args.logLevel),
+    logger: log,
+    ...(args.protoDist === "inet_tls" ? { transport: tlsDistTransport(args, log) } : {}),
+    ...(args.listenAddress !== undefined ? { listenAddress: args.listenAddress } : {}),
+    ...(args.portRange !== undefined ? { portRange: args.portRange } : {}),
   });
   const { service } = startSslServer(node);
   const cookieFrom =
@@ -81,6 +120,9 @@ export async function launch(
   say(`ts-ssl bridge: node ${node.name.name}, hidden, serving ts_ssl_bridge`);
   say(`cookie: ${cookieFrom}`);
   say(`EPMD: port ${args.epmdPort}${node.servesEpmd ? " (served by this bridge: no EPMD was running)" : ""}`);
+  if (args.protoDist !== "inet_tcp" || args.listenAddress !== undefined || args.portRange !== undefined) {
+    say(`distribution: ${args.protoDist}, port ${node.port}${args.listenAddress !== undefined ? ` on ${args.listenAddress}` : ""}`);
+  }
   say("From an Erlang shell:");
   say(`  ${erlCommand(args)}`);
   say("  1> ts_ssl:start(), ts_ssl:version().");

@@ -96,6 +96,8 @@ describe("launch (npm start)", () => {
     bridges.push(bridge);
     expect(lines[1]).toBe(`cookie: ${join(home, ".erlang.cookie")} (created now)`);
     expect(bridge.args.cookie).toMatch(/^[A-Z]{20}$/);
+    // erl on this host reads the same file: the line to paste does not show the cookie.
+    expect(lines.join("\n")).not.toContain(bridge.args.cookie);
     await bridge.stop();
     bridges.pop();
   });
@@ -124,5 +126,24 @@ describe("launch (npm start)", () => {
 
   it("refuses a command line erl would not take", async () => {
     await expect(launch(["--nmae", "x"], { HOME: home }, () => {})).rejects.toBeInstanceOf(CliError);
+  });
+
+  it("with TLS distribution, prints the matching erl flags, a key's password left out, and refuses options it cannot honour", async () => {
+    const pki = makePki();
+    try {
+      const epmdPort = await freePort();
+      const argv = ["--sname", randomName("tsb"), "--proto-dist", "inet_tls", "--ssl-dist-opt", "server_certfile", pki.encrypted.certFile, "server_keyfile", pki.encrypted.keyFile, "server_password", pki.password];
+      const lines: string[] = [];
+      const bridge = await launch(argv, { ERL_EPMD_PORT: String(epmdPort), HOME: home }, (l) => lines.push(l), new MemoryLogger());
+      bridges.push(bridge);
+      expect(lines).toContain(`distribution: inet_tls, port ${bridge.node.port}`);
+      const command = lines.find((l) => l.includes(" erl "))!;
+      expect(command).toContain(`-proto_dist inet_tls -ssl_dist_opt server_certfile ${pki.encrypted.certFile} server_keyfile ${pki.encrypted.keyFile} server_password PASSWORD`);
+      expect(command).not.toContain(pki.password.split(" ")[0]);
+      const refused = launch(["--sname", randomName("tsb"), "--proto-dist", "inet_tls", "--ssl-dist-opt", "server_certfile", pki.server.certFile, "server_crl_check", "true"], { ERL_EPMD_PORT: String(epmdPort), HOME: home }, () => {});
+      await expect(refused).rejects.toThrow(/crl_check: not an option the bridge's TLS distribution can honour/);
+    } finally {
+      pki.remove();
+    }
   });
 });

@@ -12,6 +12,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { shortHost } from "./erlang.js";
 
 /** A certificate (PEM, possibly followed by its chain) and its private key, as files and bytes. */
 export interface Credential {
@@ -29,7 +30,7 @@ export interface Pki {
   /** Signed by root, then by int1, then by int2. */
   readonly int1: Credential;
   readonly int2: Credential;
-  /** CN=localhost, signed by root. */
+  /** CN=localhost, signed by root. Leaf certificates name localhost, this host's short name and 127.0.0.1. */
   readonly server: Credential;
   readonly rsaServer: Credential;
   readonly client: Credential;
@@ -94,12 +95,12 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 [leaf_ext]
 basicConstraints = CA:false
-subjectAltName = DNS:localhost,IP:127.0.0.1
+subjectAltName = DNS:localhost,DNS:${shortHost},IP:127.0.0.1
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 [client_only_ext]
 basicConstraints = CA:false
-subjectAltName = DNS:localhost,IP:127.0.0.1
+subjectAltName = DNS:localhost,DNS:${shortHost},IP:127.0.0.1
 extendedKeyUsage = clientAuth
 `;
 
@@ -166,7 +167,7 @@ export class CertMaker {
     const keyFile = this.key(name, options.kind);
     const ext = ca
       ? ["-addext", "basicConstraints=critical,CA:true", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]
-      : ["-addext", "basicConstraints=CA:false", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"];
+      : ["-addext", "basicConstraints=CA:false", "-addext", `subjectAltName=DNS:localhost,DNS:${shortHost},IP:127.0.0.1`];
     if (keyUsage !== undefined) ext.push("-addext", `keyUsage=${keyUsage}`);
     const digest = options.digest === undefined || options.kind?.startsWith("ed") ? [] : [`-${options.digest}`];
     openssl(this.dir, ["req", "-x509", "-new", "-key", keyFile, ...digest, "-subj", `/CN=${cn}`, "-days", "3650", ...ext, "-out", `${name}.pem`]);

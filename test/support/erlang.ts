@@ -160,8 +160,10 @@ export interface ErlOptions {
   cookie: string;
   /** Short name (`-sname`); a random one by default. */
   name?: string;
-  /** Use `-name NAME@127.0.0.1` instead of `-sname`. */
+  /** Use `-name NAME@HOST` instead of `-sname`. */
   longNames?: boolean;
+  /** The host of a long name (default 127.0.0.1). */
+  host?: string;
   hidden?: boolean;
   /** Extra code paths (`-pa`). The agent and the ts_ssl ebin are always there. */
   codePaths?: string[];
@@ -199,7 +201,7 @@ export class ErlNode {
 
   static async start(options: ErlOptions): Promise<ErlNode> {
     const name = options.name ?? randomName();
-    const nodeName = options.longNames ? `${name}@127.0.0.1` : `${name}@${shortHost}`;
+    const nodeName = options.longNames ? `${name}@${options.host ?? "127.0.0.1"}` : `${name}@${shortHost}`;
     const args = [
       options.longNames ? "-name" : "-sname",
       options.longNames ? nodeName : name,
