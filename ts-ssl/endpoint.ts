@@ -67,6 +67,11 @@ export abstract class Endpoint {
   #owner: Pid;
   /** What to do when a watched caller goes (see `watch`), with the monitor's reference. */
   readonly #watched: Array<{ readonly ref: Ref; readonly gone: () => void }> = [];
+  /**
+   * The reason a message to the owner carries, in the words of the API that made the socket
+   * (`{ssl_error, S, Reason}`); ssl 3.9's unless the modern API set its own (otp-api.ts).
+   */
+  renderReason: (r: Term) => Term = (r) => r;
   /** Resolves once the network resources are gone, after the process ended. */
   readonly settled: Promise<void>;
   protected readonly settle: () => void;

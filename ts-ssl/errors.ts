@@ -42,11 +42,22 @@ export const reason = {
   nxdomain: atom("nxdomain"),
 } as const;
 
+/**
+ * What a handshake failure was, beyond its 3.9 reason: Node's error code (or verify.ts's code,
+ * or `CLOSED` for a peer that went away) and the side that saw it. The modern API's reasons
+ * (`{tls_alert, {Alert, Text}}`) are made from it (otp-reasons.ts).
+ */
+export interface FailureDetail {
+  readonly code: string;
+  readonly phase: Phase;
+}
+
 /** A failure to report to Erlang as `{error, Reason}`. */
 export class SslError extends Error {
   constructor(
     readonly reason: Term,
     message?: string,
+    readonly detail?: FailureDetail,
   ) {
     super(message ?? (reason instanceof Atom ? reason.name : "ssl error"));
     this.name = "SslError";
@@ -58,8 +69,8 @@ export function badcall(call: Term): SslError {
   return new SslError(tuple(atom("badcall"), call));
 }
 
-export function fail(r: Term, message?: string): never {
-  throw new SslError(r, message);
+export function fail(r: Term, message?: string, detail?: FailureDetail): never {
+  throw new SslError(r, message, detail);
 }
 
 /** What was under way when Node reported an error: the same error means different reasons. */
@@ -122,7 +133,7 @@ export const nodeErrorTable: readonly Row[] = [
   { code: /^E[A-Z0-9]+$/, reason: (code) => atom(code.toLowerCase()), why: "POSIX error" },
 ];
 
-function errorCode(err: unknown): string | undefined {
+export function errorCode(err: unknown): string | undefined {
   if (typeof err !== "object" || err === null) return undefined;
   const code = (err as { code?: unknown }).code;
   return typeof code === "string" ? code : undefined;

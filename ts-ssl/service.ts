@@ -18,12 +18,13 @@ import { badcall, fail, reason, SslError } from "./errors.js";
 import { connectTls } from "./handshake.js";
 import { ListenSocket } from "./listener.js";
 import { Options } from "./options.js";
+import { otpHandlers } from "./otp-api.js";
 import { SslSocket } from "./socket.js";
 
 /** The ssl application version this bridge stands for (manual: ssl 3.9). */
 export const SSL_VSN = "3.9";
 
-type Handler = (service: SslService, args: Term[], from: From, request: Term) => Term | Promise<Term>;
+export type Handler = (service: SslService, args: Term[], from: From, request: Term) => Term | Promise<Term>;
 
 function signalFor(t: Timeout): AbortSignal | undefined {
   return t === "infinity" ? undefined : AbortSignal.timeout(t);
@@ -140,6 +141,8 @@ const handlers: ReadonlyMap<string, Handler> = new Map<string, Handler>([
   ],
   // node:tls's OpenSSL seeds itself from the system; Data is checked as 3.9 checked it.
   ["seed/1", (_s, [data]) => (iodata(data!) === undefined ? tuple(error, reason.edata) : ok)],
+  // The modern API (ts_ssl_otp): `{otp, Request}`, answered in OTP 25's terms.
+  ...otpHandlers,
 ]);
 
 export class SslService {
@@ -152,7 +155,7 @@ export class SslService {
   /** The reply to one request, `{error, Reason}` for every failure. Never throws. */
   async call(request: Term, from: From): Promise<Term> {
     try {
-      return await this.#dispatch(request, from);
+      return await this.dispatch(request, from);
     } catch (err) {
       if (err instanceof SslError) return tuple(error, err.reason);
       // A bug here must not leave the caller without an answer, nor end the bridge.
@@ -161,7 +164,8 @@ export class SslService {
     }
   }
 
-  #dispatch(request: Term, from: From): Term | Promise<Term> {
+  /** The handler's reply to one request; throws SslError as the handlers do. */
+  dispatch(request: Term, from: From): Term | Promise<Term> {
     let name: string | undefined;
     let args: Term[] = [];
     if (request instanceof Atom) name = request.name;

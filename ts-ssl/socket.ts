@@ -29,6 +29,12 @@ const sslClosed = atom("ssl_closed");
 const sslError = atom("ssl_error");
 const sslPassive = atom("ssl_passive");
 
+export interface ModernSession {
+  readonly cipherStandardName: string | undefined;
+  readonly alpn: string | undefined;
+  readonly serverName: string | undefined;
+}
+
 interface Recv {
   readonly length: number;
   readonly done: (reply: Term) => void;
@@ -58,6 +64,12 @@ export class SslSocket extends Endpoint {
   readonly #pendingSends = new Set<(reply: Term) => void>();
   /** What the handshake settled, kept for after the connection is gone. */
   #session: { protocol: Term | undefined; cipher: string | undefined; peerCert: Buffer | undefined } | undefined;
+  /** The modern API's facts of the session (otp-api.ts): IANA's cipher name, ALPN, SNI. */
+  #modernSession: ModernSession | undefined;
+  /** `shutdown(S, read)`: nothing more is read or delivered. */
+  #readShut = false;
+  /** `getstat/1,2`: application data packets and bytes each way. */
+  readonly #stats = { recvCnt: 0, recvMax: 0, sendCnt: 0, sendMax: 0 };
 
   private constructor(table: SocketTable, owner: Pid, kind: SocketKind, options: Options, state: State) {
     super(table, owner);
@@ -114,6 +126,12 @@ export class SslSocket extends Endpoint {
       cipher: tls.getCipher()?.name,
       peerCert: peer?.raw,
     };
+    const servername = (tls as { servername?: unknown }).servername;
+    this.#modernSession = {
+      cipherStandardName: tls.getCipher()?.standardName,
+      alpn: typeof tls.alpnProtocol === "string" ? tls.alpnProtocol : undefined,
+      serverName: typeof servername === "string" ? servername : undefined,
+    };
     tls.pause();
     tls.setNoDelay(this.#options.get("nodelay") === true_);
     tls.on("error", (err) => this.#end(reasonOf(err, "transfer")));
@@ -124,6 +142,9 @@ export class SslSocket extends Endpoint {
   }
 
   readonly #onData = (chunk: Buffer): void => {
+    if (this.#readShut) return;
+    this.#stats.recvCnt += 1;
+    this.#stats.recvMax = Math.max(this.#stats.recvMax, chunk.length);
     this.#framer.push(chunk);
     this.#pump();
   };
@@ -134,6 +155,7 @@ export class SslSocket extends Endpoint {
   recv(length: number, signal: AbortSignal | undefined, caller: Pid, request: Term): Promise<Term> {
     if (this.#state !== "open") fail(reason.ebadstate);
     if (this.#active !== false) throw badcall(request);
+    if (this.#readShut) return Promise.resolve(tuple(error, reason.closed));
     if (length > 0 && this.#options.get("packet") !== 0) fail(reason.einval);
     return new Promise<Term>((resolve) => {
       let unwatch: (() => void) | undefined;
@@ -232,7 +254,7 @@ export class SslSocket extends Endpoint {
       const rest = this.#framer.drainOnClose();
       if (rest !== undefined) this.#deliver(rest);
       const why = this.#tellEnd();
-      if (why !== reason.closed) this.toOwner(tuple(sslError, this.term, why));
+      if (why !== reason.closed) this.toOwner(tuple(sslError, this.term, this.renderReason(why)));
       this.toOwner(tuple(sslClosed, this.term));
       this.#closedSent = true;
       return;
@@ -257,7 +279,9 @@ export class SslSocket extends Endpoint {
     const tls = this.#tls;
     if (tls === undefined || !this.open || this.#ended !== undefined) return;
     // {active, once} owes one message at most: no need to ask the connection.
-    const want = this.#active === false ? this.#recvs.length > 0 : this.#active === "once" || !this.#ownerBackedUp();
+    const want = this.#readShut
+      ? false
+      : this.#active === false ? this.#recvs.length > 0 : this.#active === "once" || !this.#ownerBackedUp();
     if (want) tls.resume();
     else tls.pause();
   }
@@ -302,6 +326,8 @@ export class SslSocket extends Endpoint {
       });
     }
     let below = true;
+    this.#stats.sendCnt += 1;
+    this.#stats.sendMax = Math.max(this.#stats.sendMax, data.length);
     for (const p of parts) below = tls.write(p);
     if (below) return ok;
     return new Promise<Term>((resolve) => {
@@ -375,6 +401,55 @@ export class SslSocket extends Endpoint {
     if (session === undefined) fail(reason.ebadstate);
     if (session.peerCert === undefined) fail(reason.enopeercert);
     return tuple(ok, session.peerCert);
+  }
+
+  // ---- the modern API's extras (otp-api.ts)
+
+  /**
+   * `shutdown/2`: `write` sends close_notify and FIN, and reading goes on until the peer closes;
+   * `read` stops reading and delivering.
+   */
+  shutdown(how: "read" | "write" | "read_write"): void {
+    if (this.#state !== "open") fail(reason.enotconn);
+    const tls = this.#tls!;
+    if (how !== "read") {
+      if (this.#ended !== undefined || !tls.writable) fail(reason.enotconn);
+      tls.end();
+    }
+    if (how !== "write") {
+      this.#readShut = true;
+      this.#framer.discard();
+      for (const r of this.#recvs.splice(0)) r.done(tuple(error, reason.closed));
+      this.#flow();
+    }
+  }
+
+  /** The modern session's facts; undefined before the handshake. */
+  get modernSession(): ModernSession | undefined {
+    return this.#modernSession;
+  }
+
+  /**
+   * `getstat/1,2`'s counters, inet's names: bytes as they crossed the network (TLS records
+   * included), packets and sizes as the application sent and received them.
+   */
+  statistics(): Record<string, number> {
+    const tls = this.#tls;
+    const st = this.#stats;
+    const recvOct = tls?.bytesRead ?? 0;
+    const sendOct = tls?.bytesWritten ?? 0;
+    return {
+      recv_oct: recvOct,
+      recv_cnt: st.recvCnt,
+      recv_max: st.recvMax,
+      recv_avg: st.recvCnt === 0 ? 0 : Math.floor(recvOct / st.recvCnt),
+      recv_dvi: 0,
+      send_oct: sendOct,
+      send_cnt: st.sendCnt,
+      send_max: st.sendMax,
+      send_avg: st.sendCnt === 0 ? 0 : Math.floor(sendOct / st.sendCnt),
+      send_pend: tls?.writableLength ?? 0,
+    };
   }
 
   protected release(): void {
