@@ -255,6 +255,8 @@ information({sni_hostname, Name}) ->
 %% `none'}. OTP refuses `verify_peer' without CA certificates before anything else.
 -spec tls_options(client | server, term()) ->
           {ok, term(), none | {check, list()}} | {error, reason()}.
+tls_options(_Role, []) ->
+    {ok, [], none};
 tls_options(Role, Options) when is_list(Options) ->
     try lists:flatmap(fun option/1, Options) of
         Translated ->
@@ -357,12 +359,11 @@ check_hostname(Socket, Host, Options, {check, Customize}) ->
                                  "Fatal - Handshake Failure\n {bad_cert,hostname_check_failed}"}}}
     end.
 
+%% As OTP's: an address tuple is checked against the certificate's IP addresses, a name (an
+%% address written as a string too) against its DNS names.
 reference_id(Host) when is_tuple(Host) ->
     [{ip, Host}];
 reference_id(Host) when is_atom(Host) ->
-    reference_id(atom_to_list(Host));
+    [{dns_id, atom_to_list(Host)}];
 reference_id(Host) ->
-    case inet:parse_address(Host) of
-        {ok, Ip} -> [{ip, Ip}];
-        {error, _} -> [{dns_id, Host}]
-    end.
+    [{dns_id, Host}].

@@ -5,7 +5,8 @@
 %%
 %% A scenario is `Name(Ctx) -> term()', with Ctx = #{mod := M, certs := Certs}. M is `ts_ssl',
 %% or `conf_ssl' (OTP's own ssl in the ssl 3.9 API's names); a scenario calls `M:listen/2',
-%% `M:ssl_accept/1', ... exactly as the ssl 3.9 manual writes them.
+%% `M:ssl_accept/1', ... exactly as the ssl 3.9 manual writes them. A modern scenario
+%% (test/conformance/modern/) has M `ssl' or `ts_ssl_otp' and calls OTP 25's API.
 -module(conf).
 
 -include("conf.hrl").
@@ -13,7 +14,7 @@
 -export([note/3, trace/0]).
 -export([async/1, await/1, owned/2, connecting/4, next/1, next/2, nothing/1, pause/0]).
 -export([file/2, password/1, server/1, server/2, client/1, ca/1]).
--export([port/2, pair/2, pair/3, loopback/0]).
+-export([port/2, pair/2, pair/3, loopback/0, server_handshake/3]).
 -export([active_bytes/3, passive_bytes/3, chunks/2]).
 -export([peer_listen/2, peer_accept/1, peer_connect/2, peer_connect/3, peer_pair/3,
          peer_send/2, peer_recv/1]).
@@ -180,7 +181,7 @@ pair(#{mod := M} = Ctx, ClientOptions, ServerOptions) ->
     Parent = self(),
     Acceptor = async(fun() ->
                              {ok, S} = M:transport_accept(Listen, ?WAIT),
-                             ok = accepted(M:ssl_accept(S, ?WAIT)),
+                             ok = accepted(server_handshake(M, S, ?WAIT)),
                              ok = M:controlling_process(S, Parent),
                              S
                      end),
@@ -188,6 +189,15 @@ pair(#{mod := M} = Ctx, ClientOptions, ServerOptions) ->
     Server = await(Acceptor),
     ok = M:close(Listen),
     {Client, Server}.
+
+%% The server's side of the handshake in either API: ssl 3.9's ssl_accept, OTP's handshake.
+-spec server_handshake(module(), term(), timeout()) -> term().
+server_handshake(M, S, Timeout) ->
+    {module, M} = code:ensure_loaded(M),
+    case erlang:function_exported(M, handshake, 2) of
+        true -> M:handshake(S, Timeout);
+        false -> M:ssl_accept(S, Timeout)
+    end.
 
 %% ssl_accept's success in either API: ssl 3.9 says `ok', OTP's handshake `{ok, S}'.
 accepted(ok) -> ok;
@@ -274,7 +284,7 @@ peer_pair(#{mod := M} = Ctx, server, {Options, PeerOptions}) ->
     {ok, Listen} = M:listen(0, [{ip, loopback()} | server(Ctx)] ++ Options),
     Connecting = peer_connect(Ctx, port(M, Listen), PeerOptions),
     {ok, S} = M:transport_accept(Listen, ?WAIT),
-    ok = accepted(M:ssl_accept(S, ?WAIT)),
+    ok = accepted(server_handshake(M, S, ?WAIT)),
     {ok, Peer} = await(Connecting),
     ok = M:close(Listen),
     {S, Peer}.
