@@ -128,7 +128,11 @@ function failure(name: string, args: Term[], err: SslError): Term {
   const where = optionsAt.get(name);
   if (where !== undefined) {
     const list = args[where.index];
-    if (r === reason.eoptions) return tuple(error, tuple(atom("options"), badOption(list, where.context)));
+    if (r === reason.eoptions) {
+      const option = badOption(list, where.context);
+      // setopts takes socket options only, and OTP says so.
+      return tuple(error, tuple(atom("options"), name === "setopts" ? tuple(atom("socket_options"), option) : option));
+    }
     if (r === reason.ecipher) return tuple(error, tuple(atom("options"), tupleOf(list, "ciphers")));
     const tag = fileReasons.get(r);
     const option = tag === undefined ? undefined : fileOption(list, tag);

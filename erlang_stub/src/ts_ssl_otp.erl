@@ -305,9 +305,9 @@ option({key, {Type, Der}} = Option) when is_atom(Type), is_binary(Der) ->
 option({ciphers, [Suite | _] = Suites} = Option) when is_map(Suite) ->
     Names = [try ssl:suite_to_openssl_str(S) catch _:_ -> throw({bad_option, Option}) end
              || S <- Suites],
-    [{ciphers, lists:join(":", Names)}];
+    [{ciphers, lists:flatten(lists:join(":", Names))}];
 option({ciphers, [Name | _] = Names}) when is_list(Name) ->
-    [{ciphers, lists:join(":", Names)}];
+    [{ciphers, lists:flatten(lists:join(":", Names))}];
 option({Tag, _} = Option) when Tag =:= certfile; Tag =:= keyfile; Tag =:= cacertfile ->
     ts_ssl_call:with_files([Option]);
 option({Tag, _} = Option) ->
