@@ -13,7 +13,7 @@
          verify_none_ignores_hostname/1, client_certificate_required/1,
          client_certificate_missing/1, client_certificate_optional/1,
          client_certificate_untrusted/1, peercert_is_the_servers/1, der_cert_and_key/1,
-         password_protected_key/1]).
+         password_protected_key/1, pkix_test_data_both_ends/1]).
 
 %% M connects with Options to the fixed peer (OTP's ssl) serving Name's certificate, with
 %% ChainFile's certificates after it.
@@ -168,3 +168,23 @@ password_protected_key(C) ->
                           {keyfile, conf:file(C, "server_encrypted.key")},
                           {password, conf:password(C)}],
                       verify_peer(C)).
+
+%% Certificates from public_key:pkix_test_data/1, as DER options on both ends, each verifying
+%% the other. Its defaults but for P-256 keys and SHA-256 signatures: its default curve
+%% (secp160k1) is not one TLS 1.3 signs with, and OpenSSL refuses its default digest (SHA-1).
+pkix_test_data_both_ends(#{mod := M}) ->
+    Key = [{key, {namedCurve, secp256r1}}, {digest, sha256}],
+    Chain = #{root => Key, intermediates => [Key], peer => Key},
+    #{server_config := Server, client_config := Client} =
+        public_key:pkix_test_data(#{server_chain => Chain, client_chain => Chain}),
+    {ok, L} = ?note(listen, M:listen(0, [{ip, conf:loopback()}, {verify, verify_peer},
+                                         {fail_if_no_peer_cert, true} | Server])),
+    Accepting = conf:async(fun() ->
+                                   {ok, T} = M:transport_accept(L, ?WAIT),
+                                   element(1, M:handshake(T, ?WAIT))
+                           end),
+    Host = net_adm:localhost(),
+    ?note(connect, element(1, M:connect("localhost", conf:port(M, L),
+                                        [{verify, verify_peer},
+                                         {server_name_indication, Host} | Client], ?WAIT))),
+    ?note(accepted, conf:await(Accepting)).
