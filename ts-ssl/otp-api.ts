@@ -7,6 +7,7 @@
  * `connection_information`) are handled here, on the same sockets.
  */
 import { Atom, atom, charlist, error, isTagged, listElements, ok, Pid, tuple, Tuple, type Term } from "../etf/terms.js";
+import { isSocketTerm } from "./endpoint.js";
 import { fail, reason, SslError } from "./errors.js";
 import { Options, type Context } from "./options.js";
 import { otpReason } from "./otp-reasons.js";
@@ -151,10 +152,8 @@ function tupleOf(list: Term | undefined, tag: string): Term {
 function adopt(s: SslService, reply: Term): void {
   if (!isTagged(reply, ok, 2)) return;
   const socket = (reply as Tuple).elements[1]!;
-  if (socket instanceof Tuple) {
-    const e = s.sockets.find(socket);
-    if (e !== undefined) e.renderReason = (r) => otpReason(r);
-  }
+  const e = isSocketTerm(socket) ? s.sockets.find(socket) : undefined;
+  if (e !== undefined) e.renderReason = (r) => otpReason(r);
 }
 
 async function otp(s: SslService, request: Term, from: Parameters<Handler>[2]): Promise<Term> {
@@ -162,7 +161,7 @@ async function otp(s: SslService, request: Term, from: Parameters<Handler>[2]): 
   const own = name === undefined ? undefined : modern.get(`${name}/${args.length}`);
   try {
     const reply = await (own === undefined ? s.dispatch(request, from) : own(s, args, from, request));
-    if (isTagged(reply, error, 2) && name !== undefined && name !== "negotiated_protocol") {
+    if (isTagged(reply, error, 2) && name !== undefined) {
       return failure(name, args, new SslError((reply as Tuple).elements[1]!));
     }
     adopt(s, reply);

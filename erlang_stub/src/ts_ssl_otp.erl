@@ -10,8 +10,6 @@
 %% `format_error/1' is OTP's.
 -module(ts_ssl_otp).
 
--include_lib("public_key/include/public_key.hrl").
-
 -export([start/0, stop/0]).
 -export([cipher_suites/2, close/1, connect/2, connect/3, connect/4, connection_information/1,
          connection_information/2, controlling_process/2, format_error/1, getopts/2, getstat/1,
@@ -308,6 +306,9 @@ option({ciphers, [Suite | _] = Suites} = Option) when is_map(Suite) ->
     [{ciphers, lists:flatten(lists:join(":", Names))}];
 option({ciphers, [Name | _] = Names}) when is_list(Name) ->
     [{ciphers, lists:flatten(lists:join(":", Names))}];
+%% node:tls cannot ask a verify_fun during the handshake (README.md): refused, never ignored.
+option({verify_fun, _} = Option) ->
+    throw({bad_option, Option});
 option({Tag, _} = Option) when Tag =:= certfile; Tag =:= keyfile; Tag =:= cacertfile ->
     ts_ssl_call:with_files([Option]);
 option({Tag, _} = Option) ->
