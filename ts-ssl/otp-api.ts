@@ -7,7 +7,7 @@
  * `connection_information`) are handled here, on the same sockets.
  */
 import { Atom, atom, charlist, error, isTagged, listElements, ok, Pid, tuple, Tuple, type Term } from "../etf/terms.js";
-import { isSocketTerm } from "./endpoint.js";
+import { isSocketTerm, type EndWords } from "./endpoint.js";
 import { fail, reason, SslError } from "./errors.js";
 import { Options, type Context } from "./options.js";
 import { otpReason } from "./otp-reasons.js";
@@ -148,12 +148,15 @@ function tupleOf(list: Term | undefined, tag: string): Term {
   return found ?? atom(tag);
 }
 
-/** A socket the modern API made tells its owner OTP's reasons. */
+/** OTP's: its reasons, and no `{ssl_closed, S}` after `{ssl_error, S, Reason}`. */
+const otpWords: EndWords = { reason: otpReason, closedAfterError: false };
+
+/** A socket the modern API made tells its owner of its end in OTP's words. */
 function adopt(s: SslService, reply: Term): void {
   if (!isTagged(reply, ok, 2)) return;
   const socket = (reply as Tuple).elements[1]!;
   const e = isSocketTerm(socket) ? s.sockets.find(socket) : undefined;
-  if (e !== undefined) e.renderReason = (r) => otpReason(r);
+  if (e !== undefined) e.words = otpWords;
 }
 
 async function otp(s: SslService, request: Term, from: Parameters<Handler>[2]): Promise<Term> {

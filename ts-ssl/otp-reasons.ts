@@ -44,6 +44,8 @@ const alertFor: ReadonlyMap<string, string> = new Map([
   ["ERR_SSL_UNSUPPORTED_PROTOCOL", "protocol_version"],
   ["ERR_SSL_NO_PROTOCOLS_AVAILABLE", "protocol_version"],
   ["ERR_SSL_NO_APPLICATION_PROTOCOL", "no_application_protocol"],
+  ["ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC", "bad_record_mac"],
+  ["ERR_SSL_BAD_RECORD_MAC", "bad_record_mac"],
 ]);
 
 /** A peer that went away mid-handshake: OTP says `closed`. */
@@ -72,7 +74,7 @@ export function tlsAlert(alert: string, phase: Phase, received: boolean): Term {
 }
 
 /** OTP 25's reason for a 3.9 reason, with what is known of a failed handshake. */
-export function otpReason(r: Term, detail?: FailureDetail): Term {
+export function otpReason(r: Term, detail: FailureDetail | undefined): Term {
   if (handshakeReasons.has(r)) {
     const code = detail?.code ?? "";
     const phase: Phase = detail?.phase ?? (r === reason.esslaccept ? "accept" : "connect");

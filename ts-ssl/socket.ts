@@ -19,7 +19,7 @@ import { atom, charlist, error, ok, true_, tuple, type Pid, type Term } from "..
 import { ipTuple } from "./args.js";
 import type { TlsSetup } from "./context.js";
 import { Endpoint, type SocketTable } from "./endpoint.js";
-import { badcall, fail, reason, reasonOf } from "./errors.js";
+import { badcall, errorCode, fail, reason, reasonOf, type FailureDetail } from "./errors.js";
 import { acceptTls } from "./handshake.js";
 import { ACTIVE_MAX, activeOf, activeTerm, framingOptions, Options, protocols, type Active, type SocketKind } from "./options.js";
 import { Framer, framePacket, FramingError } from "./packet/framer.js";
@@ -54,7 +54,7 @@ export class SslSocket extends Endpoint {
   #active: Active;
   readonly #recvs: Recv[] = [];
   /** Set when nothing more will come from the peer: undefined reason = it closed cleanly. */
-  #ended: { reason: Term | undefined } | undefined;
+  #ended: { reason: Term | undefined; detail?: FailureDetail } | undefined;
   /** `{ssl_closed, S}` has been sent. */
   #closedSent = false;
   /** The end's reason has been told, as `{ssl_error, S, R}` or as a recv's `{error, R}`. */
@@ -134,7 +134,8 @@ export class SslSocket extends Endpoint {
     };
     tls.pause();
     tls.setNoDelay(this.#options.get("nodelay") === true_);
-    tls.on("error", (err) => this.#end(reasonOf(err, "transfer")));
+    const side = this.kind === "accept" ? "accept" : "connect";
+    tls.on("error", (err) => this.#end(reasonOf(err, "transfer"), { code: errorCode(err) ?? "UNKNOWN", phase: side }));
     tls.on("end", () => this.#end(undefined));
     tls.on("close", () => this.#end(undefined));
     tls.on("data", this.#onData);
@@ -230,7 +231,7 @@ export class SslSocket extends Endpoint {
   }
 
   /** The peer has closed or the connection failed: what is buffered goes out, then the end. */
-  #end(why: Term | undefined): void {
+  #end(why: Term | undefined, detail?: FailureDetail): void {
     if (this.#ended !== undefined) return;
     // A paused TLS socket may hold data it decrypted before the close or reset: it came from the
     // peer before the end, so it is delivered first, as gen_tcp delivers what it read before an
@@ -238,7 +239,7 @@ export class SslSocket extends Endpoint {
     const tls = this.#tls!;
     tls.off("data", this.#onData);
     for (let chunk: Buffer | null; (chunk = tls.read() as Buffer | null) !== null; ) this.#framer.push(chunk);
-    this.#ended = { reason: why };
+    this.#ended = { reason: why, detail };
     this.#failSends();
     this.#pump();
   }
@@ -254,8 +255,8 @@ export class SslSocket extends Endpoint {
       const rest = this.#framer.drainOnClose();
       if (rest !== undefined) this.#deliver(rest);
       const why = this.#tellEnd();
-      if (why !== reason.closed) this.toOwner(tuple(sslError, this.term, this.renderReason(why)));
-      this.toOwner(tuple(sslClosed, this.term));
+      if (why !== reason.closed) this.toOwner(tuple(sslError, this.term, why));
+      if (why === reason.closed || this.words.closedAfterError) this.toOwner(tuple(sslClosed, this.term));
       this.#closedSent = true;
       return;
     }
@@ -269,9 +270,9 @@ export class SslSocket extends Endpoint {
 
   /** The end's reason the first time it is told; closed after that, and for a clean close. */
   #tellEnd(): Term {
-    const why = this.#reasonTold ? undefined : this.#ended!.reason;
+    const ended = this.#reasonTold ? undefined : this.#ended!;
     this.#reasonTold = true;
-    return why ?? reason.closed;
+    return ended?.reason === undefined ? reason.closed : this.words.reason(ended.reason, ended.detail);
   }
 
   /** Reads from TLS only while someone wants data and the owner's connection keeps up. */
@@ -279,9 +280,11 @@ export class SslSocket extends Endpoint {
     const tls = this.#tls;
     if (tls === undefined || !this.open || this.#ended !== undefined) return;
     // {active, once} owes one message at most: no need to ask the connection.
-    const want = this.#readShut
-      ? false
-      : this.#active === false ? this.#recvs.length > 0 : this.#active === "once" || !this.#ownerBackedUp();
+    if (this.#readShut) {
+      tls.pause();
+      return;
+    }
+    const want = this.#active === false ? this.#recvs.length > 0 : this.#active === "once" || !this.#ownerBackedUp();
     if (want) tls.resume();
     else tls.pause();
   }

@@ -18,7 +18,7 @@
 -export([active_bytes/3, passive_bytes/3, chunks/2]).
 -export([peer_listen/2, peer_accept/1, peer_connect/2, peer_connect/3, peer_pair/3,
          peer_send/2, peer_recv/1]).
--export([tcp_listen/0, tcp_connect/1, tcp_accept/1]).
+-export([tcp_listen/0, tcp_connect/1, tcp_accept/1, tampering_relay/1]).
 
 %% Traces are kept in ?TABLE (conf.hrl) rather than the process dictionary, so that the runner
 %% still reads the steps of a scenario that hung or was ended by an exit signal. Without the
@@ -315,3 +315,38 @@ tcp_connect(Port) ->
 tcp_accept(Listen) ->
     {ok, S} = gen_tcp:accept(Listen, ?WAIT),
     S.
+
+%% A TCP relay on loopback to Port, for one connection: {RelayPort, Relay}. After `Relay !
+%% tamper', the next bytes from Port's side have their last byte changed: the TLS record they
+%% end fails its integrity check where it arrives.
+-spec tampering_relay(inet:port_number()) -> {inet:port_number(), pid()}.
+tampering_relay(Port) ->
+    {Listen, RelayPort} = tcp_listen(),
+    Relay = spawn_link(fun() ->
+                               Client = tcp_accept(Listen),
+                               Server = tcp_connect(Port),
+                               ok = inet:setopts(Client, [{active, true}]),
+                               ok = inet:setopts(Server, [{active, true}]),
+                               relay(Client, Server, false)
+                       end),
+    {RelayPort, Relay}.
+
+relay(Client, Server, Tamper) ->
+    receive
+        {tcp, Client, Data} ->
+            ok = gen_tcp:send(Server, Data),
+            relay(Client, Server, Tamper);
+        {tcp, Server, Data} when Tamper ->
+            Size = byte_size(Data) - 1,
+            <<Head:Size/binary, Last>> = Data,
+            ok = gen_tcp:send(Client, <<Head/binary, (Last bxor 16#ff)>>),
+            relay(Client, Server, false);
+        {tcp, Server, Data} ->
+            ok = gen_tcp:send(Client, Data),
+            relay(Client, Server, Tamper);
+        tamper ->
+            relay(Client, Server, true);
+        {tcp_closed, _} ->
+            gen_tcp:close(Client),
+            gen_tcp:close(Server)
+    end.
