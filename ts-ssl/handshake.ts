@@ -110,7 +110,9 @@ function checkPeer(socket: TLSSocket, setup: TlsSetup, phase: Phase): void {
   if (chain.length === 0) {
     // A server always sends a certificate; a client that sends none fails only {verify, 2}.
     if (setup.verify === 2 || phase === "connect") {
-      fail(handshakeReason(phase), "no peer certificate", { code: "NO_PEER_CERTIFICATE", phase });
+      // TLS 1.3 has an alert of its own for this (certificate_required).
+      const code = socket.getProtocol() === "TLSv1.3" ? "NO_PEER_CERTIFICATE_TLS13" : "NO_PEER_CERTIFICATE";
+      fail(handshakeReason(phase), "no peer certificate", { code, phase });
     }
     return;
   }

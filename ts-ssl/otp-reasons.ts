@@ -37,6 +37,7 @@ const alertFor: ReadonlyMap<string, string> = new Map([
   ["INVALID_CA", "bad_certificate"],
   ["CERT_SIGNATURE_FAILURE", "bad_certificate"],
   ["NO_PEER_CERTIFICATE", "handshake_failure"],
+  ["NO_PEER_CERTIFICATE_TLS13", "certificate_required"],
   ["ERR_SSL_WRONG_VERSION_NUMBER", "unexpected_message"],
   ["ERR_SSL_HTTP_REQUEST", "unexpected_message"],
   ["ERR_SSL_PACKET_LENGTH_TOO_LONG", "unexpected_message"],

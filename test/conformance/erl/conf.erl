@@ -331,22 +331,29 @@ tampering_relay(Port) ->
                        end),
     {RelayPort, Relay}.
 
+%% Either end may be gone by the time bytes for it come (the side that found the changed record
+%% closes): what cannot be passed on is dropped.
 relay(Client, Server, Tamper) ->
     receive
         {tcp, Client, Data} ->
-            ok = gen_tcp:send(Server, Data),
+            _ = gen_tcp:send(Server, Data),
             relay(Client, Server, Tamper);
         {tcp, Server, Data} when Tamper ->
             Size = byte_size(Data) - 1,
             <<Head:Size/binary, Last>> = Data,
-            ok = gen_tcp:send(Client, <<Head/binary, (Last bxor 16#ff)>>),
+            _ = gen_tcp:send(Client, <<Head/binary, (Last bxor 16#ff)>>),
             relay(Client, Server, false);
         {tcp, Server, Data} ->
-            ok = gen_tcp:send(Client, Data),
+            _ = gen_tcp:send(Client, Data),
             relay(Client, Server, Tamper);
         tamper ->
             relay(Client, Server, true);
         {tcp_closed, _} ->
-            gen_tcp:close(Client),
-            gen_tcp:close(Server)
+            relay_closed(Client, Server);
+        {tcp_error, _, _} ->
+            relay_closed(Client, Server)
     end.
+
+relay_closed(Client, Server) ->
+    gen_tcp:close(Client),
+    gen_tcp:close(Server).

@@ -13,7 +13,8 @@
          verify_none_ignores_hostname/1, client_certificate_required/1,
          client_certificate_missing/1, client_certificate_optional/1,
          client_certificate_untrusted/1, peercert_is_the_servers/1, der_cert_and_key/1,
-         password_protected_key/1, pkix_test_data_both_ends/1]).
+         password_protected_key/1, pkix_test_data_both_ends/1,
+         client_certificate_missing_tls13/1, client_certificate_untrusted_tls13/1]).
 
 %% M connects with Options to the fixed peer (OTP's ssl) serving Name's certificate, with
 %% ChainFile's certificates after it.
@@ -188,3 +189,25 @@ pkix_test_data_both_ends(#{mod := M}) ->
                                         [{verify, verify_peer},
                                          {server_name_indication, Host} | Client], ?WAIT))),
     ?note(accepted, conf:await(Accepting)).
+
+%% M serves TLS 1.3 with ServerOptions; OTP's ssl connects with ClientOptions and then waits.
+%% Only the server's result is noted: in TLS 1.3 the client's connect returns before the server
+%% has judged its certificate, and what it sees next depends on timing.
+handshake_tls13(#{mod := M} = C, ServerOptions, ClientOptions) ->
+    {ok, L} = M:listen(0, conf:server(C) ++ [{versions, ['tlsv1.3']} | ServerOptions]),
+    Port = conf:port(M, L),
+    _ = spawn_link(fun() ->
+                           _ = ssl:connect(conf:loopback(), Port,
+                                           [{active, false}, {verify, verify_none} | ClientOptions],
+                                           ?WAIT),
+                           receive never -> ok end
+                   end),
+    {ok, T} = M:transport_accept(L, ?WAIT),
+    ?note(handshake, M:handshake(T, ?WAIT)).
+
+client_certificate_missing_tls13(C) ->
+    handshake_tls13(C, require_client(C), []).
+
+client_certificate_untrusted_tls13(C) ->
+    handshake_tls13(C, require_client(C), [{certfile, conf:file(C, "stranger.pem")},
+                                           {keyfile, conf:file(C, "stranger.key")}]).
