@@ -306,6 +306,9 @@ option({ciphers, [Suite | _] = Suites} = Option) when is_map(Suite) ->
     [{ciphers, lists:flatten(lists:join(":", Names))}];
 option({ciphers, [Name | _] = Names}) when is_list(Name) ->
     [{ciphers, lists:flatten(lists:join(":", Names))}];
+%% ssl 3.9's verify codes (0, 1, 2), which the bridge also takes, are not OTP's.
+option({verify, Verify} = Option) when Verify =/= verify_none, Verify =/= verify_peer ->
+    throw({bad_option, Option});
 %% node:tls cannot ask a verify_fun during the handshake (README.md): refused, never ignored.
 option({verify_fun, _} = Option) ->
     throw({bad_option, Option});

@@ -8,7 +8,7 @@
          active_once/1, active_n/1, active_n_adds/1, active_n_zero/1, packet_2/1,
          packet_line/1, send_not_iodata/1, send_iolist/1, recv_in_active_mode/1,
          getopts_order/1, setopts_then_getopts/1, setopts_bad_value/1, connect_bad_mode/1,
-         connect_bad_verify/1, large_transfer/1, empty_send/1, header_option/1,
+         connect_bad_verify/1, connect_verify_code/1, large_transfer/1, empty_send/1, header_option/1,
          packet_size_exceeded/1]).
 
 passive_binary(#{mod := M} = C) ->
@@ -117,6 +117,10 @@ connect_bad_mode(#{mod := M}) ->
 
 connect_bad_verify(#{mod := M}) ->
     ?note(connect, M:connect("localhost", 1, [{verify, maybe}], ?WAIT)).
+
+%% ssl 3.9's verify codes are not OTP's.
+connect_verify_code(#{mod := M}) ->
+    ?note(connect, M:connect("localhost", 1, [{verify, 2}], ?WAIT)).
 
 large_transfer(#{mod := M} = C) ->
     {Client, Server} = conf:pair(C, [binary, {active, false}]),
