@@ -67,7 +67,10 @@ const modern: ReadonlyMap<string, Handler> = new Map<string, Handler>([
       const session = conn.modernSession!;
       const facts: Term[] = [tuple(atom("protocol"), protocol!)];
       if (session.cipherStandardName !== undefined) facts.push(tuple(atom("cipher_suite"), charlist(session.cipherStandardName)));
-      if (session.serverName !== undefined) facts.push(tuple(atom("sni_hostname"), charlist(session.serverName)));
+      // The name a client asked for, which OTP gives on the server's side only.
+      if (session.serverName !== undefined && conn.kind === "accept") {
+        facts.push(tuple(atom("sni_hostname"), charlist(session.serverName)));
+      }
       return tuple(ok, facts);
     },
   ],

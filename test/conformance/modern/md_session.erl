@@ -4,7 +4,7 @@
 
 -include("conf.hrl").
 
--export([alpn_negotiated/1, alpn_not_asked/1, alpn_no_overlap/1, sni_seen_by_server/1,
+-export([sni_in_connection_information/1, alpn_negotiated/1, alpn_not_asked/1, alpn_no_overlap/1, sni_seen_by_server/1,
          connection_information_1/1, connection_information_2/1, versions_tls12_only/1,
          versions_tls13_only/1, versions_no_overlap/1, ciphers_as_suite_maps/1,
          ciphers_as_openssl_string/1, ciphers_none_known/1, cipher_suites_offered/1,
@@ -31,6 +31,15 @@ alpn_no_overlap(#{mod := M} = C) ->
     ?note(connect, M:connect("localhost", conf:port(M, L),
                              [{alpn_advertised_protocols, [<<"spdy/3">>]}], ?WAIT)),
     ?note(handshake, conf:await(Accepting)).
+
+%% Which end lists the SNI name among its items, without and with one.
+sni_in_connection_information(#{mod := M} = C) ->
+    {Client, Server} = conf:pair(C, [], []),
+    Listed = fun(S) -> {ok, Info} = M:connection_information(S),
+                       lists:keyfind(sni_hostname, 1, Info) end,
+    ?note(default, {Listed(Client), Listed(Server)}),
+    {Client2, Server2} = conf:pair(C, [{server_name_indication, "sni.example"}], []),
+    ?note(given, {Listed(Client2), Listed(Server2)}).
 
 sni_seen_by_server(#{mod := M} = C) ->
     {_Client, Server} = conf:pair(C, [{server_name_indication, "sni.example"}], []),
