@@ -129,6 +129,7 @@ function failure(name: string, args: Term[], err: SslError): Term {
   if (name === "close" && r === reason.closed) return ok;
   if ((name === "sockname" || name === "peername" || name === "getstat") && r === reason.closed) return tuple(error, reason.einval);
   if (name === "recv" && isTagged(r, atom("badcall"), 2)) return tuple(error, reason.einval);
+  if (name === "recv" && r === reason.ebadstate) return tuple(error, atom("notsup_on_transport_accept_socket"));
   const where = optionsAt.get(name);
   if (where !== undefined) {
     const list = args[where.index];
