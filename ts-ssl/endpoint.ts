@@ -11,12 +11,25 @@
  */
 import type { Node, Process } from "../bridge/api.js";
 import { atom, error, isTagged, Pid, Ref, termEquals, tuple, type Term, type Tuple } from "../etf/terms.js";
-import { badcall } from "./errors.js";
+import { badcall, type FailureDetail } from "./errors.js";
 
 const EXIT = atom("EXIT");
 const DOWN = atom("DOWN");
 const normal = atom("normal");
 const sslsocket = atom("sslsocket");
+
+/**
+ * How a socket tells its owner that its connection failed, in the words of the API that made it
+ * (otp-api.ts has the modern API's).
+ */
+export interface EndWords {
+  /** The reason of `{ssl_error, S, Reason}` and of a recv's `{error, Reason}`, from 3.9's and what happened. */
+  readonly reason: (r: Term, detail: FailureDetail | undefined) => Term;
+  /** Whether `{ssl_closed, S}` follows `{ssl_error, S, Reason}` in active mode. */
+  readonly closedAfterError: boolean;
+}
+
+const ssl39Words: EndWords = { reason: (r) => r, closedAfterError: true };
 
 /** The sockets of one bridge, by Id. */
 export class SocketTable {
@@ -67,6 +80,8 @@ export abstract class Endpoint {
   #owner: Pid;
   /** What to do when a watched caller goes (see `watch`), with the monitor's reference. */
   readonly #watched: Array<{ readonly ref: Ref; readonly gone: () => void }> = [];
+  /** How the socket tells of its end: ssl 3.9's words unless the modern API set its own. */
+  words: EndWords = ssl39Words;
   /** Resolves once the network resources are gone, after the process ended. */
   readonly settled: Promise<void>;
   protected readonly settle: () => void;

@@ -44,18 +44,32 @@ export const reason = {
 } as const;
 
 /**
+/**
+ * What a handshake failure was, beyond its 3.9 reason: Node's error code (or verify.ts's code,
+ * or `CLOSED` for a peer that went away) and the side that saw it. The modern API's reasons
+ * (`{tls_alert, {Alert, Text}}`) are made from it (otp-reasons.ts).
+ */
+export interface FailureDetail {
+  readonly code: string;
+  readonly phase: Phase;
+}
+
+/**
  * A failure to report to Erlang as `{error, Reason}`. Its code is the reason's name (the atom,
  * or a tuple reason's tag) unless a subclass names its own.
  */
 export class SslError extends CodedError {
+  readonly detail: FailureDetail | undefined;
+
   constructor(
     readonly reason: Term,
     message?: string,
-    options?: { code?: string; cause?: unknown },
+    options?: { code?: string; cause?: unknown; detail?: FailureDetail },
   ) {
     const tag = reason instanceof Tuple ? reason.elements[0] : reason;
     const name = tag instanceof Atom ? tag.name : "ssl_error";
     super(options?.code ?? name, message ?? name, options);
+    this.detail = options?.detail;
   }
 }
 
@@ -64,8 +78,8 @@ export function badcall(call: Term): SslError {
   return new SslError(tuple(atom("badcall"), call));
 }
 
-export function fail(r: Term, message?: string): never {
-  throw new SslError(r, message);
+export function fail(r: Term, message?: string, detail?: FailureDetail): never {
+  throw new SslError(r, message, { detail });
 }
 
 /**
@@ -138,7 +152,7 @@ export const nodeErrorTable: readonly Row[] = [
   { code: /^E[A-Z0-9]+$/, reason: (code) => atom(code.toLowerCase()), why: "POSIX error" },
 ];
 
-function errorCode(err: unknown): string | undefined {
+export function errorCode(err: unknown): string | undefined {
   if (typeof err !== "object" || err === null) return undefined;
   const code = (err as { code?: unknown }).code;
   return typeof code === "string" ? code : undefined;

@@ -13,7 +13,7 @@ import { X509Certificate } from "node:crypto";
 import { isIPv6, type Socket } from "node:net";
 import { connect as tlsConnect, TLSSocket, type ConnectionOptions, type PeerCertificate } from "node:tls";
 import type { TlsSetup } from "./context.js";
-import { fail, handshakeReason, reason, reasonOf, SslError, verifyReason, type Phase } from "./errors.js";
+import { errorCode, fail, handshakeReason, reason, reasonOf, SslError, verifyReason, type Phase } from "./errors.js";
 import { VERIFY_CODES, verifyChain } from "./verify.js";
 
 export interface ConnectTarget {
@@ -80,7 +80,8 @@ function settle(
         return;
       }
       socket.destroy();
-      reject(err instanceof SslError ? err : new SslError(reasonOf(err, phase), String(err), { cause: err }));
+      const detail = { code: errorCode(err) ?? "UNKNOWN", phase };
+      reject(err instanceof SslError ? err : new SslError(reasonOf(err, phase), String(err), { cause: err, detail }));
     };
     const onDone = () => {
       socket.pause();
@@ -91,7 +92,7 @@ function settle(
         finish(err);
       }
     };
-    const onClose = () => finish(new SslError(handshakeReason(phase), "closed during handshake"));
+    const onClose = () => finish(new SslError(handshakeReason(phase), "closed during handshake", { detail: { code: "CLOSED", phase } }));
     // The signal says why: the call's deadline (timeout), or the socket closed (closed).
     const onAbort = () => finish(signal?.reason instanceof SslError ? signal.reason : new SslError(reason.timeout));
     // An 'error' listener stays for the socket's whole life: an unheard 'error' event would throw.
@@ -110,18 +111,26 @@ function checkPeer(socket: TLSSocket, setup: TlsSetup, phase: Phase): void {
   const chain = peerChain(socket);
   if (chain.length === 0) {
     // A server always sends a certificate; a client that sends none fails only {verify, 2}.
-    if (setup.verify === 2 || phase === "connect") fail(handshakeReason(phase), "no peer certificate");
+    if (setup.verify === 2 || phase === "connect") {
+      // TLS 1.3 has an alert of its own for this (certificate_required).
+      const code = socket.getProtocol() === "TLSv1.3" ? "NO_PEER_CERTIFICATE_TLS13" : "NO_PEER_CERTIFICATE";
+      fail(handshakeReason(phase), "no peer certificate", { code, phase });
+    }
     return;
   }
   const [peer, ...presented] = chain;
   const failure = verifyChain({ peer: peer!, presented, trusted: setup.trusted, depth: setup.depth, now: new Date() });
-  if (failure !== undefined) fail(verifyReason(failure.code), `${failure.code} at depth ${failure.depth}`);
+  if (failure !== undefined) {
+    fail(verifyReason(failure.code), `${failure.code} at depth ${failure.depth}`, { code: failure.code, phase });
+  }
   // OpenSSL has checked the same chain against the same trusted certificates (node:tls was only
   // told to go on whatever it found). What verify.ts checks it decides, with depth; a failure of
   // a check it does not make (purpose, path length, name constraints, critical extensions, weak
   // keys) stays a refusal: epeercert, 3.9's reason for any other verify error.
   const openssl = socket.authorizationError as unknown;
-  if (typeof openssl === "string" && !decidedHere.has(openssl)) fail(reason.epeercert, `OpenSSL: ${openssl}`);
+  if (typeof openssl === "string" && !decidedHere.has(openssl)) {
+    fail(reason.epeercert, `OpenSSL: ${openssl}`, { code: openssl, phase });
+  }
 }
 
 /** OpenSSL's verify results for the checks verify.ts makes itself (and may forgive past depth). */

@@ -18,12 +18,13 @@ import { Endpoint, isSocketTerm, SocketTable } from "./endpoint.js";
 import { badcall, fail, fileReasons, reason, SslError } from "./errors.js";
 import { ListenSocket } from "./listener.js";
 import { Options } from "./options.js";
+import { otpHandlers } from "./otp-api.js";
 import { SslSocket } from "./socket.js";
 
 /** The ssl application version this bridge stands for (manual: ssl 3.9). */
 export const SSL_VSN = "3.9";
 
-type Handler = (service: SslService, args: Term[], from: From, request: Term) => Term | Promise<Term>;
+export type Handler = (service: SslService, args: Term[], from: From, request: Term) => Term | Promise<Term>;
 
 function arg<T>(value: T | undefined): T {
   if (value === undefined) fail(reason.einval);
@@ -139,6 +140,8 @@ const handlers: ReadonlyMap<string, Handler> = new Map<string, Handler>([
   ],
   // node:tls's OpenSSL seeds itself from the system; Data is checked as 3.9 checked it.
   ["seed/1", (_s, [data]) => (iodata(data!) === undefined ? tuple(error, reason.edata) : ok)],
+  // The modern API (ts_ssl_otp): `{otp, Request}`, answered in OTP 25's terms.
+  ...otpHandlers,
 ]);
 
 export class SslService {
@@ -151,7 +154,7 @@ export class SslService {
   /** The reply to one request, `{error, Reason}` for every failure. Never throws. */
   async call(request: Term, from: From): Promise<Term> {
     try {
-      return await this.#dispatch(request, from);
+      return await this.dispatch(request, from);
     } catch (err) {
       if (err instanceof SslError) {
         // The caller gets the manual's reason; what was wrong with its files is told here.
@@ -164,7 +167,8 @@ export class SslService {
     }
   }
 
-  #dispatch(request: Term, from: From): Term | Promise<Term> {
+  /** The handler's reply to one request; throws SslError as the handlers do. */
+  dispatch(request: Term, from: From): Term | Promise<Term> {
     let name: string | undefined;
     let args: Term[] = [];
     if (request instanceof Atom) name = request.name;

@@ -19,7 +19,7 @@ import { atom, charlist, error, ok, true_, tuple, type Pid, type Term } from "..
 import { ipTuple } from "./args.js";
 import type { TlsSetup } from "./context.js";
 import { Endpoint, type SocketTable } from "./endpoint.js";
-import { badcall, fail, reason, reasonOf, SslError } from "./errors.js";
+import { badcall, errorCode, fail, reason, reasonOf, SslError, type FailureDetail } from "./errors.js";
 import { acceptTls, connectTls, type ConnectTarget } from "./handshake.js";
 import { ACTIVE_MAX, activeOf, activeTerm, framingOptions, Options, protocols, type Active, type SocketKind } from "./options.js";
 import { Framer, framePacket, FramingError } from "./packet/framer.js";
@@ -28,6 +28,12 @@ const ssl = atom("ssl");
 const sslClosed = atom("ssl_closed");
 const sslError = atom("ssl_error");
 const sslPassive = atom("ssl_passive");
+
+export interface ModernSession {
+  readonly cipherStandardName: string | undefined;
+  readonly alpn: string | undefined;
+  readonly serverName: string | undefined;
+}
 
 interface Recv {
   readonly length: number;
@@ -48,7 +54,7 @@ export class SslSocket extends Endpoint {
   #active: Active;
   readonly #recvs: Recv[] = [];
   /** Set when nothing more will come from the peer: undefined reason = it closed cleanly. */
-  #ended: { reason: Term | undefined } | undefined;
+  #ended: { reason: Term | undefined; detail?: FailureDetail } | undefined;
   /** `{ssl_closed, S}` has been sent. */
   #closedSent = false;
   /** The end's reason has been told, as `{ssl_error, S, R}` or as a recv's `{error, R}`. */
@@ -60,6 +66,12 @@ export class SslSocket extends Endpoint {
   #abandon: AbortController | undefined;
   /** What the handshake settled, kept for after the connection is gone. */
   #session: { protocol: Term | undefined; cipher: string | undefined; peerCert: Buffer | undefined } | undefined;
+  /** The modern API's facts of the session (otp-api.ts): IANA's cipher name, ALPN, SNI. */
+  #modernSession: ModernSession | undefined;
+  /** `shutdown(S, read)`: nothing more is read or delivered. */
+  #readShut = false;
+  /** `getstat/1,2`: application data packets and bytes each way. */
+  readonly #stats = { recvCnt: 0, recvMax: 0, sendCnt: 0, sendMax: 0 };
 
   private constructor(table: SocketTable, owner: Pid, kind: SocketKind, options: Options, state: State) {
     super(table, owner);
@@ -145,9 +157,16 @@ export class SslSocket extends Endpoint {
       cipher: tls.getCipher()?.name,
       peerCert: peer?.raw,
     };
+    const servername = (tls as { servername?: unknown }).servername;
+    this.#modernSession = {
+      cipherStandardName: tls.getCipher()?.standardName,
+      alpn: typeof tls.alpnProtocol === "string" ? tls.alpnProtocol : undefined,
+      serverName: typeof servername === "string" ? servername : undefined,
+    };
     tls.pause();
     this.#applyTcpOptions(this.#options);
-    tls.on("error", (err) => this.#end(reasonOf(err, "transfer")));
+    const side = this.kind === "accept" ? "accept" : "connect";
+    tls.on("error", (err) => this.#end(reasonOf(err, "transfer"), { code: errorCode(err) ?? "UNKNOWN", phase: side }));
     tls.on("end", () => this.#end(undefined));
     tls.on("close", () => this.#end(undefined));
     tls.on("data", this.#onData);
@@ -155,6 +174,9 @@ export class SslSocket extends Endpoint {
   }
 
   readonly #onData = (chunk: Buffer): void => {
+    if (this.#readShut) return;
+    this.#stats.recvCnt += 1;
+    this.#stats.recvMax = Math.max(this.#stats.recvMax, chunk.length);
     this.#framer.push(chunk);
     this.#pump();
   };
@@ -168,6 +190,7 @@ export class SslSocket extends Endpoint {
     // after {tcp_closed, S} says closed, whatever `active` is.
     if (this.#closedSent) return Promise.resolve(tuple(error, reason.closed));
     if (this.#active !== false) throw badcall(request);
+    if (this.#readShut) return Promise.resolve(tuple(error, reason.closed));
     if (length > 0 && this.#options.get("packet") !== 0) fail(reason.einval);
     return new Promise<Term>((resolve) => {
       let unwatch: (() => void) | undefined;
@@ -245,7 +268,7 @@ export class SslSocket extends Endpoint {
   }
 
   /** The peer has closed or the connection failed: what is buffered goes out, then the end. */
-  #end(why: Term | undefined): void {
+  #end(why: Term | undefined, detail?: FailureDetail): void {
     if (this.#ended !== undefined) return;
     // A paused TLS socket may hold data it decrypted before the close or reset: it came from the
     // peer before the end, so it is delivered first, as gen_tcp delivers what it read before an
@@ -253,7 +276,7 @@ export class SslSocket extends Endpoint {
     const tls = this.#tls!;
     tls.off("data", this.#onData);
     for (let chunk: Buffer | null; (chunk = tls.read() as Buffer | null) !== null; ) this.#framer.push(chunk);
-    this.#ended = { reason: why };
+    this.#ended = { reason: why, detail };
     this.#failSends();
     this.#pump();
   }
@@ -270,7 +293,7 @@ export class SslSocket extends Endpoint {
       if (rest !== undefined) this.#deliver(rest);
       const why = this.#tellEnd();
       if (why !== reason.closed) this.toOwner(tuple(sslError, this.term, why));
-      this.toOwner(tuple(sslClosed, this.term));
+      if (why === reason.closed || this.words.closedAfterError) this.toOwner(tuple(sslClosed, this.term));
       this.#closedSent = true;
       return;
     }
@@ -284,9 +307,9 @@ export class SslSocket extends Endpoint {
 
   /** The end's reason the first time it is told; closed after that, and for a clean close. */
   #tellEnd(): Term {
-    const why = this.#reasonTold ? undefined : this.#ended!.reason;
+    const ended = this.#reasonTold ? undefined : this.#ended!;
     this.#reasonTold = true;
-    return why ?? reason.closed;
+    return ended?.reason === undefined ? reason.closed : this.words.reason(ended.reason, ended.detail);
   }
 
   /** Reads from TLS only while someone wants data and the owner's connection keeps up. */
@@ -294,6 +317,10 @@ export class SslSocket extends Endpoint {
     const tls = this.#tls;
     if (tls === undefined || !this.open || this.#ended !== undefined) return;
     // {active, once} owes one message at most: no need to ask the connection.
+    if (this.#readShut) {
+      tls.pause();
+      return;
+    }
     const want = this.#active === false ? this.#recvs.length > 0 : this.#active === "once" || !this.#ownerBackedUp();
     if (want) tls.resume();
     else tls.pause();
@@ -339,6 +366,8 @@ export class SslSocket extends Endpoint {
       });
     }
     let below = true;
+    this.#stats.sendCnt += 1;
+    this.#stats.sendMax = Math.max(this.#stats.sendMax, data.length);
     for (const p of parts) below = tls.write(p);
     if (below) return ok;
     return new Promise<Term>((resolve) => {
@@ -420,6 +449,55 @@ export class SslSocket extends Endpoint {
     if (session === undefined) fail(reason.ebadstate);
     if (session.peerCert === undefined) fail(reason.enopeercert);
     return tuple(ok, session.peerCert);
+  }
+
+  // ---- the modern API's extras (otp-api.ts)
+
+  /**
+   * `shutdown/2`: `write` sends close_notify and FIN, and reading goes on until the peer closes;
+   * `read` stops reading and delivering.
+   */
+  shutdown(how: "read" | "write" | "read_write"): void {
+    if (this.#state !== "open") fail(reason.enotconn);
+    const tls = this.#tls!;
+    if (how !== "read") {
+      if (this.#ended !== undefined || !tls.writable) fail(reason.enotconn);
+      tls.end();
+    }
+    if (how !== "write") {
+      this.#readShut = true;
+      this.#framer.discard();
+      for (const r of this.#recvs.splice(0)) r.done(tuple(error, reason.closed));
+      this.#flow();
+    }
+  }
+
+  /** The modern session's facts; undefined before the handshake. */
+  get modernSession(): ModernSession | undefined {
+    return this.#modernSession;
+  }
+
+  /**
+   * `getstat/1,2`'s counters, inet's names: bytes as they crossed the network (TLS records
+   * included), packets and sizes as the application sent and received them.
+   */
+  statistics(): Record<string, number> {
+    const tls = this.#tls;
+    const st = this.#stats;
+    const recvOct = tls?.bytesRead ?? 0;
+    const sendOct = tls?.bytesWritten ?? 0;
+    return {
+      recv_oct: recvOct,
+      recv_cnt: st.recvCnt,
+      recv_max: st.recvMax,
+      recv_avg: st.recvCnt === 0 ? 0 : Math.floor(recvOct / st.recvCnt),
+      recv_dvi: 0,
+      send_oct: sendOct,
+      send_cnt: st.sendCnt,
+      send_max: st.sendMax,
+      send_avg: st.sendCnt === 0 ? 0 : Math.floor(sendOct / st.sendCnt),
+      send_pend: tls?.writableLength ?? 0,
+    };
   }
 
   protected release(): void {

@@ -59,9 +59,6 @@
 -type optiontag() :: mode | packet | header | nodelay | active | backlog | ip | port | atom().
 -type peercert_option() :: pkix | ssl | subject.
 
-%% What the bridge is asked to do: the README's request table.
--type request() :: term().
-
 %%% Application
 
 -spec start() -> ok | {error, term()}.
@@ -84,15 +81,15 @@ accept(ListenSocket) ->
 -spec accept(ListenSocket :: sslsocket(), Timeout :: timeout()) ->
           {ok, Socket :: sslsocket()} | {error, reason()}.
 accept(ListenSocket, Timeout) ->
-    on_socket(ListenSocket, {accept, ListenSocket, Timeout}).
+    ts_ssl_call:on_socket(ListenSocket, {accept, ListenSocket, Timeout}).
 
 -spec ciphers() -> {ok, string()} | {error, enotstarted}.
 ciphers() ->
-    library(ciphers).
+    ts_ssl_call:library(ciphers).
 
 -spec close(Socket :: sslsocket()) -> ok | {error, reason()}.
 close(Socket) ->
-    on_socket(Socket, {close, Socket}).
+    ts_ssl_call:on_socket(Socket, {close, Socket}).
 
 -spec connect(Address :: address(), Port :: integer(), Options :: options()) ->
           {ok, Socket :: sslsocket()} | {error, reason()}.
@@ -103,19 +100,19 @@ connect(Address, Port, Options) ->
               Timeout :: timeout()) ->
           {ok, Socket :: sslsocket()} | {error, reason()}.
 connect(Address, Port, Options, Timeout) ->
-    library({connect, Address, Port, with_files(Options), Timeout}).
+    ts_ssl_call:library({connect, Address, Port, ts_ssl_call:with_files(Options), Timeout}).
 
 -spec connection_info(Socket :: sslsocket()) ->
           {ok, {Protocol :: protocol(), Cipher :: string()}} | {error, reason()}.
 connection_info(Socket) ->
-    on_socket(Socket, {connection_info, Socket}).
+    ts_ssl_call:on_socket(Socket, {connection_info, Socket}).
 
 %% Messages the bridge sent to the old owner before the change are passed on by the old owner,
 %% here. So that none of the bridge's later messages to the new owner can overtake them, active
 %% delivery is held while the owner changes, as gen_tcp holds it (inet:tcp_controlling_process).
 -spec controlling_process(Socket :: sslsocket(), NewOwner :: pid()) -> ok | {error, reason()}.
 controlling_process(Socket, NewOwner) when NewOwner =:= self() ->
-    on_socket(Socket, {controlling_process, Socket, NewOwner});
+    ts_ssl_call:on_socket(Socket, {controlling_process, Socket, NewOwner});
 controlling_process(Socket, NewOwner) ->
     case getopts(Socket, [active]) of
         {ok, [{active, false}]} ->
@@ -145,12 +142,12 @@ format_error(Reason) ->
 -spec getopts(Socket :: sslsocket(), OptionTags :: [optiontag()]) ->
           {ok, Options :: options()} | {error, reason()}.
 getopts(Socket, OptionTags) ->
-    on_socket(Socket, {getopts, Socket, OptionTags}).
+    ts_ssl_call:on_socket(Socket, {getopts, Socket, OptionTags}).
 
 -spec listen(Port :: integer(), Options :: options()) ->
           {ok, ListenSocket :: sslsocket()} | {error, reason()}.
 listen(Port, Options) ->
-    library({listen, Port, with_files(Options)}).
+    ts_ssl_call:library({listen, Port, ts_ssl_call:with_files(Options)}).
 
 -spec peercert(Socket :: sslsocket()) -> {ok, Cert :: binary()} | {error, reason()}.
 peercert(Socket) ->
@@ -163,7 +160,7 @@ peercert(Socket) ->
 peercert(Socket, Opts) ->
     case peercert_form(Opts) of
         {ok, Form} ->
-            case on_socket(Socket, {peercert, Socket}) of
+            case ts_ssl_call:on_socket(Socket, {peercert, Socket}) of
                 {ok, Der} when is_binary(Der) -> decode_cert(Form, Der);
                 Other -> Other
             end;
@@ -174,7 +171,7 @@ peercert(Socket, Opts) ->
 -spec peername(Socket :: sslsocket()) ->
           {ok, {Address :: ipaddress(), Port :: integer()}} | {error, reason()}.
 peername(Socket) ->
-    on_socket(Socket, {peername, Socket}).
+    ts_ssl_call:on_socket(Socket, {peername, Socket}).
 
 -spec pid(Socket :: sslsocket()) -> pid().
 pid({sslsocket, _Id, Pid}) ->
@@ -197,12 +194,12 @@ recv(Socket, Length) ->
 -spec recv(Socket :: sslsocket(), Length :: non_neg_integer(), Timeout :: timeout()) ->
           {ok, Data :: bytes() | binary() | term()} | {error, reason()}.
 recv(Socket, Length, Timeout) ->
-    on_socket(Socket, {recv, Socket, Length, Timeout}).
+    ts_ssl_call:on_socket(Socket, {recv, Socket, Length, Timeout}).
 
 -spec seed(Data :: iodata()) -> ok | {error, reason()}.
 seed(Data) ->
     try iolist_to_binary(Data) of
-        Bytes -> library({seed, Bytes})
+        Bytes -> ts_ssl_call:library({seed, Bytes})
     catch
         error:badarg -> {error, edata}
     end.
@@ -211,7 +208,7 @@ seed(Data) ->
 -spec send(Socket :: sslsocket(), Data :: iodata()) -> ok | {error, reason()}.
 send(Socket, Data) ->
     try iolist_to_binary(Data) of
-        Bytes -> on_socket(Socket, {send, Socket, Bytes})
+        Bytes -> ts_ssl_call:on_socket(Socket, {send, Socket, Bytes})
     catch
         error:badarg -> {error, einval}
     end.
@@ -219,7 +216,7 @@ send(Socket, Data) ->
 -spec setopts(Socket :: sslsocket(), Options :: [socketoption() | newer_option()]) ->
           ok | {error, reason()}.
 setopts(Socket, Options) ->
-    on_socket(Socket, {setopts, Socket, Options}).
+    ts_ssl_call:on_socket(Socket, {setopts, Socket, Options}).
 
 -spec ssl_accept(Socket :: sslsocket()) -> ok | {error, reason()}.
 ssl_accept(Socket) ->
@@ -227,12 +224,12 @@ ssl_accept(Socket) ->
 
 -spec ssl_accept(Socket :: sslsocket(), Timeout :: timeout()) -> ok | {error, reason()}.
 ssl_accept(Socket, Timeout) ->
-    on_socket(Socket, {ssl_accept, Socket, Timeout}).
+    ts_ssl_call:on_socket(Socket, {ssl_accept, Socket, Timeout}).
 
 -spec sockname(Socket :: sslsocket()) ->
           {ok, {Address :: ipaddress(), Port :: integer()}} | {error, reason()}.
 sockname(Socket) ->
-    on_socket(Socket, {sockname, Socket}).
+    ts_ssl_call:on_socket(Socket, {sockname, Socket}).
 
 -spec transport_accept(Socket :: sslsocket()) ->
           {ok, NewSocket :: sslsocket()} | {error, reason()}.
@@ -242,128 +239,20 @@ transport_accept(ListenSocket) ->
 -spec transport_accept(Socket :: sslsocket(), Timeout :: timeout()) ->
           {ok, NewSocket :: sslsocket()} | {error, reason()}.
 transport_accept(ListenSocket, Timeout) ->
-    on_socket(ListenSocket, {transport_accept, ListenSocket, Timeout}).
+    ts_ssl_call:on_socket(ListenSocket, {transport_accept, ListenSocket, Timeout}).
 
 %% "If the SSL application has not been started, CompVsn and LibVsn are empty strings."
 -spec version() -> {ok, {SSLVsn :: string(), CompVsn :: string(), LibVsn :: string()}}.
 version() ->
-    case library(version) of
+    case ts_ssl_call:library(version) of
         {error, enotstarted} -> {ok, {?SSL_VSN, "", ""}};
         Version -> Version
-    end.
-
-%%% Talking to the bridge
-
-%% Calls that make a socket or ask the library go to the configured bridge; one that cannot be
-%% reached means the SSL "application" is not there for us.
--spec library(request()) -> term().
-library(Request) ->
-    call(bridge(), Request, enotstarted).
-
-%% Calls on a socket go to the bridge that made it (there may be several); when that bridge is
-%% gone, the socket is closed for the operation in question. Anything that is not a socket is the
-%% configured bridge's to refuse.
--spec on_socket(term(), request()) -> term().
-on_socket({sslsocket, _Id, Pid}, Request) when is_pid(Pid) ->
-    call(node(Pid), Request, closed);
-on_socket(_NotASocket, Request) ->
-    call(bridge(), Request, closed).
-
-%% The bridge enforces the API's timeouts itself, hence `infinity'. A bridge node that is down,
-%% unknown, or without a `ts_ssl_bridge' process makes gen_server:call exit; the caller gets a
-%% reason instead.
--spec call(node(), request(), reason()) -> term().
-call(Bridge, Request, Unreachable) ->
-    try
-        gen_server:call({ts_ssl_bridge, Bridge}, Request, infinity)
-    catch
-        exit:_ -> {error, Unreachable}
-    end.
-
-%% The bridge node: application env `{ts_ssl, [{bridge, Node}]}', else OS env TS_SSL_BRIDGE,
-%% else `ts_ssl_bridge' on this node's host. Distribution is started first if this node has none
-%% (a shell without -sname), as a hidden node so that it does not join the cluster's mesh.
--spec bridge() -> node().
-bridge() ->
-    case configured_bridge() of
-        undefined ->
-            distribute(shortnames),
-            list_to_atom("ts_ssl_bridge@" ++ host(node()));
-        Bridge ->
-            distribute(name_domain(Bridge)),
-            Bridge
-    end.
-
--spec configured_bridge() -> node() | undefined.
-configured_bridge() ->
-    %% The env of an application that is not loaded reads as unset, even when given with
-    %% `-ts_ssl bridge Node' on the command line; get_key/2 tells without a call.
-    case application:get_key(ts_ssl, vsn) of
-        undefined -> _ = application:load(ts_ssl), ok;
-        {ok, _} -> ok
-    end,
-    case application:get_env(ts_ssl, bridge) of
-        {ok, Bridge} when is_atom(Bridge) -> Bridge;
-        {ok, Bridge} when is_list(Bridge) -> list_to_atom(Bridge);
-        _ ->
-            case os:getenv("TS_SSL_BRIDGE") of
-                false -> undefined;
-                "" -> undefined;
-                Bridge -> list_to_atom(Bridge)
-            end
-    end.
-
--spec distribute(shortnames | longnames) -> ok.
-distribute(NameDomain) ->
-    case node() of
-        nonode@nohost ->
-            %% The OS pid keeps the name unique on this host; a failure (no EPMD, a race with
-            %% another caller) leaves the calls to find the bridge unreachable or distribution up.
-            Name = list_to_atom(lists:concat(["ts_ssl_", os:getpid(), "_",
-                                              erlang:unique_integer([positive])])),
-            _ = net_kernel:start(Name, #{name_domain => NameDomain, hidden => true}),
-            ok;
-        _ ->
-            ok
-    end.
-
-%% A bridge named with a fully qualified host is reachable only from a long-names node.
--spec name_domain(node()) -> shortnames | longnames.
-name_domain(Bridge) ->
-    case lists:member($., host(Bridge)) of
-        true -> longnames;
-        false -> shortnames
-    end.
-
--spec host(node()) -> string().
-host(Node) ->
-    case string:split(atom_to_list(Node), "@") of
-        [_Name, Host] -> Host;
-        _ -> "nohost"
-    end.
-
-%% File options name files where the caller runs; the bridge gets their contents, or the reason
-%% they could not be read. Anything else, a malformed list included, is the bridge's to judge.
--spec with_files(term()) -> term().
-with_files([{Tag, Path} | Options])
-  when Tag =:= certfile; Tag =:= keyfile; Tag =:= cacertfile ->
-    [{Tag, Path, read_file(Path)} | with_files(Options)];
-with_files([Option | Options]) ->
-    [Option | with_files(Options)];
-with_files(Other) ->
-    Other.
-
--spec read_file(term()) -> binary() | {error, file:posix() | badarg | terminated | system_limit}.
-read_file(Path) ->
-    case file:read_file(Path) of
-        {ok, Contents} -> Contents;
-        {error, _} = Error -> Error
     end.
 
 %% The messages a socket sends its owner, passed on in the order they arrived.
 -spec hand_over(sslsocket(), pid()) -> ok | {error, reason()}.
 hand_over(Socket, NewOwner) ->
-    case on_socket(Socket, {controlling_process, Socket, NewOwner}) of
+    case ts_ssl_call:on_socket(Socket, {controlling_process, Socket, NewOwner}) of
         ok -> pass_on(Socket, NewOwner);
         Refused -> Refused
     end.

@@ -2,7 +2,9 @@
  * The differential conformance run: every scenario of test/conformance/scenarios (and of any
  * folder added) runs twice on one real `erl` node, once with OTP's own `ssl` and once with
  * `ts_ssl` served by a bridge in this process, and the two normalised traces are compared
- * through the dialect table (erl/conf_dialect.erl). The Erlang side is erl/conf_runner.erl;
+ * through the dialect table (erl/conf_dialect.erl). The modern API's scenarios
+ * (test/conformance/modern) run the same way with `ssl` itself and `ts_ssl_otp`, through
+ * erl/conf_dialect_otp.erl. The Erlang side is erl/conf_runner.erl;
  * this file starts everything (its own EPMD, the bridge, the node), compiles the scenarios,
  * runs them one by one and renders the table. `npm run conformance` (main.ts) and
  * conformance.test.ts both call `runConformance`.
@@ -18,7 +20,14 @@ import { startSslBridge } from "../support/bridge.js";
 import { Epmd, ErlNode, erlc, randomCookie, repoRoot, tsSslEbin } from "../support/erlang.js";
 
 const conformanceDir = join(repoRoot, "test", "conformance");
-const scenarioDir = join(conformanceDir, "scenarios");
+/** The APIs compared: ssl 3.9's (`ts_ssl`) and OTP 25's (`ts_ssl_otp`). */
+export type Api = "3.9" | "modern";
+
+/** Per API: its scenarios, OTP's module in the scenarios' names, and the bridge's module. */
+export const apis: Readonly<Record<Api, { dir: string; reference: string; module: string }>> = {
+  "3.9": { dir: join(conformanceDir, "scenarios"), reference: "conf_ssl", module: "ts_ssl" },
+  modern: { dir: join(conformanceDir, "modern"), reference: "ssl", module: "ts_ssl_otp" },
+};
 const libraryDir = join(conformanceDir, "erl");
 /** What the Common Test suites use too: their certificate maker and native ssl peer. */
 const sharedModules = ["ts_ssl_certs.erl", "ts_ssl_peers.erl"].map((f) => join(repoRoot, "erlang_stub", "test", f));
@@ -47,6 +56,8 @@ export interface DialectRule {
 }
 
 export interface ConformanceOptions {
+  /** Which API's scenarios to run (default ssl 3.9's). */
+  api?: Api;
   /** Extra folders of scenario modules (`*.erl`), besides test/conformance/scenarios. */
   dirs?: string[];
   /** Run only scenarios whose `module:function` contains one of these. */
@@ -61,8 +72,9 @@ export interface ConformanceOptions {
 }
 
 export interface ConformanceRun {
-  /** `ts_ssl`, or `ssl` when OTP was compared with itself. */
-  against: "ts_ssl" | "ssl";
+  api: Api;
+  /** The bridge's module, or `ssl` when OTP was compared with itself. */
+  against: string;
   rows: Row[];
   dialect: DialectRule[];
   elapsedMs: number;
@@ -139,7 +151,9 @@ export async function runConformance(options: ConformanceOptions = {}): Promise<
   const work = mkdtempSync(join(tmpdir(), "ts-ssl-conformance-"));
   const ebin = join(work, "ebin");
   mkdirSync(ebin);
-  const files = scenarioFiles([scenarioDir, ...(options.dirs ?? [])]);
+  const api = options.api ?? "3.9";
+  const { dir, reference, module } = apis[api];
+  const files = scenarioFiles([dir, ...(options.dirs ?? [])]);
   compile(files, ebin);
   ensureTsSsl();
 
@@ -150,7 +164,7 @@ export async function runConformance(options: ConformanceOptions = {}): Promise<
   try {
     epmd = await Epmd.start();
     if (!options.selfCheck) bridgeNode = await startSslBridge(cookie, epmd.port);
-    const against = bridgeNode === undefined ? "ssl" : "ts_ssl";
+    const against = bridgeNode === undefined ? "ssl" : module;
     erl = await ErlNode.start({ epmdPort: epmd.port, cookie, codePaths: [ebin] });
     const bridgeEnv = bridgeNode === undefined ? "ok" : `application:set_env(ts_ssl, bridge, '${bridgeNode.name.name}')`;
     await erl.eval(`${bridgeEnv}, conf_runner:setup("${join(work, "certs")}")`);
@@ -161,19 +175,19 @@ export async function runConformance(options: ConformanceOptions = {}): Promise<
       .map((t) => (t as Tuple).elements.map(text) as [string, string])
       .filter(([m, f]) => options.only === undefined || options.only.some((o) => `${m}:${f}`.includes(o)));
 
-    const mod = against === "ts_ssl" ? "ts_ssl" : "conf_ssl";
+    const mod = bridgeNode === undefined ? reference : module;
     const rows: Row[] = [];
     for (const [m, f] of scenarios) {
-      const call = `conf_runner:row('${m}', '${f}', ${mod}, ${SCENARIO_LIMIT_MS})`;
+      const call = `conf_runner:row('${m}', '${f}', ${reference}, ${mod}, ${SCENARIO_LIMIT_MS})`;
       const row = rowOf(await guarded(evalTerm(erl, call), SCENARIO_GUARD_MS, `${m}:${f}`));
       rows.push(row);
       log(`${row.verdict.padEnd(7)} ${m}:${f}${row.rules.length > 0 ? ` (${row.rules.join(", ")})` : ""}`);
     }
-    const dialect = (listElements(await evalTerm(erl, "conf_runner:dialect_table()")) ?? []).map((t) => {
+    const dialect = (listElements(await evalTerm(erl, `conf_runner:dialect_table(${reference})`)) ?? []).map((t) => {
       const [name, otp, tsSsl, why] = (t as Tuple).elements.map(text) as [string, string, string, string];
       return { name, otp, tsSsl, why };
     });
-    return { against, rows, dialect, elapsedMs: Date.now() - started };
+    return { api, against, rows, dialect, elapsedMs: Date.now() - started };
   } finally {
     await erl?.stop();
     await bridgeNode?.stop();

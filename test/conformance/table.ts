@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../support/erlang.js";
-import type { ConformanceRun, DialectRule, Row } from "./runner.js";
+import type { Api, ConformanceRun, DialectRule, Row } from "./runner.js";
 
 const CELL = 48;
 
@@ -31,7 +31,7 @@ function verdictCell(row: Row): string {
 }
 
 export function formatTable(run: ConformanceRun, options: { traces?: "all" | "differing" } = {}): string {
-  const second = run.against === "ts_ssl" ? "bridge (ts_ssl)" : "OTP ssl again";
+  const second = run.against === "ssl" ? "OTP ssl again" : `bridge (${run.against})`;
   const head = ["scenario", "OTP ssl", second, "verdict"];
   const body = run.rows.map((r) => {
     const i = shownStep(r);
@@ -71,19 +71,33 @@ export function formatTraces(row: Row): string[] {
 }
 
 const readmePath = join(repoRoot, "README.md");
-const START = "<!-- dialect table: made from test/conformance/erl/conf_dialect.erl by `npm run conformance -- --write-readme` -->";
-const END = "<!-- end of dialect table -->";
+/** Per API: the README's markers around its table, and the table's head. */
+const readmeTables: Readonly<Record<Api, { start: string; end: string; head: string }>> = {
+  "3.9": {
+    start: "<!-- dialect table: made from test/conformance/erl/conf_dialect.erl by `npm run conformance -- --write-readme` -->",
+    end: "<!-- end of dialect table -->",
+    head: "| rule | modern OTP `ssl` | ssl 3.9 (`ts_ssl`) | why |",
+  },
+  modern: {
+    start:
+      "<!-- modern dialect table: made from test/conformance/erl/conf_dialect_otp.erl by `npm run conformance -- --modern --write-readme` -->",
+    end: "<!-- end of modern dialect table -->",
+    head: "| rule | OTP's `ssl` | `ts_ssl_otp` | why |",
+  },
+};
 
 const escape = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
-/** The README's table of dialect rules. */
-export function dialectMarkdown(rules: DialectRule[]): string {
+/** The README's table of an API's dialect rules. */
+export function dialectMarkdown(rules: DialectRule[], api: Api = "3.9"): string {
+  const { start, end, head } = readmeTables[api];
   const rows = rules.map((r) => `| \`${r.name}\` | ${escape(r.otp)} | ${escape(r.tsSsl)} | ${escape(r.why)} |`);
-  return [START, "| rule | modern OTP `ssl` | ssl 3.9 (`ts_ssl`) | why |", "| --- | --- | --- | --- |", ...rows, END].join("\n");
+  return [start, head, "| --- | --- | --- | --- |", ...rows, end].join("\n");
 }
 
-/** The table as README.md has it now, or undefined when the markers are missing. */
-export function readmeDialect(): string | undefined {
+/** The API's table as README.md has it now, or undefined when the markers are missing. */
+export function readmeDialect(api: Api = "3.9"): string | undefined {
+  const { start: START, end: END } = readmeTables[api];
   const text = readFileSync(readmePath, "utf8");
   const start = text.indexOf(START);
   const end = text.indexOf(END);
@@ -91,11 +105,11 @@ export function readmeDialect(): string | undefined {
   return text.slice(start, end + END.length);
 }
 
-/** Replaces the README's table (between its markers) with the one made from `rules`. */
-export function writeReadmeDialect(rules: DialectRule[]): void {
+/** Replaces the README's table of the API (between its markers) with the one made from `rules`. */
+export function writeReadmeDialect(rules: DialectRule[], api: Api = "3.9"): void {
   const text = readFileSync(readmePath, "utf8");
-  const current = readmeDialect();
-  if (current === undefined) throw new Error(`README.md has no dialect table markers (${START})`);
+  const current = readmeDialect(api);
+  if (current === undefined) throw new Error(`README.md has no dialect table markers (${readmeTables[api].start})`);
   // A function, so that `$` in a rule's text is not read as a replacement pattern.
-  writeFileSync(readmePath, text.replace(current, () => dialectMarkdown(rules)));
+  writeFileSync(readmePath, text.replace(current, () => dialectMarkdown(rules, api)));
 }

@@ -121,13 +121,28 @@ export class OpensslPeer {
     return this.#out;
   }
 
-  /** `openssl s_server` on a free port, serving one connection. */
-  static async server(cred: Credential, extra: string[] = []): Promise<{ peer: OpensslPeer; port: number }> {
+  /**
+   * `openssl s_server` on a free port, serving one connection; with `-ign_eof` unless `http`, a
+   * folder: then `-HTTP`, serving its files (each a whole HTTP response) and closing after each.
+   */
+  static async server(cred: Credential, extra: string[] = [], http?: string): Promise<{ peer: OpensslPeer; port: number }> {
     const port = await freePort();
     const child = spawn(
       "openssl",
-      ["s_server", "-accept", `127.0.0.1:${port}`, "-cert", cred.certFile, "-key", cred.keyFile, "-naccept", "1", "-ign_eof", ...extra],
-      { stdio: ["pipe", "pipe", "pipe"] },
+      [
+        "s_server",
+        "-accept",
+        `127.0.0.1:${port}`,
+        "-cert",
+        cred.certFile,
+        "-key",
+        cred.keyFile,
+        "-naccept",
+        "1",
+        ...(http === undefined ? ["-ign_eof"] : ["-HTTP"]),
+        ...extra,
+      ],
+      { stdio: ["pipe", "pipe", "pipe"], cwd: http },
     );
     const peer = new OpensslPeer(child);
     await peer.waitFor("ACCEPT");

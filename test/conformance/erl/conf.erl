@@ -5,7 +5,8 @@
 %%
 %% A scenario is `Name(Ctx) -> term()', with Ctx = #{mod := M, certs := Certs}. M is `ts_ssl',
 %% or `conf_ssl' (OTP's own ssl in the ssl 3.9 API's names); a scenario calls `M:listen/2',
-%% `M:ssl_accept/1', ... exactly as the ssl 3.9 manual writes them.
+%% `M:ssl_accept/1', ... exactly as the ssl 3.9 manual writes them. A modern scenario
+%% (test/conformance/modern/) has M `ssl' or `ts_ssl_otp' and calls OTP 25's API.
 -module(conf).
 
 -include("conf.hrl").
@@ -14,11 +15,11 @@
 -export([async/1, await/1, still_waiting/1, owned/2, connecting/4, next/1, next/2, nothing/1,
          pause/0]).
 -export([file/2, password/1, server/1, server/2, client/1, ca/1]).
--export([port/2, pair/2, pair/3, loopback/0]).
+-export([port/2, pair/2, pair/3, loopback/0, server_handshake/3]).
 -export([active_bytes/3, passive_bytes/3, chunks/2]).
 -export([peer_listen/2, peer_accept/1, peer_connect/2, peer_connect/3, peer_pair/3,
          peer_send/2, peer_recv/1]).
--export([tcp_listen/0, tcp_listen/1, tcp_connect/1, tcp_accept/1, tcp_pair/0]).
+-export([tcp_listen/0, tcp_listen/1, tcp_connect/1, tcp_accept/1, tcp_pair/0, tampering_relay/1]).
 
 %% Traces are kept in ?TABLE (conf.hrl) rather than the process dictionary, so that the runner
 %% still reads the steps of a scenario that hung or was ended by an exit signal. Without the
@@ -187,7 +188,7 @@ pair(#{mod := M} = Ctx, ClientOptions, ServerOptions) ->
     Parent = self(),
     Acceptor = async(fun() ->
                              {ok, S} = M:transport_accept(Listen, ?WAIT),
-                             ok = accepted(M:ssl_accept(S, ?WAIT)),
+                             ok = accepted(server_handshake(M, S, ?WAIT)),
                              ok = M:controlling_process(S, Parent),
                              S
                      end),
@@ -195,6 +196,15 @@ pair(#{mod := M} = Ctx, ClientOptions, ServerOptions) ->
     Server = await(Acceptor),
     ok = M:close(Listen),
     {Client, Server}.
+
+%% The server's side of the handshake in either API: ssl 3.9's ssl_accept, OTP's handshake.
+-spec server_handshake(module(), term(), timeout()) -> term().
+server_handshake(M, S, Timeout) ->
+    {module, M} = code:ensure_loaded(M),
+    case erlang:function_exported(M, handshake, 2) of
+        true -> M:handshake(S, Timeout);
+        false -> M:ssl_accept(S, Timeout)
+    end.
 
 %% ssl_accept's success in either API: ssl 3.9 says `ok', OTP's handshake `{ok, S}'.
 accepted(ok) -> ok;
@@ -281,7 +291,7 @@ peer_pair(#{mod := M} = Ctx, server, {Options, PeerOptions}) ->
     {ok, Listen} = M:listen(0, [{ip, loopback()} | server(Ctx)] ++ Options),
     Connecting = peer_connect(Ctx, port(M, Listen), PeerOptions),
     {ok, S} = M:transport_accept(Listen, ?WAIT),
-    ok = accepted(M:ssl_accept(S, ?WAIT)),
+    ok = accepted(server_handshake(M, S, ?WAIT)),
     {ok, Peer} = await(Connecting),
     ok = M:close(Listen),
     {S, Peer}.
@@ -325,3 +335,45 @@ tcp_pair() ->
     Server = tcp_accept(Listen),
     ok = gen_tcp:close(Listen),
     {Client, Server}.
+
+%% A TCP relay on loopback to Port, for one connection: {RelayPort, Relay}. After `Relay !
+%% tamper', the next bytes from Port's side have their last byte changed: the TLS record they
+%% end fails its integrity check where it arrives.
+-spec tampering_relay(inet:port_number()) -> {inet:port_number(), pid()}.
+tampering_relay(Port) ->
+    {Listen, RelayPort} = tcp_listen(),
+    Relay = spawn_link(fun() ->
+                               Client = tcp_accept(Listen),
+                               Server = tcp_connect(Port),
+                               ok = inet:setopts(Client, [{active, true}]),
+                               ok = inet:setopts(Server, [{active, true}]),
+                               relay(Client, Server, false)
+                       end),
+    {RelayPort, Relay}.
+
+%% Either end may be gone by the time bytes for it come (the side that found the changed record
+%% closes): what cannot be passed on is dropped.
+relay(Client, Server, Tamper) ->
+    receive
+        {tcp, Client, Data} ->
+            _ = gen_tcp:send(Server, Data),
+            relay(Client, Server, Tamper);
+        {tcp, Server, Data} when Tamper ->
+            Size = byte_size(Data) - 1,
+            <<Head:Size/binary, Last>> = Data,
+            _ = gen_tcp:send(Client, <<Head/binary, (Last bxor 16#ff)>>),
+            relay(Client, Server, false);
+        {tcp, Server, Data} ->
+            _ = gen_tcp:send(Client, Data),
+            relay(Client, Server, Tamper);
+        tamper ->
+            relay(Client, Server, true);
+        {tcp_closed, _} ->
+            relay_closed(Client, Server);
+        {tcp_error, _, _} ->
+            relay_closed(Client, Server)
+    end.
+
+relay_closed(Client, Server) ->
+    gen_tcp:close(Client),
+    gen_tcp:close(Server).

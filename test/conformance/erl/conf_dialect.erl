@@ -10,7 +10,7 @@
 %% explains no step of any scenario.
 -module(conf_dialect).
 
--export([rules/0, explain/3]).
+-export([rules/0, explain/3, explain/4]).
 
 -type rule() :: #{name := atom(), otp := string(), ts_ssl := string(), why := string(),
                   calls => [atom()], match := fun((term(), term()) -> boolean())}.
@@ -18,7 +18,12 @@
 %% Names of the rules that explain OTP's Otp beside ts_ssl's Bridge at a step about Call.
 -spec explain(atom(), term(), term()) -> [atom()].
 explain(Call, Otp, Bridge) ->
-    [Name || #{name := Name, match := Match} = Rule <- rules(),
+    explain(rules(), Call, Otp, Bridge).
+
+%% The same for another table of rules of this form (conf_dialect_otp's).
+-spec explain([rule()], atom(), term(), term()) -> [atom()].
+explain(Rules, Call, Otp, Bridge) ->
+    [Name || #{name := Name, match := Match} = Rule <- Rules,
              lists:member(Call, maps:get(calls, Rule, [Call])),
              holds(Match, Otp, Bridge)].
 

@@ -1,6 +1,8 @@
-%% Runs a scenario with OTP's ssl and with ts_ssl, normalises both traces and compares them
-%% through the dialect table (conf_dialect). Driven by test/conformance/runner.ts, one
-%% scenario per call; usable from a shell too:
+%% Runs a scenario with OTP's ssl and with a module of the bridge, normalises both traces and
+%% compares them through a dialect table. Two APIs are compared so: ssl 3.9's scenarios run with
+%% `conf_ssl' (OTP's ssl in 3.9's names) and `ts_ssl', table conf_dialect; modern scenarios with
+%% `ssl' itself and `ts_ssl_otp', table conf_dialect_otp. Driven by test/conformance/runner.ts,
+%% one scenario per call; usable from a shell too:
 %%
 %%   conf_runner:setup("/tmp/conf-certs"), conf_runner:compare(sc_close, close_twice, ts_ssl).
 -module(conf_runner).
@@ -8,7 +10,7 @@
 -include("conf.hrl").
 
 -export([setup/1, scenarios/1, compare/3, compare/4, run/3, run/4, normalise/1]).
--export([row/4, dialect_table/0]).
+-export([row/4, row/5, dialect_table/0, dialect_table/1]).
 
 -define(is_byte(X), (is_integer(X) andalso X >= 0 andalso X =< 255)).
 %% A scenario that has not ended by then has hung (every wait inside one is ?WAIT, 5 s).
@@ -59,9 +61,14 @@ compare(Module, Function, Mod) ->
 
 -spec compare(module(), atom(), module(), pos_integer()) -> map().
 compare(Module, Function, Mod, Limit) ->
-    Otp = normalise(run(Module, Function, conf_ssl, Limit)),
-    Bridge = normalise(run(Module, Function, Mod, Limit)),
-    {Verdict, Rules, At} = verdict(Otp, Bridge),
+    compare(Module, Function, conf_ssl, Mod, Limit).
+
+%% Reference is OTP's side: `conf_ssl' (3.9's names) or `ssl' (the modern API).
+-spec compare(module(), atom(), conf_ssl | ssl, module(), pos_integer()) -> map().
+compare(Module, Function, Reference, Mod, Limit) ->
+    Otp = alert_texts(Reference, normalise(run(Module, Function, Reference, Limit))),
+    Bridge = alert_texts(Reference, normalise(run(Module, Function, Mod, Limit))),
+    {Verdict, Rules, At} = verdict(dialect(Reference), Otp, Bridge),
     #{module => Module, scenario => Function, verdict => Verdict, rules => Rules, at => At,
       otp => text(Otp), bridge => text(Bridge)}.
 
@@ -69,15 +76,29 @@ compare(Module, Function, Mod, Limit) ->
 %% BridgeLines}, At 0 when no step differs unexplained.
 -spec row(module(), atom(), module(), pos_integer()) -> tuple().
 row(Module, Function, Mod, Limit) ->
+    row(Module, Function, conf_ssl, Mod, Limit).
+
+-spec row(module(), atom(), conf_ssl | ssl, module(), pos_integer()) -> tuple().
+row(Module, Function, Reference, Mod, Limit) ->
     #{verdict := Verdict, rules := Rules, at := At, otp := Otp, bridge := Bridge} =
-        compare(Module, Function, Mod, Limit),
+        compare(Module, Function, Reference, Mod, Limit),
     {Module, Function, Verdict, Rules, case At of none -> 0; _ -> At end, Otp, Bridge}.
+
+%% The dialect table of the scenarios run with Reference: conf_dialect for ssl 3.9's,
+%% conf_dialect_otp for the modern API's (the same rule format).
+-spec dialect(conf_ssl | ssl) -> module().
+dialect(conf_ssl) -> conf_dialect;
+dialect(ssl) -> conf_dialect_otp.
 
 %% The dialect table as the README shows it: [{Name, Otp, TsSsl, Why}] as binaries.
 -spec dialect_table() -> [{atom(), binary(), binary(), binary()}].
 dialect_table() ->
+    dialect_table(conf_ssl).
+
+-spec dialect_table(conf_ssl | ssl) -> [{atom(), binary(), binary(), binary()}].
+dialect_table(Reference) ->
     [{Name, b(Otp), b(TsSsl), b(Why)}
-     || #{name := Name, otp := Otp, ts_ssl := TsSsl, why := Why} <- conf_dialect:rules()].
+     || #{name := Name, otp := Otp, ts_ssl := TsSsl, why := Why} <- (dialect(Reference)):rules()].
 
 b(Text) ->
     unicode:characters_to_binary(Text).
@@ -139,44 +160,44 @@ noted(Pid) ->
 
 %% same: equal traces. dialect: every step that differs is explained by a rule. diff: a step
 %% (its 1-based index) that no rule explains, or traces of different lengths.
-verdict(Otp, Bridge) ->
-    verdict(Otp, Bridge, 1, []).
+verdict(Dialect, Otp, Bridge) ->
+    verdict(Dialect, Otp, Bridge, 1, []).
 
-verdict([], [], _I, []) ->
+verdict(_D, [], [], _I, []) ->
     {same, [], none};
-verdict([], [], _I, Rules) ->
+verdict(_D, [], [], _I, Rules) ->
     {dialect, lists:usort(Rules), none};
-verdict([Step | Otp], [Step | Bridge], I, Rules) ->
-    verdict(Otp, Bridge, I + 1, Rules);
-verdict([{Label, Call, O} | Otp], [{Label, Call, B} | Bridge], I, Rules) ->
-    case explain(Call, O, B) of
-        {explained, Explained} -> verdict(Otp, Bridge, I + 1, Explained ++ Rules);
+verdict(D, [Step | Otp], [Step | Bridge], I, Rules) ->
+    verdict(D, Otp, Bridge, I + 1, Rules);
+verdict(D, [{Label, Call, O} | Otp], [{Label, Call, B} | Bridge], I, Rules) ->
+    case explain(D, Call, O, B) of
+        {explained, Explained} -> verdict(D, Otp, Bridge, I + 1, Explained ++ Rules);
         unexplained -> {diff, lists:usort(Rules), I}
     end;
-verdict(_, _, I, Rules) ->
+verdict(_D, _, _, I, Rules) ->
     {diff, lists:usort(Rules), I}.
 
 %% The rules that explain OTP's value beside the bridge's at a step about Call: rules that hold
 %% for the two values, else, for two tuples (or lists) of one size, rules that explain each pair
 %% of elements that differ. So a scenario may note `{Accepted, Received}' as one step.
-explain(_Call, Same, Same) ->
+explain(_D, _Call, Same, Same) ->
     {explained, []};
-explain(Call, Otp, Bridge) ->
-    case conf_dialect:explain(Call, Otp, Bridge) of
-        [] -> explain_parts(Call, parts(Otp), parts(Bridge));
+explain(D, Call, Otp, Bridge) ->
+    case D:explain(Call, Otp, Bridge) of
+        [] -> explain_parts(D, Call, parts(Otp), parts(Bridge));
         Rules -> {explained, Rules}
     end.
 
-explain_parts(Call, {Kind, Os}, {Kind, Bs}) when length(Os) =:= length(Bs) ->
+explain_parts(D, Call, {Kind, Os}, {Kind, Bs}) when length(Os) =:= length(Bs) ->
     lists:foldl(fun({O, B}, {explained, Acc}) ->
-                        case explain(Call, O, B) of
+                        case explain(D, Call, O, B) of
                             {explained, Rules} -> {explained, Rules ++ Acc};
                             unexplained -> unexplained
                         end;
                    (_, unexplained) ->
                         unexplained
                 end, {explained, []}, lists:zip(Os, Bs));
-explain_parts(_, _, _) ->
+explain_parts(_, _, _, _) ->
     unexplained.
 
 parts(T) when is_tuple(T) -> {tuple, tuple_to_list(T)};
@@ -187,6 +208,28 @@ parts(_) -> none.
 text(Trace) ->
     [unicode:characters_to_binary(io_lib:format("~0tp: ~0tp", [Label, Value]))
      || {Label, _Call, Value} <- Trace].
+
+%%% Alert texts
+
+%% In the modern API an alert's text is OTP's diagnostic, with the state machine's state and the
+%% source file and line that raised it. What it says about the connection is kept: which side
+%% wrote it, and whether the alert was generated there or received from the peer:
+%% `{tls_alert, {Alert, {'#AlertText', client | server, generated | received}}}'.
+alert_texts(conf_ssl, Trace) ->
+    Trace;
+alert_texts(ssl, Trace) ->
+    [{Label, Call, alert_text(Value)} || {Label, Call, Value} <- Trace].
+
+alert_text({tls_alert, {Alert, Text}}) when is_atom(Alert), is_list(Text) ->
+    Side = case string:prefix(Text, "TLS server") of nomatch -> client; _ -> server end,
+    How = case string:find(Text, " received ") of nomatch -> generated; _ -> received end,
+    {tls_alert, {Alert, {'#AlertText', Side, How}}};
+alert_text(Tuple) when is_tuple(Tuple) ->
+    list_to_tuple(alert_text(tuple_to_list(Tuple)));
+alert_text([H | T]) ->
+    [alert_text(H) | alert_text(T)];
+alert_text(Other) ->
+    Other.
 
 %%% Normalising: what differs between any two runs is replaced by placeholders
 

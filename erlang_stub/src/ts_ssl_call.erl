@@ -1,0 +1,118 @@
+%% @doc How the modules of the `ts_ssl' application reach a ts-ssl bridge node: `ts_ssl' (the
+%% ssl 3.9 API) and `ts_ssl_otp' (OTP 25's `ssl') send their requests through here, so both find
+%% the same bridge, read certificate files the same way, and meet an unreachable bridge alike.
+-module(ts_ssl_call).
+
+-export([library/1, on_socket/2, with_files/1]).
+
+%% What the bridge is asked to do: README.md's request table.
+-type request() :: term().
+
+%%% Talking to the bridge
+
+%% Calls that make a socket or ask the library go to the configured bridge; one that cannot be
+%% reached means the SSL "application" is not there for us.
+-spec library(request()) -> term().
+library(Request) ->
+    call(bridge(), Request, enotstarted).
+
+%% Calls on a socket go to the bridge that made it (there may be several); when that bridge is
+%% gone, the socket is closed for the operation in question. Anything that is not a socket is the
+%% configured bridge's to refuse.
+-spec on_socket(term(), request()) -> term().
+on_socket({sslsocket, _Id, Pid}, Request) when is_pid(Pid) ->
+    call(node(Pid), Request, closed);
+on_socket(_NotASocket, Request) ->
+    call(bridge(), Request, closed).
+
+%% The bridge enforces the API's timeouts itself, hence `infinity'. A bridge node that is down,
+%% unknown, or without a `ts_ssl_bridge' process makes gen_server:call exit; the caller gets a
+%% reason instead.
+-spec call(node(), request(), atom()) -> term().
+call(Bridge, Request, Unreachable) ->
+    try
+        gen_server:call({ts_ssl_bridge, Bridge}, Request, infinity)
+    catch
+        exit:_ -> {error, Unreachable}
+    end.
+
+%% The bridge node: application env `{ts_ssl, [{bridge, Node}]}', else OS env TS_SSL_BRIDGE,
+%% else `ts_ssl_bridge' on this node's host. Distribution is started first if this node has none
+%% (a shell without -sname), as a hidden node so that it does not join the cluster's mesh.
+-spec bridge() -> node().
+bridge() ->
+    case configured_bridge() of
+        undefined ->
+            distribute(shortnames),
+            list_to_atom("ts_ssl_bridge@" ++ host(node()));
+        Bridge ->
+            distribute(name_domain(Bridge)),
+            Bridge
+    end.
+
+-spec configured_bridge() -> node() | undefined.
+configured_bridge() ->
+    %% The env of an application that is not loaded reads as unset, even when given with
+    %% `-ts_ssl bridge Node' on the command line; get_key/2 tells without a call.
+    case application:get_key(ts_ssl, vsn) of
+        undefined -> _ = application:load(ts_ssl), ok;
+        {ok, _} -> ok
+    end,
+    case application:get_env(ts_ssl, bridge) of
+        {ok, Bridge} when is_atom(Bridge) -> Bridge;
+        {ok, Bridge} when is_list(Bridge) -> list_to_atom(Bridge);
+        _ ->
+            case os:getenv("TS_SSL_BRIDGE") of
+                false -> undefined;
+                "" -> undefined;
+                Bridge -> list_to_atom(Bridge)
+            end
+    end.
+
+-spec distribute(shortnames | longnames) -> ok.
+distribute(NameDomain) ->
+    case node() of
+        nonode@nohost ->
+            %% The OS pid keeps the name unique on this host; a failure (no EPMD, a race with
+            %% another caller) leaves the calls to find the bridge unreachable or distribution up.
+            Name = list_to_atom(lists:concat(["ts_ssl_", os:getpid(), "_",
+                                              erlang:unique_integer([positive])])),
+            _ = net_kernel:start(Name, #{name_domain => NameDomain, hidden => true}),
+            ok;
+        _ ->
+            ok
+    end.
+
+%% A bridge named with a fully qualified host is reachable only from a long-names node.
+-spec name_domain(node()) -> shortnames | longnames.
+name_domain(Bridge) ->
+    case lists:member($., host(Bridge)) of
+        true -> longnames;
+        false -> shortnames
+    end.
+
+-spec host(node()) -> string().
+host(Node) ->
+    case string:split(atom_to_list(Node), "@") of
+        [_Name, Host] -> Host;
+        _ -> "nohost"
+    end.
+
+%% File options name files where the caller runs; the bridge gets their contents, or the reason
+%% they could not be read. Anything else, a malformed list included, is the bridge's to judge.
+-spec with_files(term()) -> term().
+with_files([{Tag, Path} | Options])
+  when Tag =:= certfile; Tag =:= keyfile; Tag =:= cacertfile ->
+    [{Tag, Path, read_file(Path)} | with_files(Options)];
+with_files([Option | Options]) ->
+    [Option | with_files(Options)];
+with_files(Other) ->
+    Other.
+
+-spec read_file(term()) -> binary() | {error, file:posix() | badarg | terminated | system_limit}.
+read_file(Path) ->
+    case file:read_file(Path) of
+        {ok, Contents} -> Contents;
+        {error, _} = Error -> Error
+    end.
+

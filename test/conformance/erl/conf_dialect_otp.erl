@@ -1,0 +1,55 @@
+%% The differences between OTP's `ssl' and `ts_ssl_otp' (the modern API served by the bridge), as
+%% rules of conf_dialect's form, for the scenarios of test/conformance/modern/. Each is a limit
+%% of node:tls that the bridge cannot get round; everything else must be the same.
+%%
+%% README.md "ts_ssl_otp and OTP's ssl" is this table, rendered by test/conformance/table.ts.
+-module(conf_dialect_otp).
+
+-export([rules/0, explain/3]).
+
+-spec explain(atom(), term(), term()) -> [atom()].
+explain(Call, Otp, Bridge) ->
+    conf_dialect:explain(rules(), Call, Otp, Bridge).
+
+-spec rules() -> [map()].
+rules() ->
+    [#{name => refusal_without_alert,
+       otp => "the peer whose certificate is refused (or that sends none to a server with "
+              "`{fail_if_no_peer_cert, true}`) gets the fatal alert: "
+              "`{error, {tls_alert, {Alert, Text}}}`",
+       ts_ssl => "that peer sees the connection close: `{error, closed}`",
+       why => "node:tls has no certificate-verify callback: the bridge checks the peer's chain "
+              "itself once node:tls has finished the handshake, and can then only close the "
+              "connection. The refusing side gets OTP's reason as usual.",
+       match => fun({error, {tls_alert, {Alert, {'#AlertText', _, received}}}}, {error, closed}) ->
+                        lists:member(Alert, [handshake_failure, certificate_required, unknown_ca,
+                                             bad_certificate, certificate_expired])
+                end},
+     #{name => packet_errors,
+       otp => "a packet that cannot be framed (over `packet_size`): `{error, {invalid_packet, "
+              "Bytes}}`, and the socket stays open",
+       ts_ssl => "`{error, emsgsize}`, and the socket closes",
+       why => "Not a limit of node:tls: the two modules share one socket implementation, which "
+              "frames as gen_tcp (and ssl 3.9) do.",
+       calls => [recv],
+       match => fun({error, {invalid_packet, _}}, {error, emsgsize}) -> true end},
+     #{name => files_read_at_listen,
+       otp => "`listen` succeeds with a certificate or key file that cannot be read; each "
+              "handshake then fails",
+       ts_ssl => "`listen` fails: `{error, {options, {Tag, Path, {error, Posix}}}}`",
+       why => "Not a limit of node:tls: the listen socket the two modules share loads its "
+              "files when it is made, as ssl 3.9 did.",
+       calls => [listen],
+       match => fun({ok, S}, {error, {options, {Tag, _, {error, _}}}}) ->
+                        is_atom(S) andalso lists:member(Tag, [certfile, keyfile, cacertfile])
+                end},
+     #{name => unknown_option,
+       otp => "an option it does not know: `{error, {options, {socket_options, [Option | "
+              "InternalOptions]}}}`, the list being what OTP's `ssl` was about to give `gen_tcp`",
+       ts_ssl => "`{error, {options, Option}}`",
+       why => "Not a limit of node:tls: the rest of OTP's list is its own internal state, which "
+              "the bridge does not have; the option refused is named in both.",
+       calls => [connect],
+       match => fun({error, {options, {socket_options, [Option | _]}}}, {error, {options, Option}}) ->
+                        true
+                end}].

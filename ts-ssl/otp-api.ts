@@ -1,0 +1,183 @@
+/**
+ * The modern API's requests: `{otp, Request}` from `ts_ssl_otp` (OTP 25's `ssl`). A request the
+ * 3.9 API has too runs the very same handler (service.ts); only its reply is put in OTP's words
+ * here: reasons (otp-reasons.ts), `close/1` of a closed socket, `recv` in active mode, option
+ * errors. The sockets it makes say OTP's reasons in their `{ssl_error, S, Reason}` messages. The
+ * requests only the modern API has (`shutdown`, `getstat`, `negotiated_protocol`,
+ * `connection_information`) are handled here, on the same sockets.
+ */
+import { Atom, atom, charlist, error, isTagged, listElements, ok, Pid, tuple, Tuple, type Term } from "../etf/terms.js";
+import { isSocketTerm, type EndWords } from "./endpoint.js";
+import { fail, reason, SslError } from "./errors.js";
+import { Options, type Context } from "./options.js";
+import { otpReason } from "./otp-reasons.js";
+import type { Handler, SslService } from "./service.js";
+
+/** Requests whose options an `eoptions` is about, and where they are in the request. */
+const optionsAt: ReadonlyMap<string, { readonly index: number; readonly context: Context }> = new Map([
+  ["connect", { index: 2, context: "connect" as Context }],
+  ["listen", { index: 1, context: "listen" as Context }],
+  ["setopts", { index: 1, context: "setopts" as Context }],
+]);
+
+const howValues: ReadonlyMap<Term, "read" | "write" | "read_write"> = new Map([
+  [atom("read"), "read"],
+  [atom("write"), "write"],
+  [atom("read_write"), "read_write"],
+]);
+
+/** `getstat/1,2`'s items, inet's names. */
+const statItems = ["recv_cnt", "recv_max", "recv_avg", "recv_oct", "recv_dvi", "send_cnt", "send_max", "send_avg", "send_oct", "send_pend"];
+
+/** Handlers of the requests only the modern API has, and of those it answers otherwise. */
+const modern: ReadonlyMap<string, Handler> = new Map<string, Handler>([
+  [
+    "shutdown/2",
+    (s, [socket, how]) => {
+      const h = howValues.get(how!);
+      const conn = s.connection(socket!);
+      if (h === undefined) fail(reason.einval);
+      conn.shutdown(h);
+      return ok;
+    },
+  ],
+  [
+    "getstat/2",
+    (s, [socket, items]) => {
+      const asked = listElements(items!);
+      if (asked === undefined || !asked.every((i) => i instanceof Atom && statItems.includes(i.name))) fail(reason.einval);
+      const stats = s.connection(socket!).statistics();
+      return tuple(ok, asked.map((i) => tuple(i, stats[(i as Atom).name]!)));
+    },
+  ],
+  [
+    "negotiated_protocol/1",
+    (s, [socket]) => {
+      const alpn = s.connection(socket!).modernSession?.alpn;
+      return alpn === undefined ? tuple(error, atom("protocol_not_negotiated")) : tuple(ok, Buffer.from(alpn, "latin1"));
+    },
+  ],
+  [
+    // The facts ts_ssl_otp makes OTP's items of: the protocol, IANA's name of the cipher suite
+    // (OTP's suite map is made from it where OTP's `ssl` module is), the SNI name.
+    "connection_information/1",
+    (s, [socket]) => {
+      const conn = s.connection(socket!);
+      const [protocol] = (((conn.connectionInfo() as Tuple).elements[1]) as Tuple).elements;
+      const session = conn.modernSession!;
+      const facts: Term[] = [tuple(atom("protocol"), protocol!)];
+      if (session.cipherStandardName !== undefined) facts.push(tuple(atom("cipher_suite"), charlist(session.cipherStandardName)));
+      // The name a client asked for, which OTP gives on the server's side only.
+      if (session.serverName !== undefined && conn.kind === "accept") {
+        facts.push(tuple(atom("sni_hostname"), charlist(session.serverName)));
+      }
+      return tuple(ok, facts);
+    },
+  ],
+  [
+    // OTP 25 lets any process give a socket away (3.9 refused all but the owner).
+    "controlling_process/2",
+    (s, [socket, newOwner], _from, request) => {
+      const e = s.endpoint(socket!);
+      if (!(newOwner instanceof Pid)) fail(reason.einval);
+      e.changeOwner(e.owner, newOwner, request);
+      return ok;
+    },
+  ],
+]);
+
+/** The request's name and arguments (a bare atom has none). */
+function parts(request: Term): [string | undefined, Term[]] {
+  if (request instanceof Atom) return [request.name, []];
+  if (request instanceof Tuple && request.elements[0] instanceof Atom) return [request.elements[0].name, request.elements.slice(1)];
+  return [undefined, []];
+}
+
+/** The option of `list` that `context` refuses: OTP's `{options, Option}` names it. */
+function badOption(list: Term | undefined, context: Context): Term {
+  for (const item of (list === undefined ? undefined : listElements(list)) ?? []) {
+    try {
+      Options.parse([item], context);
+    } catch (err) {
+      if (err instanceof SslError) return item;
+      throw err;
+    }
+  }
+  return list ?? atom("undefined");
+}
+
+/** A file option as OTP names it when its file is unusable: `{Tag, Path, {error, Posix}}`, or `{Tag, Path}`. */
+function fileOption(list: Term | undefined, tag: string): Term | undefined {
+  for (const item of (list === undefined ? undefined : listElements(list)) ?? []) {
+    if (!isTagged(item, atom(tag), 3)) continue;
+    const [, path, contents] = (item as Tuple).elements;
+    return isTagged(contents!, error, 2) ? tuple(atom(tag), path!, contents!) : tuple(atom(tag), path!);
+  }
+  return undefined;
+}
+
+const fileReasons: ReadonlyMap<Term, string> = new Map<Term, string>([
+  [reason.ecertfile, "certfile"],
+  [reason.ekeyfile, "keyfile"],
+  [reason.ekeymismatch, "keyfile"],
+  [reason.ecacertfile, "cacertfile"],
+]);
+
+/** OTP's reply to a request that failed with `err` (in 3.9's words). */
+function failure(name: string, args: Term[], err: SslError): Term {
+  const r = err.reason;
+  if (name === "close" && r === reason.closed) return ok;
+  if ((name === "sockname" || name === "peername" || name === "getstat") && r === reason.closed) return tuple(error, reason.einval);
+  if (name === "recv" && isTagged(r, atom("badcall"), 2)) return tuple(error, reason.einval);
+  if (name === "recv" && r === reason.ebadstate) return tuple(error, atom("notsup_on_transport_accept_socket"));
+  const where = optionsAt.get(name);
+  if (where !== undefined) {
+    const list = args[where.index];
+    if (r === reason.eoptions) {
+      const option = badOption(list, where.context);
+      // setopts takes socket options only, and OTP says so.
+      return tuple(error, tuple(atom("options"), name === "setopts" ? tuple(atom("socket_options"), option) : option));
+    }
+    if (r === reason.ecipher) return tuple(error, tuple(atom("options"), tupleOf(list, "ciphers")));
+    const tag = fileReasons.get(r);
+    const option = tag === undefined ? undefined : fileOption(list, tag);
+    if (option !== undefined) return tuple(error, tuple(atom("options"), option));
+  }
+  return tuple(error, otpReason(r, err.detail));
+}
+
+/** `{Tag, Value}` of the option list, or the tag alone. */
+function tupleOf(list: Term | undefined, tag: string): Term {
+  const found = ((list === undefined ? undefined : listElements(list)) ?? []).find((o) => isTagged(o, atom(tag), 2));
+  return found ?? atom(tag);
+}
+
+/** OTP's: its reasons, and no `{ssl_closed, S}` after `{ssl_error, S, Reason}`. */
+const otpWords: EndWords = { reason: otpReason, closedAfterError: false };
+
+/** A socket the modern API made tells its owner of its end in OTP's words. */
+function adopt(s: SslService, reply: Term): void {
+  if (!isTagged(reply, ok, 2)) return;
+  const socket = (reply as Tuple).elements[1]!;
+  const e = isSocketTerm(socket) ? s.sockets.find(socket) : undefined;
+  if (e !== undefined) e.words = otpWords;
+}
+
+async function otp(s: SslService, request: Term, from: Parameters<Handler>[2]): Promise<Term> {
+  const [name, args] = parts(request);
+  const own = name === undefined ? undefined : modern.get(`${name}/${args.length}`);
+  try {
+    const reply = await (own === undefined ? s.dispatch(request, from) : own(s, args, from, request));
+    if (isTagged(reply, error, 2) && name !== undefined) {
+      return failure(name, args, new SslError((reply as Tuple).elements[1]!));
+    }
+    adopt(s, reply);
+    return reply;
+  } catch (err) {
+    if (!(err instanceof SslError) || name === undefined) throw err;
+    return failure(name, args, err);
+  }
+}
+
+/** The entry of service.ts's handler table for `{otp, Request}`. */
+export const otpHandlers: ReadonlyArray<[string, Handler]> = [["otp/1", (s, [request], from) => otp(s, request!, from)]];
