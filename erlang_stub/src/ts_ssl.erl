@@ -8,6 +8,8 @@
 %% passing on the old owner's queued messages, and the texts of `format_error/1'.
 -module(ts_ssl).
 
+-behaviour(ts_ssl_api).
+
 -include_lib("public_key/include/public_key.hrl").
 
 %% The version of the ssl API served: the manual's.

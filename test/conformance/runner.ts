@@ -25,12 +25,14 @@ export type Api = "3.9" | "modern";
 
 /** Per API: its scenarios, OTP's module in the scenarios' names, and the bridge's module. */
 export const apis: Readonly<Record<Api, { dir: string; reference: string; module: string }>> = {
-  "3.9": { dir: join(conformanceDir, "scenarios"), reference: "conf_ssl", module: "ts_ssl" },
+  "3.9": { dir: join(conformanceDir, "scenarios"), reference: "ts_ssl_native", module: "ts_ssl" },
   modern: { dir: join(conformanceDir, "modern"), reference: "ssl", module: "ts_ssl_otp" },
 };
 const libraryDir = join(conformanceDir, "erl");
-/** What the Common Test suites use too: their certificate maker and native ssl peer. */
-const sharedModules = ["ts_ssl_certs.erl", "ts_ssl_peers.erl"].map((f) => join(repoRoot, "erlang_stub", "test", f));
+/** What the Common Test suites use too: their certificate maker, native ssl peer and 3.9 adapter. */
+const sharedModules = ["ts_ssl_certs.erl", "ts_ssl_peers.erl", "ts_ssl_native.erl"].map((f) =>
+  join(repoRoot, "erlang_stub", "test", f),
+);
 
 /** How one scenario fared: `same` (equal traces), `dialect` (differences the table explains), `DIFF`. */
 type Verdict = "same" | "dialect" | "DIFF";
@@ -100,7 +102,8 @@ function compile(files: string[], out: string): void {
   const library = readdirSync(libraryDir)
     .filter((f) => f.endsWith(".erl"))
     .map((f) => join(libraryDir, f));
-  erlc([...library, ...sharedModules, ...files], out, ["+debug_info", "-I", libraryDir]);
+  // ts_ssl's ebin on the path lets the compiler check ts_ssl_native against ts_ssl_api.
+  erlc([...library, ...sharedModules, ...files], out, ["+debug_info", "-I", libraryDir, "-pa", tsSslEbin]);
 }
 
 function ensureTsSsl(): void {
@@ -154,8 +157,8 @@ export async function runConformance(options: ConformanceOptions = {}): Promise<
   const api = options.api ?? "3.9";
   const { dir, reference, module } = apis[api];
   const files = scenarioFiles([dir, ...(options.dirs ?? [])]);
-  compile(files, ebin);
   ensureTsSsl();
+  compile(files, ebin);
 
   const cookie = randomCookie();
   let epmd: Epmd | undefined;

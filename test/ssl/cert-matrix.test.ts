@@ -5,7 +5,7 @@
  * `openssl` command line and with `public_key:pkix_test_data/1`. Each cell runs in three roles
  * (ts_ssl as server, as client with `{verify, 2}`, as a `{verify, 2}` server checking a client
  * certificate) against a native ssl peer limited to TLS 1.2, then to TLS 1.3; in each, OTP's ssl
- * goes first (through conf_ssl, the 3.9 names) and ts_ssl second. Where native ssl gets through,
+ * goes first (through ts_ssl_native, the 3.9 API) and ts_ssl second. Where native ssl gets through,
  * ts_ssl must; where it refuses, ts_ssl must refuse with a reason of the manual. The matrix is
  * printed at the end.
  *
@@ -21,7 +21,7 @@ import { MemoryLogger } from "../../bridge/log.js";
 import { decode } from "../../etf/index.js";
 import { startSslBridge } from "../support/bridge.js";
 import { CertMaker, chainSet, type ChainSpec } from "../support/certs.js";
-import { Epmd, ErlNode, erlc, randomCookie, repoRoot, stopAll } from "../support/erlang.js";
+import { Epmd, ErlNode, erlc, randomCookie, repoRoot, stopAll, tsSslEbin } from "../support/erlang.js";
 
 const roles = ["server", "client", "client_auth"] as const;
 const versions = ["tlsv1.2", "tlsv1.3"] as const;
@@ -116,11 +116,12 @@ beforeAll(async () => {
   erlc(
     [
       join(repoRoot, "test", "ssl", "cert_matrix.erl"),
-      join(repoRoot, "test", "conformance", "erl", "conf_ssl.erl"),
+      join(repoRoot, "erlang_stub", "test", "ts_ssl_native.erl"),
       join(repoRoot, "erlang_stub", "test", "ts_ssl_peers.erl"),
       join(repoRoot, "erlang_stub", "test", "ts_ssl_certs.erl"),
     ],
     helperDir,
+    ["-pa", tsSslEbin],
   );
   const cookie = randomCookie();
   epmd = await Epmd.start();

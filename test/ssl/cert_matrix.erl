@@ -1,6 +1,6 @@
 %% The certificate matrix's Erlang side (test/ssl/cert-matrix.test.ts): one cell run with a
-%% module under test, ts_ssl or OTP's own ssl through conf_ssl (test/conformance/erl/conf_ssl.erl),
-%% against native ssl as the peer.
+%% module under test, ts_ssl or OTP's own ssl through ts_ssl_native (erlang_stub/test), against
+%% native ssl as the peer.
 -module(cert_matrix).
 
 -export([compare/3, cell/4]).
@@ -10,7 +10,7 @@
 %% The cell of Files in Role and Version, run with OTP's ssl first, then with ts_ssl:
 %% <<"Native|TsSsl">>, each outcome summarised.
 compare(Role, Version, Files) ->
-    Native = cell(conf_ssl, Role, Version, Files),
+    Native = cell(ts_ssl_native, Role, Version, Files),
     TsSsl = cell(ts_ssl, Role, Version, Files),
     iolist_to_binary([summary(Native), "|", summary(TsSsl)]).
 
@@ -25,7 +25,7 @@ reason({options, Option}) -> string:slice(io_lib:format("options ~0p", [Option])
 reason(Reason) when is_atom(Reason) -> atom_to_list(Reason);
 reason(Reason) -> string:slice(io_lib:format("~0p", [Reason]), 0, 120).
 
-%% One cell: M (`ts_ssl' or `conf_ssl') in Role, native ssl (OTP's API) on the other end limited
+%% One cell: M (`ts_ssl' or `ts_ssl_native') in Role, native ssl (OTP's API) on the other end limited
 %% to Version. Files: #{ca := Path, server := Options, client := Options}, the options being
 %% certfile, keyfile and password as the ssl 3.9 manual writes them. Returns `ok' when both
 %% handshakes succeed and a byte goes each way; else {Who, Reason}: `M' when the module under

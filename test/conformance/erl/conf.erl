@@ -4,7 +4,7 @@
 %% end of a connection when a scenario wants only one end under test.
 %%
 %% A scenario is `Name(Ctx) -> term()', with Ctx = #{mod := M, certs := Certs}. M is `ts_ssl',
-%% or `conf_ssl' (OTP's own ssl in the ssl 3.9 API's names); a scenario calls `M:listen/2',
+%% or `ts_ssl_native' (OTP's own ssl as the ssl 3.9 API); a scenario calls `M:listen/2',
 %% `M:ssl_accept/1', ... exactly as the ssl 3.9 manual writes them. A modern scenario
 %% (test/conformance/modern/) has M `ssl' or `ts_ssl_otp' and calls OTP 25's API.
 -module(conf).

@@ -37,21 +37,7 @@ holds(Match, Otp, Bridge) ->
 
 -spec rules() -> [rule()].
 rules() ->
-    [#{name => ssl_accept_returns_ok,
-       otp => "`handshake/1,2` returns `{ok, Socket}`",
-       ts_ssl => "`ssl_accept/1,2` returns `ok`",
-       why => "The manual: `ssl_accept(Socket) -> ok | {error, Reason}`.",
-       calls => [ssl_accept],
-       match => fun({ok, S}, ok) -> is_socket(S) end},
-     #{name => connection_info,
-       otp => "`connection_information(S, [protocol, selected_cipher_suite])`: "
-              "`{ok, [{protocol, P}, {selected_cipher_suite, SuiteMap}]}`",
-       ts_ssl => "`connection_info(S)`: `{ok, {P, CipherName}}`, the cipher in OpenSSL's name",
-       why => "The manual's connection_info/1; 3.9 gave OpenSSL's cipher name.",
-       calls => [connection_info],
-       match => fun({ok, [{protocol, P}, {selected_cipher_suite, '#Cipher'}]},
-                    {ok, {P, '#Cipher'}}) -> true end},
-     #{name => getopts_in_the_order_asked,
+    [#{name => getopts_in_the_order_asked,
        otp => "options in an order of its own (the reverse of the tags asked)",
        ts_ssl => "options in the order asked",
        why => "The manual does not say; in the order asked, a caller can match "

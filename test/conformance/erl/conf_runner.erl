@@ -1,7 +1,7 @@
 %% Runs a scenario with OTP's ssl and with a module of the bridge, normalises both traces and
 %% compares them through a dialect table. Two APIs are compared so: ssl 3.9's scenarios run with
-%% `conf_ssl' (OTP's ssl in 3.9's names) and `ts_ssl', table conf_dialect; modern scenarios with
-%% `ssl' itself and `ts_ssl_otp', table conf_dialect_otp. Driven by test/conformance/runner.ts,
+%% `ts_ssl_native' (OTP's ssl as the behaviour ts_ssl_api, erlang_stub/test) and `ts_ssl', table
+%% conf_dialect; modern scenarios with `ssl' itself and `ts_ssl_otp', table conf_dialect_otp. Driven by test/conformance/runner.ts,
 %% one scenario per call; usable from a shell too:
 %%
 %%   conf_runner:setup("/tmp/conf-certs"), conf_runner:compare(sc_close, close_twice, ts_ssl).
@@ -53,18 +53,18 @@ module_scenarios(Module) ->
         beam_lib:chunks(code:which(Module), [abstract_code]),
     [{Module, Name} || {function, _, Name, 1, _} <- Forms, lists:member({Name, 1}, Exported)].
 
-%% One scenario with both modules: OTP's ssl (through conf_ssl) first, then Mod (ts_ssl; or
-%% conf_ssl again to see that the scenario itself gives the same trace twice).
+%% One scenario with both modules: OTP's ssl (through ts_ssl_native) first, then Mod (ts_ssl; or
+%% ts_ssl_native again to see that the scenario itself gives the same trace twice).
 -spec compare(module(), atom(), module()) -> map().
 compare(Module, Function, Mod) ->
     compare(Module, Function, Mod, ?LIMIT).
 
 -spec compare(module(), atom(), module(), pos_integer()) -> map().
 compare(Module, Function, Mod, Limit) ->
-    compare(Module, Function, conf_ssl, Mod, Limit).
+    compare(Module, Function, ts_ssl_native, Mod, Limit).
 
-%% Reference is OTP's side: `conf_ssl' (3.9's names) or `ssl' (the modern API).
--spec compare(module(), atom(), conf_ssl | ssl, module(), pos_integer()) -> map().
+%% Reference is OTP's side: `ts_ssl_native' (3.9's names) or `ssl' (the modern API).
+-spec compare(module(), atom(), ts_ssl_native | ssl, module(), pos_integer()) -> map().
 compare(Module, Function, Reference, Mod, Limit) ->
     Otp = alert_texts(Reference, normalise(run(Module, Function, Reference, Limit))),
     Bridge = alert_texts(Reference, normalise(run(Module, Function, Mod, Limit))),
@@ -76,9 +76,9 @@ compare(Module, Function, Reference, Mod, Limit) ->
 %% BridgeLines}, At 0 when no step differs unexplained.
 -spec row(module(), atom(), module(), pos_integer()) -> tuple().
 row(Module, Function, Mod, Limit) ->
-    row(Module, Function, conf_ssl, Mod, Limit).
+    row(Module, Function, ts_ssl_native, Mod, Limit).
 
--spec row(module(), atom(), conf_ssl | ssl, module(), pos_integer()) -> tuple().
+-spec row(module(), atom(), ts_ssl_native | ssl, module(), pos_integer()) -> tuple().
 row(Module, Function, Reference, Mod, Limit) ->
     #{verdict := Verdict, rules := Rules, at := At, otp := Otp, bridge := Bridge} =
         compare(Module, Function, Reference, Mod, Limit),
@@ -86,16 +86,16 @@ row(Module, Function, Reference, Mod, Limit) ->
 
 %% The dialect table of the scenarios run with Reference: conf_dialect for ssl 3.9's,
 %% conf_dialect_otp for the modern API's (the same rule format).
--spec dialect(conf_ssl | ssl) -> module().
-dialect(conf_ssl) -> conf_dialect;
+-spec dialect(ts_ssl_native | ssl) -> module().
+dialect(ts_ssl_native) -> conf_dialect;
 dialect(ssl) -> conf_dialect_otp.
 
 %% The dialect table as the README shows it: [{Name, Otp, TsSsl, Why}] as binaries.
 -spec dialect_table() -> [{atom(), binary(), binary(), binary()}].
 dialect_table() ->
-    dialect_table(conf_ssl).
+    dialect_table(ts_ssl_native).
 
--spec dialect_table(conf_ssl | ssl) -> [{atom(), binary(), binary(), binary()}].
+-spec dialect_table(ts_ssl_native | ssl) -> [{atom(), binary(), binary(), binary()}].
 dialect_table(Reference) ->
     [{Name, b(Otp), b(TsSsl), b(Why)}
      || #{name := Name, otp := Otp, ts_ssl := TsSsl, why := Why} <- (dialect(Reference)):rules()].
@@ -215,7 +215,7 @@ text(Trace) ->
 %% source file and line that raised it. What it says about the connection is kept: which side
 %% wrote it, and whether the alert was generated there or received from the peer:
 %% `{tls_alert, {Alert, {'#AlertText', client | server, generated | received}}}'.
-alert_texts(conf_ssl, Trace) ->
+alert_texts(ts_ssl_native, Trace) ->
     Trace;
 alert_texts(ssl, Trace) ->
     [{Label, Call, alert_text(Value)} || {Label, Call, Value} <- Trace].
