@@ -5,8 +5,44 @@
 
 -export([library/1, on_socket/2, with_files/1]).
 
-%% What the bridge is asked to do: README.md's request table.
--type request() :: term().
+-export_type([request/0, otp_request/0]).
+
+%% What the bridge is asked to do: README.md's request table, tag by tag, so that Dialyzer holds
+%% every caller to it. Where a caller passes on what its own caller gave without looking (an
+%% option list, a tag list, a socket term), the element is what that caller's spec allows; the
+%% bridge judges the rest.
+-type request() :: request_39() | {otp, otp_request()}.
+-type request_39() ::
+        {connect, Address :: ts_ssl:address() | inet:hostname() | inet:ip_address(),
+         Port :: integer(), Options :: sent_options(), Timeout :: timeout()}
+      | {listen, Port :: integer(), Options :: sent_options()}
+      | {transport_accept, ListenSocket :: socket(), Timeout :: timeout()}
+      | {ssl_accept, Socket :: socket(), Timeout :: timeout()}
+      | {accept, ListenSocket :: socket(), Timeout :: timeout()}
+      | {close, Socket :: socket()}
+      | {send, Socket :: socket(), Data :: binary()}
+      | {recv, Socket :: socket(), Length :: non_neg_integer(), Timeout :: timeout()}
+      | {controlling_process, Socket :: socket(), NewOwner :: pid()}
+      | {getopts, Socket :: socket(), Tags :: [atom()]}
+      | {setopts, Socket :: socket(), Options :: [term()]}
+      | {peername, Socket :: socket()}
+      | {sockname, Socket :: socket()}
+      | {peercert, Socket :: socket()}
+      | {connection_info, Socket :: socket()}
+      | ciphers
+      | version
+      | {seed, Data :: binary()}.
+%% What ts_ssl_otp wraps as `{otp, Request}': the same requests, and four of its own.
+-type otp_request() :: request_39() | otp_only_request().
+-type otp_only_request() ::
+        {shutdown, Socket :: socket(), How :: read | write | read_write}
+      | {getstat, Socket :: socket(), Items :: [atom()]}
+      | {negotiated_protocol, Socket :: socket()}
+      | {connection_information, Socket :: socket()}.
+-type socket() :: ts_ssl:sslsocket() | ts_ssl_otp:sslsocket().
+%% Options as given, with each file option read where the caller runs (with_files/1):
+%% `{certfile | keyfile | cacertfile, Path, Contents | {error, Reason}}'.
+-type sent_options() :: term().
 
 %%% Talking to the bridge
 

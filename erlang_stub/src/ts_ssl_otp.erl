@@ -220,11 +220,11 @@ format_error(Reason) ->
 
 %%% Internals
 
--spec request(term()) -> term().
+-spec request(ts_ssl_call:otp_request()) -> term().
 request(Request) ->
     ts_ssl_call:library({otp, Request}).
 
--spec on_socket(term(), term()) -> term().
+-spec on_socket(term(), ts_ssl_call:otp_request()) -> term().
 on_socket(Socket, Request) ->
     ts_ssl_call:on_socket(Socket, {otp, Request}).
 
