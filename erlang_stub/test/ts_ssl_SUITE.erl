@@ -1,11 +1,15 @@
-%% The ssl 3.9 manual, scenario by scenario, with ts_ssl and with native ssl.
+%% The ssl 3.9 API against a native ssl peer: ts_ssl and native ssl, each on one end of a
+%% connection whose other end is OTP's ssl in this node.
 %%
 %% Groups `native' and `ts_ssl' run the same scenarios with the 3.9 API over this OTP's own ssl
-%% (ts_ssl_native) and with ts_ssl through the bridge named by TS_SSL_BRIDGE, so that each
-%% scenario is seen to hold for a real ssl before it judges ts_ssl. The other end of every
-%% connection is native ssl in this node. What only ssl 3.9 says (its options and defaults,
-%% reasons, owner rules, openssl peers) is in ts_ssl_39_SUITE. Without TS_SSL_BRIDGE only
-%% `native' runs.
+%% (ts_ssl_native, the behaviour ts_ssl_api) and with ts_ssl through the bridge named by
+%% TS_SSL_BRIDGE, so that each scenario is seen to hold for a real ssl before it judges ts_ssl.
+%% They are what needs the native peer: data both ways between the two implementations, the
+%% bytes on the wire, flow control, large transfers, what both ends say about one connection.
+%% The socket's own rules (modes, options, owners, closing, timeouts) are compared with OTP's
+%% ssl scenario by scenario in test/conformance/scenarios; what only ssl 3.9 says (its options and
+%% defaults, reasons, owner rules, openssl peers) is in ts_ssl_39_SUITE. Without TS_SSL_BRIDGE
+%% only `native' runs.
 -module(ts_ssl_SUITE).
 
 -include_lib("common_test/include/ct.hrl").
@@ -16,8 +20,7 @@
 -import(ts_ssl_peers, [async/1, await/1, wait_until/1, waiting_for_reply/1,
                        native_listen/1, native_accept/1, native_connect/2, native_run/2]).
 -import(ts_ssl_conn, [mod/1, certs/1, file/2, server_options/1, client_options/1, ca/1, port/2,
-                      pair/3, pair/4, exchange/3, passive_data/3, active_data/2, next_message/1,
-                      no_message/1, relay/0, receive_relayed/0, chunks/2, hash_passive/3,
+                      pair/3, pair/4, exchange/3, next_message/1, chunks/2, hash_passive/3,
                       hash_active/2]).
 
 -define(MiB, (1024 * 1024)).
@@ -37,14 +40,10 @@ groups() ->
 
 scenarios() ->
     [connect_and_exchange, accept_and_exchange, transport_accept_then_ssl_accept,
-     active_list, active_binary, mode_binary, active_packets_keep_their_bounds, active_once,
-     passive_list, passive_binary, recv_timeout, packet_raw, packet_1_2_4, packet_empty,
-     recv_timeout_keeps_what_came, accept_timeout_without_handshake,
-     header_in_binary_mode, header_in_list_mode, setopts_then_getopts, setopts_by_non_owner,
-     sockname_and_peername, connect_ip_and_port, listen_ip, connection_info_agrees,
-     peercert_is_der, client_certificate_on_connect, client_key_with_password,
-     close_closes, close_listen_socket, owner_exit_closes, acceptor_exit_closes,
-     two_acceptors_on_one_listen_socket, controlling_process_moves_delivery_and_link,
+     active_packets_keep_their_bounds, packet_raw, packet_1_2_4, packet_empty,
+     recv_timeout_keeps_what_came, accept_timeout_without_handshake, setopts_by_non_owner,
+     connection_info_agrees, client_certificate_on_connect, client_key_with_password,
+     close_listen_socket, acceptor_exit_closes, two_acceptors_on_one_listen_socket,
      controlling_process_lets_creator_go, sent_bytes_as_gen_tcp_sends_them,
      send_waits_for_the_peer_to_read, ten_mib_each_way, ten_mib_each_way_as_server].
 
@@ -89,61 +88,12 @@ transport_accept_then_ssl_accept(Config) ->
     {ok, Peer2} = await(Second),
     exchange(Mod, S2, Peer2).
 
-%% Active mode is the default, and list mode: data comes as {ssl, S, Bytes}.
-active_list(Config) ->
-    {S, Peer} = pair(Config, server, []),
-    ok = ssl:send(Peer, <<"hello">>),
-    "hello" = active_data(S, 5).
-
-active_binary(Config) ->
-    {S, Peer} = pair(Config, server, [binary]),
-    ok = ssl:send(Peer, <<"hello">>),
-    <<"hello">> = active_data(S, 5).
-
-mode_binary(Config) ->
-    {S, Peer} = pair(Config, client, [{mode, binary}]),
-    ok = ssl:send(Peer, <<"hello">>),
-    <<"hello">> = active_data(S, 5).
-
 active_packets_keep_their_bounds(Config) ->
     {S, Peer} = pair(Config, server, [{packet, 2}], [{packet, 2}]),
     ok = ssl:send(Peer, <<"ab">>),
     ok = ssl:send(Peer, <<"cd">>),
     "ab" = next_message(S),
     "cd" = next_message(S).
-
-%% {active, once}: one message, then the socket is passive until asked again.
-active_once(Config) ->
-    Mod = mod(Config),
-    {S, Peer} = pair(Config, server, [binary, {active, once}, {packet, 2}], [{packet, 2}]),
-    ok = ssl:send(Peer, <<"one">>),
-    ok = ssl:send(Peer, <<"two">>),
-    <<"one">> = next_message(S),
-    {ok, [{active, false}]} = Mod:getopts(S, [active]),
-    nothing = no_message(S),
-    ok = Mod:setopts(S, [{active, once}]),
-    <<"two">> = next_message(S).
-
-passive_list(Config) ->
-    Mod = mod(Config),
-    {S, Peer} = pair(Config, server, [{active, false}]),
-    ok = ssl:send(Peer, <<"hello world">>),
-    {ok, "hello"} = Mod:recv(S, 5),
-    {ok, " world"} = Mod:recv(S, 6).
-
-passive_binary(Config) ->
-    Mod = mod(Config),
-    {S, Peer} = pair(Config, client, [binary, {active, false}]),
-    ok = ssl:send(Peer, <<"hello world">>),
-    {ok, <<"hello">>} = Mod:recv(S, 5),
-    <<" world">> = passive_data(Mod, S, 6).
-
-recv_timeout(Config) ->
-    Mod = mod(Config),
-    {S, Peer} = pair(Config, client, [binary, {active, false}]),
-    {error, timeout} = Mod:recv(S, 0, 50),
-    ok = ssl:send(Peer, <<"late">>),
-    <<"late">> = passive_data(Mod, S, 4).
 
 %% A recv(S, N, Timeout) that times out with fewer than N bytes in takes none of them: the next
 %% recv gets them, as gen_tcp's does (3.9 read through a gen_tcp socket). Raw list mode, where
@@ -208,34 +158,6 @@ packet_empty(Config) ->
     ok = ssl:send(Peer, <<>>),
     {ok, <<>>} = Mod:recv(S, 0).
 
-%% {header, N} in binary mode: the first N bytes of a packet as a list, the rest a binary.
-header_in_binary_mode(Config) ->
-    Mod = mod(Config),
-    {S, Peer} = pair(Config, server, [binary, {header, 2}, {packet, 2}, {active, false}],
-                     [{packet, 2}]),
-    ok = ssl:send(Peer, <<"hello">>),
-    {ok, [$h, $e | <<"llo">>]} = Mod:recv(S, 0),
-    ok = ssl:send(Peer, <<"a">>),
-    {ok, [$a]} = Mod:recv(S, 0),
-    ok = ssl:send(Peer, <<"xyz">>),
-    ok = Mod:setopts(S, [{active, once}]),
-    [$x, $y | <<"z">>] = next_message(S).
-
-header_in_list_mode(Config) ->
-    Mod = mod(Config),
-    {S, Peer} = pair(Config, server, [{header, 2}, {packet, 2}, {active, false}], [{packet, 2}]),
-    ok = ssl:send(Peer, <<"hello">>),
-    {ok, "hello"} = Mod:recv(S, 0).
-
-setopts_then_getopts(Config) ->
-    Mod = mod(Config),
-    {S, _Peer} = pair(Config, client, []),
-    Options = [{mode, binary}, {packet, 4}, {header, 1}, {nodelay, true}, {active, false}],
-    ok = Mod:setopts(S, Options),
-    {ok, Got} = Mod:getopts(S, [Tag || {Tag, _} <- Options]),
-    Sorted = lists:sort(Options),
-    Sorted = lists:sort(Got).
-
 %% setopts/2 works from any process, as inet's does, but the socket's messages still go to its
 %% owner, the controlling process that "receives all messages from the socket".
 setopts_by_non_owner(Config) ->
@@ -247,34 +169,6 @@ setopts_by_non_owner(Config) ->
     ok = ssl:send(Peer, <<"for the owner">>),
     <<"for the owner">> = next_message(S).
 
-sockname_and_peername(Config) ->
-    Mod = mod(Config),
-    {S, Peer} = pair(Config, client, []),
-    {ok, {{127, 0, 0, 1}, _} = Local} = Mod:sockname(S),
-    {ok, Local} = ssl:peername(Peer),
-    {ok, Remote} = Mod:peername(S),
-    {ok, Remote} = ssl:sockname(Peer).
-
-%% {ip, _} and {port, _} bind the connecting socket.
-connect_ip_and_port(Config) ->
-    Mod = mod(Config),
-    {Listen, Port} = native_listen(server_options(Config)),
-    Native = native_accept(Listen),
-    LocalPort = ts_ssl_peers:free_port(),
-    {ok, S} = Mod:connect("127.0.0.1", Port, [{ip, {127, 0, 0, 1}}, {port, LocalPort}], ?WAIT),
-    {ok, {{127, 0, 0, 1}, LocalPort}} = Mod:sockname(S),
-    {ok, Peer} = await(Native),
-    {ok, {{127, 0, 0, 1}, LocalPort}} = ssl:peername(Peer).
-
-%% A listen socket is on {0,0,0,0} unless {ip, _} says otherwise.
-listen_ip(Config) ->
-    Mod = mod(Config),
-    {ok, Any} = Mod:listen(0, server_options(Config)),
-    {ok, {{0, 0, 0, 0}, _}} = Mod:sockname(Any),
-    {ok, Loopback} = Mod:listen(0, [{ip, {127, 0, 0, 1}} | server_options(Config)]),
-    {ok, {{127, 0, 0, 1}, Port}} = Mod:sockname(Loopback),
-    true = Port > 0.
-
 %% Protocol and cipher as the peer sees them; the cipher in OpenSSL's name.
 connection_info_agrees(Config) ->
     Mod = mod(Config),
@@ -282,11 +176,6 @@ connection_info_agrees(Config) ->
     {ok, {Protocol, Cipher}} = Mod:connection_info(S),
     {ok, {Protocol, Cipher}} = ts_ssl_native:connection_info(Peer),
     true = lists:member(Protocol, ['tlsv1.2', 'tlsv1.3']).
-
-peercert_is_der(Config) ->
-    {S, _Peer} = pair(Config, client, []),
-    Der = ts_ssl_certs:der(certs(Config), "server.pem"),
-    {ok, Der} = (mod(Config)):peercert(S).
 
 %% {certfile, _} and {keyfile, _} given to connect: the client's certificate, which a server
 %% that requires one (3.9's {verify, 2}) checks against its CA and sees as the peer's.
@@ -312,15 +201,6 @@ client_key_with_password(Config) ->
 requires_client_certificate(Config) ->
     [{verify, verify_peer}, {fail_if_no_peer_cert, true} | ca(Config)].
 
-%% close/1: the peer sees the end; the socket answers closed from then on.
-close_closes(Config) ->
-    Mod = mod(Config),
-    {S, Peer} = pair(Config, client, [binary, {active, false}]),
-    ok = Mod:close(S),
-    {error, closed} = ssl:recv(Peer, 0, ?WAIT),
-    {error, closed} = Mod:send(S, <<"x">>),
-    {error, closed} = Mod:recv(S, 0).
-
 close_listen_socket(Config) ->
     Mod = mod(Config),
     {ok, Listen} = Mod:listen(0, server_options(Config)),
@@ -328,16 +208,6 @@ close_listen_socket(Config) ->
     ok = Mod:close(Listen),
     {error, closed} = Mod:transport_accept(Listen),
     {error, econnrefused} = gen_tcp:connect({127, 0, 0, 1}, Port, []).
-
-%% The owner's exit closes its socket, and the TLS peer sees it.
-owner_exit_closes(Config) ->
-    Mod = mod(Config),
-    {Listen, Port} = native_listen(server_options(Config)),
-    Native = native_accept(Listen),
-    Owner = async(fun() -> {ok, _S} = Mod:connect("127.0.0.1", Port, []), connected end),
-    connected = await(Owner),
-    {ok, Peer} = await(Native),
-    {error, closed} = ssl:recv(Peer, 0, ?WAIT).
 
 %% The owner of an accepted socket is the caller of transport_accept (or accept).
 acceptor_exit_closes(Config) ->
@@ -376,19 +246,6 @@ two_acceptors_on_one_listen_socket(Config) ->
          ok = exchange(Mod, S, maps:get(Name, ByName))
      end || S <- Accepted],
     ok.
-
-%% After controlling_process/2 the new owner gets the messages, and its exit closes the socket.
-controlling_process_moves_delivery_and_link(Config) ->
-    Mod = mod(Config),
-    {S, Peer} = pair(Config, server, [binary, {packet, 2}], [{packet, 2}]),
-    Relay = relay(),
-    ok = Mod:controlling_process(S, Relay),
-    ok = ssl:send(Peer, <<"for the new owner">>),
-    {relayed, {ssl, S, <<"for the new owner">>}} = receive_relayed(),
-    nothing = no_message(S),
-    unlink(Relay),
-    exit(Relay, kill),
-    {error, closed} = ssl:recv(Peer, 0, ?WAIT).
 
 %% Once it has given the socket away, the creator may go.
 controlling_process_lets_creator_go(Config) ->
