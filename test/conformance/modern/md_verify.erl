@@ -109,7 +109,7 @@ accept_from(#{mod := M} = C, ServerOptions, ClientOptions) ->
                            case ssl:connect(conf:loopback(), Port,
                                             [binary, {active, false}, {verify, verify_none},
                                              {versions, ['tlsv1.2']} | ClientOptions], ?WAIT) of
-                               {ok, P} ->
+                               {ok, _P} ->
                                    Parent ! {peer, connected},
                                    receive never -> ok end;
                                Refused ->
