@@ -1,7 +1,11 @@
 %% What the ssl 3.9 manual says that native ssl does not, against the bridge named by
-%% TS_SSL_BRIDGE: ciphers/0, version/0 and seed/1, the options and their defaults, every reason
-%% that can be provoked (verification, files, accepting, connecting, data), the owner rules, and
-%% openssl's s_server and s_client as peers. ts_ssl_SUITE has the scenarios native ssl shares.
+%% TS_SSL_BRIDGE, each answer exactly: ciphers/0, version/0 and seed/1, the options and their
+%% defaults, the reasons of verification, files, accepting and data, the owner rules, and
+%% openssl's s_server and s_client as peers. ts_ssl_SUITE has the cases that need a native ssl
+%% peer. Where a conformance scenario (test/conformance/scenarios) already pins ts_ssl's answer,
+%% equal to OTP's or exactly as a dialect rule names it (timeouts, refused connections,
+%% enooptions, ecipher, {packet, 3}, recv with a length and a packet type, {active, N}, the mode
+%% and nodelay options), the case is there and not here.
 -module(ts_ssl_39_SUITE).
 
 -include_lib("common_test/include/ct.hrl").
@@ -33,9 +37,8 @@ all() ->
 groups() ->
     [{library, [], [ciphers_are_openssl_names, version_is_3_9, seed_takes_iodata, port_of_a_socket]},
      {options, [],
-      [listen_defaults, connect_defaults, getopts_in_the_order_asked, backlog_option,
-       nodelay_option, binary_is_mode_binary, listen_without_options, unknown_options,
-       ssl_options_in_setopts, ciphers_option, ciphers_of_tls_1_2_only, bad_ciphers]},
+      [listen_defaults, getopts_in_the_order_asked, backlog_option, unknown_options,
+       ssl_options_in_setopts, ciphers_option, ciphers_of_tls_1_2_only]},
      {verification, [],
       [verify_0_by_default, verify_1_trusted, verify_1_expired, verify_1_not_yet_valid,
        verify_1_self_signed, verify_1_self_signed_in_chain, verify_1_unknown_issuer,
@@ -50,13 +53,10 @@ groups() ->
        password_protected_key, wrong_password, wrong_password_on_connect,
        cacertfile_read_by_connect]},
      {accepting, [],
-      [accept_timeout, transport_accept_timeout, transport_accept_when_listen_socket_closes,
-       accept_on_a_connected_socket, accept_without_certificate, non_tls_client,
-       ssl_accept_timeout, peer_alert_during_accept, traffic_before_ssl_accept]},
-     {connecting, [], [connect_timeout, connection_refused, no_such_host, connect_empty_options]},
-     {data, [],
-      [recv_in_active_mode, recv_length_with_packet, packet_too_large, packet_3_refused,
-       active_n]},
+      [accept_on_a_connected_socket, accept_without_certificate, non_tls_client,
+       peer_alert_during_accept, traffic_before_ssl_accept]},
+     {connecting, [], [connect_empty_options]},
+     {data, [], [recv_in_active_mode, packet_too_large]},
      {owners, [],
       [controlling_process_only_by_owner, controlling_process_to_a_third_by_non_owner,
        controlling_process_passes_queued_messages, controlling_process_passes_queued_close,
@@ -124,11 +124,6 @@ listen_defaults(Config) ->
           {ip, {0, 0, 0, 0}}]} =
         ts_ssl:getopts(Listen, [mode, packet, header, active, backlog, ip]).
 
-connect_defaults(Config) ->
-    {S, _Peer} = pair(Config, client, []),
-    {ok, [{mode, list}, {packet, 0}, {header, 0}, {nodelay, false}, {active, true}]} =
-        ts_ssl:getopts(S, [mode, packet, header, nodelay, active]).
-
 %% The accepted socket inherits the listen socket's options.
 getopts_in_the_order_asked(Config) ->
     {S, _Peer} = pair(Config, server, [binary, {packet, 2}, {active, false}]),
@@ -138,25 +133,6 @@ getopts_in_the_order_asked(Config) ->
 backlog_option(Config) ->
     {ok, Listen} = ts_ssl:listen(0, [{backlog, 12} | server_options(Config)]),
     {ok, [{backlog, 12}]} = ts_ssl:getopts(Listen, [backlog]).
-
-nodelay_option(Config) ->
-    {S, Peer} = pair(Config, client, [{nodelay, true}, binary, {active, false}]),
-    {ok, [{nodelay, true}]} = ts_ssl:getopts(S, [nodelay]),
-    ok = ts_ssl:setopts(S, [{nodelay, false}]),
-    {ok, [{nodelay, false}]} = ts_ssl:getopts(S, [nodelay]),
-    exchange(ts_ssl, S, Peer).
-
-%% `binary' and {mode, binary} are the same; {mode, list} is the absence of `binary'.
-binary_is_mode_binary(Config) ->
-    [begin
-         {ok, Listen} = ts_ssl:listen(0, Option ++ server_options(Config)),
-         {ok, [{mode, Mode}]} = ts_ssl:getopts(Listen, [mode])
-     end || {Option, Mode} <- [{[binary], binary}, {[{mode, binary}], binary},
-                               {[{mode, list}], list}]],
-    ok.
-
-listen_without_options(_Config) ->
-    {error, enooptions} = ts_ssl:listen(0, []).
 
 unknown_options(Config) ->
     {error, eoptions} = ts_ssl:listen(0, [{no_such_option, 1} | server_options(Config)]),
@@ -190,11 +166,6 @@ ciphers_of_tls_1_2_only(Config) ->
          {ok, {Protocol, Cipher}} = ts_ssl_native:connection_info(Peer)
      end || Role <- [server, client]],
     ok.
-
-bad_ciphers(Config) ->
-    {error, ecipher} = ts_ssl:listen(0, [{ciphers, "NO-SUCH-CIPHER"} | server_options(Config)]).
-
-%%% Verifying the peer (reference: "Certificate verification")
 
 verify_0_by_default(Config) ->
     {ok, _} = connect_to(Config, "self_signed", []),
@@ -363,21 +334,6 @@ cacertfile_read_by_connect(Config) ->
 
 %%% Accepting
 
-accept_timeout(Config) ->
-    {ok, Listen} = ts_ssl:listen(0, server_options(Config)),
-    {error, timeout} = ts_ssl:accept(Listen, 50).
-
-transport_accept_timeout(Config) ->
-    {ok, Listen} = ts_ssl:listen(0, server_options(Config)),
-    {error, timeout} = ts_ssl:transport_accept(Listen, 50).
-
-%% A transport_accept that waits when its listen socket closes: closed.
-transport_accept_when_listen_socket_closes(Config) ->
-    {ok, Listen} = ts_ssl:listen(0, server_options(Config)),
-    Waiting = async(fun() -> ts_ssl:transport_accept(Listen) end),
-    ok = ts_ssl:close(Listen),
-    {error, closed} = await(Waiting).
-
 accept_on_a_connected_socket(Config) ->
     {S, _Peer} = pair(Config, client, []),
     {error, enotlistener} = ts_ssl:accept(S),
@@ -396,12 +352,6 @@ non_tls_client(Config) ->
     {ok, S} = ts_ssl:transport_accept(Listen),
     {error, esslaccept} = ts_ssl:ssl_accept(S).
 
-ssl_accept_timeout(Config) ->
-    {ok, Listen} = ts_ssl:listen(0, server_options(Config)),
-    {ok, _Silent} = gen_tcp:connect({127, 0, 0, 1}, port(ts_ssl, Listen), []),
-    {ok, S} = ts_ssl:transport_accept(Listen),
-    {error, timeout} = ts_ssl:ssl_accept(S, 50).
-
 %% A client that refuses our certificate ends the handshake with a fatal alert.
 peer_alert_during_accept(Config) ->
     Distrustful = [{verify, verify_peer}, {cacertfile, file(Config, "other_ca.pem")}],
@@ -418,21 +368,6 @@ traffic_before_ssl_accept(Config) ->
 
 %%% Connecting
 
-%% A TCP server that never answers the handshake.
-connect_timeout(_Config) ->
-    {ok, Tcp} = gen_tcp:listen(0, [{ip, {127, 0, 0, 1}}]),
-    {ok, Port} = inet:port(Tcp),
-    {error, timeout} = ts_ssl:connect("127.0.0.1", Port, [], 100).
-
-connection_refused(_Config) ->
-    {error, econnrefused} = ts_ssl:connect("127.0.0.1", ts_ssl_peers:free_port(), []).
-
-%% Whatever gen_tcp says about a host that does not exist, here.
-no_such_host(_Config) ->
-    Host = "no-such-host.invalid",
-    {error, Reason} = gen_tcp:connect(Host, 443, []),
-    {error, Reason} = ts_ssl:connect(Host, 443, []).
-
 %% Only listen/2 refuses an empty list of options.
 connect_empty_options(Config) ->
     {S, Peer} = pair(Config, client, []),
@@ -445,36 +380,12 @@ recv_in_active_mode(Config) ->
     {S, _Peer} = pair(Config, client, []),
     {error, {badcall, _}} = ts_ssl:recv(S, 0, 1000).
 
-%% A positive length is for raw mode only.
-recv_length_with_packet(Config) ->
-    {S, Peer} = pair(Config, client, [{packet, 2}, {active, false}], [{packet, 2}]),
-    {error, einval} = ts_ssl:recv(S, 5),
-    ok = ssl:send(Peer, <<"still fine">>),
-    {ok, "still fine"} = ts_ssl:recv(S, 0).
-
 %% More than the length field holds is refused rather than wrapped.
 packet_too_large(Config) ->
     {S, Peer} = pair(Config, client, [{packet, 1}, {active, false}], [{packet, 1}]),
     {error, {badarg, {packet_to_large, 256, 255}}} = ts_ssl:send(S, binary:copy(<<"x">>, 256)),
     ok = ts_ssl:send(S, binary:copy(<<"x">>, 255)),
     {ok, <<_:255/binary>>} = ssl:recv(Peer, 0, ?WAIT).
-
-packet_3_refused(Config) ->
-    {S, _Peer} = pair(Config, client, []),
-    {error, einval} = ts_ssl:setopts(S, [{packet, 3}]).
-
-%% {active, N} (newer OTP, a superset): N messages, then {ssl_passive, S} and a passive socket.
-active_n(Config) ->
-    {S, Peer} = pair(Config, client, [binary, {packet, 2}, {active, 2}], [{packet, 2}]),
-    [ok = ssl:send(Peer, M) || M <- [<<"1">>, <<"2">>, <<"3">>]],
-    <<"1">> = next_message(S),
-    <<"2">> = next_message(S),
-    receive {ssl_passive, S} -> ok after ?WAIT -> ct:fail(no_ssl_passive) end,
-    {ok, [{active, false}]} = ts_ssl:getopts(S, [active]),
-    nothing = no_message(S),
-    {ok, <<"3">>} = ts_ssl:recv(S, 0).
-
-%%% Owners
 
 %% Only the owner may give a socket away; the refusal changes nothing.
 controlling_process_only_by_owner(Config) ->
