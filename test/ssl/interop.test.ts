@@ -80,25 +80,6 @@ owner() ->
 run(Owner, Fun) ->
     Owner ! {run, self(), Fun},
     receive {done, R} -> R after 30000 -> exit(owner_hung) end.
-
-%% Bytes from a passive socket through the bridge until Size came: their SHA-256.
-hash_recv(B, S, Size) -> hash_recv(B, S, Size, crypto:hash_init(sha256)).
-hash_recv(_B, _S, 0, H) -> crypto:hash_final(H);
-hash_recv(B, S, Left, H) ->
-    {ok, D} = call(B, {recv, S, 0, 20000}),
-    hash_recv(B, S, Left - byte_size(D), crypto:hash_update(H, D)).
-
-%% Bytes from {ssl, S, Data} messages until Size came: their SHA-256.
-hash_active(S, Size) -> hash_active(S, Size, crypto:hash_init(sha256)).
-hash_active(_S, 0, H) -> crypto:hash_final(H);
-hash_active(S, Left, H) ->
-    receive {ssl, S, D} -> hash_active(S, Left - byte_size(D), crypto:hash_update(H, D))
-    after 20000 -> exit(no_data)
-    end.
-
-chunks(<<>>, _) -> [];
-chunks(D, N) when byte_size(D) =< N -> [D];
-chunks(D, N) -> <<C:N/binary, R/binary>> = D, [C | chunks(R, N)].
 `;
 
 let pki: Pki;
@@ -240,59 +221,9 @@ describe("delivery, from an erl node", () => {
       );
     });
   }
-
-  it("10 MiB each way, checked with SHA-256 (passive up, active down)", async () => {
-    const r = await erl(`
-      C = fun(Req) -> ts_ssl_interop:call(B, Req) end,
-      Size = 10 * 1024 * 1024,
-      {Port, Ref} = ts_ssl_interop:native_server(NativeServer),
-      {ok, S} = C({connect, {127,0,0,1}, Port, [binary, {active, false}], 5000}),
-      Peer = ts_ssl_interop:await(Ref),
-      Out = crypto:strong_rand_bytes(Size),
-      Self = self(),
-      spawn(fun() -> [ok = C({send, S, Chunk}) || Chunk <- ts_ssl_interop:chunks(Out, 65536)], Self ! sent end),
-      OutHash = crypto:hash(sha256, Out),
-      NativeHash = fun H(_, 0, Acc) -> crypto:hash_final(Acc);
-                       H(P, Left, Acc) -> {ok, D} = ssl:recv(P, 0, 20000), H(P, Left - byte_size(D), crypto:hash_update(Acc, D))
-                   end,
-      OutHash = NativeHash(Peer, Size, crypto:hash_init(sha256)),
-      receive sent -> ok end,
-      In = crypto:strong_rand_bytes(Size),
-      ok = C({setopts, S, [{active, true}]}),
-      spawn(fun() -> [ok = ssl:send(Peer, Chunk) || Chunk <- ts_ssl_interop:chunks(In, 65536)] end),
-      InHash = crypto:hash(sha256, In),
-      InHash = ts_ssl_interop:hash_active(S, Size),
-      ok`);
-    expect(r).toBe("ok");
-  }, 120_000);
 });
 
 describe("owners and links across the distribution", () => {
-  it("the owner's exit closes the socket: the native peer sees the close", async () => {
-    const r = await erl(`
-      C = fun(Req) -> ts_ssl_interop:call(B, Req) end,
-      {Port, Ref} = ts_ssl_interop:native_server(NativeServer),
-      Owner = ts_ssl_interop:owner(),
-      {ok, S} = ts_ssl_interop:run(Owner, fun() -> C({connect, {127,0,0,1}, Port, [], 5000}) end),
-      Peer = ts_ssl_interop:await(Ref),
-      Owner ! stop,
-      {ssl:recv(Peer, 0, 5000), C({sockname, S})}`);
-    expect(r).toBe("{{error,closed},{error,closed}}");
-  });
-
-  it("a socket killed on the bridge sends its owner the exit signal", async () => {
-    const r = await erl(`
-      C = fun(Req) -> ts_ssl_interop:call(B, Req) end,
-      {Port, Ref} = ts_ssl_interop:native_server(NativeServer),
-      process_flag(trap_exit, true),
-      {ok, {sslsocket, _, Pid} = S} = C({connect, {127,0,0,1}, Port, [], 5000}),
-      Peer = ts_ssl_interop:await(Ref),
-      exit(Pid, kill),
-      Exit = receive {'EXIT', Pid, Why} -> Why after 5000 -> none end,
-      {Exit, ssl:recv(Peer, 0, 5000), C({send, S, <<"x">>})}`);
-    expect(r).toBe("{killed,{error,closed},{error,closed}}");
-  });
-
   it("controlling_process: refused to a stranger; then delivery and the link move, to a process on another node", async () => {
     const other = await ErlNode.start({ epmdPort: epmd.port, cookie, codePaths: [helperDir] });
     await other.eval("register(receiver, self()), ok");
