@@ -37,14 +37,21 @@ if (major < 20 || (major === 20 && minor < 19)) {
 
 // The tests also make certificates and talk to TLS peers with the openssl command line, watch
 // loopback with tcpdump (which needs root or CAP_NET_RAW) to see what distribution sends, and
-// run curl against the HTTPS programs.
-const needed = ["erl", "erlc", "epmd", "rebar3", ...(process.env.npm_lifecycle_event === "pretest" ? ["openssl", "tcpdump", "curl"] : [])];
+// run curl against the HTTPS programs; `npm run check` runs Dialyzer on the Erlang application.
+const needed = [
+  "erl",
+  "erlc",
+  "epmd",
+  "rebar3",
+  ...(process.env.npm_lifecycle_event === "pretest" ? ["dialyzer", "openssl", "tcpdump", "curl"] : []),
+];
 const missing = needed.filter((c) => !onPath(c));
 if (missing.length > 0) {
   fail(
     `${missing.join(", ")} not found on PATH. On Debian or Ubuntu (the packages .ci/run installs):\n` +
       "  sudo apt-get install -y erlang-base erlang-ssl erlang-public-key erlang-crypto erlang-asn1 \\\n" +
-      "    erlang-dev erlang-common-test erlang-eunit erlang-tools erlang-syntax-tools rebar3 openssl tcpdump curl",
+      "    erlang-dev erlang-common-test erlang-eunit erlang-tools erlang-syntax-tools erlang-dialyzer rebar3 \\\n" +
+      "    openssl tcpdump curl",
   );
 }
 
