@@ -7,13 +7,13 @@
  */
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { atom, charlist, error, ok, true_, tuple, type Pid, type Term } from "../etf/terms.js";
+import { atom, charlist, error, ok, tuple, type Pid, type Term } from "../etf/terms.js";
 import { ipTuple } from "./args.js";
 import type { TlsSetup } from "./context.js";
 import { Endpoint, type SocketTable } from "./endpoint.js";
 import { errorCode, fail, reason, reasonOf, SslError, type FailureDetail } from "./errors.js";
 import { acceptTls, connectTls, type ConnectTarget } from "./handshake.js";
-import { activeOf, activeTerm, framingOptions, Options, protocols, type SocketKind } from "./options.js";
+import { activeTerm, Options, protocols, type SocketKind } from "./options.js";
 import { framePacket, FramingError } from "./packet/framer.js";
 import { SocketMachine, type CallId, type OwnerMessage, type SocketEvent } from "./socket-machine.js";
 
@@ -58,7 +58,7 @@ export class SslSocket extends Endpoint {
     this.kind = kind;
     this.#state = state;
     this.#options = options;
-    this.#machine = new SocketMachine(framingOptions(options), activeOf(options), () => this.words);
+    this.#machine = new SocketMachine(options.socket.framing, options.socket.active, () => this.words);
   }
 
   /**
@@ -299,7 +299,7 @@ export class SslSocket extends Endpoint {
     const changes = Options.parse(list, "setopts");
     const merged = this.#options.merge(changes);
     // A setopts the machine refuses (an active count over the limit) changes no option.
-    this.#run({ type: "setopts", framing: framingOptions(merged), active: changes.has("active") ? activeOf(changes) : undefined });
+    this.#run({ type: "setopts", framing: merged.socket.framing, active: changes.has("active") ? changes.socket.active : undefined });
     this.#options = merged;
     this.#applyTcpOptions(changes);
   }
@@ -308,8 +308,8 @@ export class SslSocket extends Endpoint {
   #applyTcpOptions(given: Options): void {
     const tls = this.#tls;
     if (tls === undefined) return;
-    if (given.has("nodelay")) tls.setNoDelay(this.#options.get("nodelay") === true_);
-    if (given.has("keepalive")) tls.setKeepAlive(this.#options.get("keepalive") === true_);
+    if (given.has("nodelay")) tls.setNoDelay(this.#options.socket.nodelay);
+    if (given.has("keepalive")) tls.setKeepAlive(this.#options.socket.keepalive);
   }
 
   getopts(tags: Term): Term[] {
