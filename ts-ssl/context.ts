@@ -9,10 +9,9 @@
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
-import { atom, listElements, type Atom, type Term } from "../etf/terms.js";
-import { text } from "./args.js";
+import type { Term } from "../etf/terms.js";
 import { fail, reason, reasonOf } from "./errors.js";
-import { protocols, verifyLevel, type FileContents, type Options, type TlsVersion } from "./options.js";
+import { protocols, type FileContents, type TlsOptions, type TlsVersion } from "./options.js";
 
 const versionOrder: readonly TlsVersion[] = [...protocols.values()];
 
@@ -147,9 +146,8 @@ function needsLowSecurity(own: readonly X509Certificate[], trusted: readonly X50
   return undefined;
 }
 
-function versionRange(o: Options): [TlsVersion | undefined, TlsVersion | undefined] {
-  const listed = listElements(o.get("versions") ?? []) ?? [];
-  const vs = listed.map((v) => protocols.get(v as Atom)!).sort((a, b) => versionOrder.indexOf(a) - versionOrder.indexOf(b));
+function versionRange(o: TlsOptions): [TlsVersion | undefined, TlsVersion | undefined] {
+  const vs = [...(o.versions ?? [])].sort((a, b) => versionOrder.indexOf(a) - versionOrder.indexOf(b));
   return [vs[0], vs[vs.length - 1]];
 }
 
@@ -185,19 +183,19 @@ function extraCurves(certs: readonly X509Certificate[]): string[] {
 }
 
 /** Throws SslError with the reason of the first option that does not load. */
-export function tlsSetup(o: Options, side: "client" | "server"): TlsSetup {
-  const password = o.has("password") ? text(o.get("password")!) : undefined;
-  const caFile = o.file("cacertfile");
+export function tlsSetup(o: TlsOptions, side: "client" | "server"): TlsSetup {
+  const password = o.password;
+  const caFile = o.cacertfile;
   const ca = caFile === undefined ? undefined : certificates(caFile, reason.ecacertfile);
-  const certFile = o.file("certfile");
+  const certFile = o.certfile;
   const own = certFile === undefined ? undefined : certificates(certFile, reason.ecertfile);
   // Without keyfile the key is looked for in the certificate file, as 3.9 did.
-  const keyFile = o.file("keyfile") ?? certFile;
+  const keyFile = o.keyfile ?? certFile;
   const key = own === undefined || keyFile === undefined ? undefined : privateKey(keyFile, password);
   if (own !== undefined && key !== undefined && !own.certs[0]!.checkPrivateKey(key)) {
     fail(reason.ekeymismatch, "key does not match certificate");
   }
-  const ciphersOption = o.has("ciphers") ? text(o.get("ciphers")!) : undefined;
+  const ciphersOption = o.ciphers;
   const [minVersion, maxVersion] = limitToCiphers(versionRange(o), ciphersOption);
   // OpenSSL 3 also refuses TLS 1.0 and 1.1 at its default security level. The level is set in
   // the TLS 1.2 cipher string, which node:tls leaves empty for a list of TLS 1.3 suites only:
@@ -221,21 +219,17 @@ export function tlsSetup(o: Options, side: "client" | "server"): TlsSetup {
   } catch (err) {
     fail(reasonOf(err, "load"), `OpenSSL refused the ${side}'s settings: ${String(err)}`);
   }
-  const sni = o.get("server_name_indication");
-  const alpn = listElements(o.get(side === "client" ? "alpn_advertised_protocols" : "alpn_preferred_protocols") ?? []);
+  const alpn = side === "client" ? o.alpnAdvertised : o.alpnPreferred;
   return {
     context,
-    verify: verifyLevel(o),
-    depth: o.get("depth") as number,
+    verify: o.verify,
+    depth: o.depth,
     trusted: ca?.certs ?? defaultRoots(),
     hasCertificate: own !== undefined,
     minVersion,
     maxVersion,
-    serverName: sni === undefined ? undefined : sni === atom("disable") ? false : text(sni),
-    alpn:
-      alpn !== undefined && alpn.length > 0
-        ? Buffer.concat(alpn.flatMap((p) => [Uint8Array.of((p as Uint8Array).length), p as Uint8Array]))
-        : undefined,
+    serverName: o.serverName,
+    alpn: alpn.length > 0 ? Buffer.concat(alpn.flatMap((p) => [Uint8Array.of(p.length), p])) : undefined,
     lowSecurity,
     extraCurves: curves,
   };

@@ -6,7 +6,7 @@
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { ok, tuple, type Pid, type Term } from "../etf/terms.js";
-import { ipAddress, ipTuple } from "./args.js";
+import { ipTuple } from "./args.js";
 import { tlsSetup, type TlsSetup } from "./context.js";
 import { Endpoint, type SocketTable } from "./endpoint.js";
 import { fail, reason, reasonOf, SslError } from "./errors.js";
@@ -37,13 +37,13 @@ export class ListenSocket extends Endpoint {
 
   /** `listen/2` for `owner`: binds, loads the TLS settings, then makes the socket. */
   static async listen(table: SocketTable, owner: Pid, port: number, options: Options): Promise<ListenSocket> {
-    const setup = tlsSetup(options, "server");
+    const setup = tlsSetup(options.tls, "server");
     // `cachetimeout`: how long the sessions (TLS 1.3 tickets included) of this listener's
     // connections may be resumed. node:tls takes it only from tls.Server, which sets it on the
     // context as here.
-    (setup.context.context as { setSessionTimeout(seconds: number): void }).setSessionTimeout(options.get("cachetimeout") as number);
+    (setup.context.context as { setSessionTimeout(seconds: number): void }).setSessionTimeout(options.tls.cachetimeout);
     const server = createServer({ pauseOnConnect: true, allowHalfOpen: false });
-    const host = ipAddress(options.get("ip")!)!;
+    const host = options.listen.ip;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       // The kernel's queue is left at node:net's default: `backlog` bounds our own (#arrived).
@@ -102,7 +102,7 @@ export class ListenSocket extends Endpoint {
    */
   #arrived(socket: Socket): void {
     socket.on("error", () => {});
-    if (this.#waiters.length === 0 && this.#queue.length > (this.#options.get("backlog") as number)) {
+    if (this.#waiters.length === 0 && this.#queue.length > this.#options.listen.backlog) {
       socket.resetAndDestroy();
       return;
     }

@@ -4,9 +4,10 @@
  * values it takes and its default. An option list is checked whole; one bad option makes the
  * call `{error, eoptions}`.
  *
- * Values are kept as the Erlang terms `getopts/2` gives back (normalised: `binary` is
- * `{mode, binary}`, `{packet, raw}` is `{packet, 0}`, a file option is `{certfile, Path}`); the
- * socket code reads them through `socketOptions` and `sslOptions`.
+ * A list is parsed once into typed records, one per reader: `socket` (framing, active and the
+ * TCP options), `tls` (the TLS context and handshake), `listen` and `connect` (the addresses).
+ * The Erlang terms are kept only for `getopts/2`'s answers (normalised: `binary` is
+ * `{mode, binary}`, `{packet, raw}` is `{packet, 0}`, a file option is `{certfile, Path}`).
  */
 import { Atom, atom, bool, error, false_, isTagged, listElements, true_, Tuple, tuple, type Term } from "../etf/terms.js";
 import { ipAddress, natural, port, text } from "./args.js";
@@ -22,7 +23,7 @@ export type SocketKind = "connect" | "listen" | "accept";
 export type Active = boolean | "once" | number;
 
 /** `{active, N}` (OTP 17+): the counter's bounds. */
-export const ACTIVE_MIN = -32768;
+const ACTIVE_MIN = -32768;
 export const ACTIVE_MAX = 32767;
 
 interface Spec {
@@ -152,14 +153,105 @@ const fileTags = new Set(["certfile", "keyfile", "cacertfile"]);
 /** The contents ts_ssl read for a file option: the bytes, or the `{error, Posix}` it got. */
 export type FileContents = Uint8Array | Tuple;
 
+/** What a connected socket reads: its framing, its active mode and the TCP options. */
+export interface SocketOptions {
+  readonly framing: FramingOptions;
+  readonly active: Active;
+  readonly nodelay: boolean;
+  readonly keepalive: boolean;
+}
+
+/** What the TLS context and the handshake read (context.ts, listener.ts). */
+export interface TlsOptions {
+  /** `{verify, Code}` as the manual's three levels: 0 none, 1 peer, 2 peer and fail if none. */
+  readonly verify: 0 | 1 | 2;
+  readonly depth: number;
+  readonly certfile: FileContents | undefined;
+  readonly keyfile: FileContents | undefined;
+  readonly cacertfile: FileContents | undefined;
+  readonly password: string | undefined;
+  readonly ciphers: string | undefined;
+  /** The versions allowed, when given. */
+  readonly versions: readonly TlsVersion[] | undefined;
+  /** `server_name_indication`: a name, `false` for `disable`, undefined when not given. */
+  readonly serverName: string | false | undefined;
+  readonly alpnAdvertised: readonly Uint8Array[];
+  readonly alpnPreferred: readonly Uint8Array[];
+  /** Seconds a server's sessions may be resumed. */
+  readonly cachetimeout: number;
+}
+
+/** What `listen/2` reads besides TLS. */
+export interface ListenOptions {
+  /** The address to bind, as node:net takes it. */
+  readonly ip: string;
+  readonly backlog: number;
+}
+
+/** What `connect/3,4` reads besides TLS: the local end, when given. */
+export interface ConnectOptions {
+  readonly ip: string | undefined;
+  /** undefined for 0: any port. */
+  readonly port: number | undefined;
+}
+
 /** An option list, checked and normalised. Later options override earlier ones, as in gen_tcp. */
 export class Options {
   readonly #values: Map<string, Term>;
   readonly #files: Map<string, FileContents>;
+  readonly socket: SocketOptions;
+  readonly tls: TlsOptions;
+  readonly listen: ListenOptions;
+  readonly connect: ConnectOptions;
 
   private constructor(values: Map<string, Term>, files: Map<string, FileContents>) {
     this.#values = values;
     this.#files = files;
+    this.socket = {
+      framing: {
+        packet: packetTypes.get(this.#get("packet"))!,
+        packetSize: this.#get("packet_size") as number,
+        lineDelimiter: this.#get("line_delimiter") as number,
+        mode: this.#get("mode") === atom("binary") ? "binary" : "list",
+        header: this.#get("header") as number,
+      },
+      active: activeOf(this.#get("active")),
+      nodelay: this.#get("nodelay") === true_,
+      keepalive: this.#get("keepalive") === true_,
+    };
+    const versions = this.#values.get("versions");
+    const sni = this.#values.get("server_name_indication");
+    const password = this.#values.get("password");
+    const ciphers = this.#values.get("ciphers");
+    this.tls = {
+      verify: this.#verifyLevel(),
+      depth: this.#get("depth") as number,
+      certfile: files.get("certfile"),
+      keyfile: files.get("keyfile"),
+      cacertfile: files.get("cacertfile"),
+      password: password === undefined ? undefined : text(password),
+      ciphers: ciphers === undefined ? undefined : text(ciphers),
+      versions: versions === undefined ? undefined : listElements(versions)!.map((v) => protocols.get(v as Atom)!),
+      serverName: sni === undefined ? undefined : sni === atom("disable") ? false : text(sni),
+      alpnAdvertised: (listElements(this.#values.get("alpn_advertised_protocols") ?? []) ?? []) as Uint8Array[],
+      alpnPreferred: (listElements(this.#values.get("alpn_preferred_protocols") ?? []) ?? []) as Uint8Array[],
+      cachetimeout: this.#get("cachetimeout") as number,
+    };
+    const localPort = this.#get("port") as number;
+    this.listen = { ip: ipAddress(this.#get("ip"))!, backlog: this.#get("backlog") as number };
+    this.connect = { ip: this.#values.has("ip") ? ipAddress(this.#get("ip")) : undefined, port: localPort === 0 ? undefined : localPort };
+  }
+
+  /** The option's value as set, else its default (every option read here has one). */
+  #get(tag: string): Term {
+    return (this.#values.get(tag) ?? specs.get(tag)?.default)!;
+  }
+
+  #verifyLevel(): 0 | 1 | 2 {
+    const v = this.#get("verify");
+    if (v === atom("verify_none")) return 0;
+    if (v === atom("verify_peer")) return this.#get("fail_if_no_peer_cert") === true_ ? 2 : 1;
+    return v as 0 | 1 | 2;
   }
 
   static empty(): Options {
@@ -208,17 +300,9 @@ export class Options {
     return new Options(values, this.#files);
   }
 
-  /** The option's value as set, else its default; undefined when it has neither. */
-  get(tag: string): Term | undefined {
-    return this.#values.get(tag) ?? specs.get(tag)?.default;
-  }
-
+  /** Whether the list gave the option (setopts applies only what it gives). */
   has(tag: string): boolean {
     return this.#values.has(tag);
-  }
-
-  file(tag: "certfile" | "keyfile" | "cacertfile"): FileContents | undefined {
-    return this.#files.get(tag);
   }
 
   /**
@@ -232,7 +316,7 @@ export class Options {
     for (const t of asked) {
       const spec = t instanceof Atom ? specs.get(t.name) : undefined;
       if (spec === undefined || !spec.kinds.includes(kind)) fail(reason.einval, `no option ${String(t)} here`);
-      const value = this.get((t as Atom).name);
+      const value = this.#values.get((t as Atom).name) ?? spec.default;
       if (value !== undefined) answer.push(tuple(t, value));
     }
     return answer;
@@ -253,20 +337,7 @@ function split(item: Term): [string, Term, FileContents | undefined] {
   fail(reason.eoptions, "not an option");
 }
 
-/** The socket options of `o` in the shape the framing layer takes. */
-export function framingOptions(o: Options): FramingOptions {
-  const packet = o.get("packet")!;
-  return {
-    packet: packetTypes.get(packet)!,
-    packetSize: o.get("packet_size") as number,
-    lineDelimiter: o.get("line_delimiter") as number,
-    mode: o.get("mode") === atom("binary") ? "binary" : "list",
-    header: o.get("header") as number,
-  };
-}
-
-export function activeOf(o: Options): Active {
-  const a = o.get("active")!;
+function activeOf(a: Term): Active {
   if (a === true_) return true;
   if (a === false_) return false;
   if (a === atom("once")) return "once";
@@ -276,12 +347,4 @@ export function activeOf(o: Options): Active {
 /** The term `getopts/2` gives for an active state. */
 export function activeTerm(a: Active): Term {
   return typeof a === "boolean" ? bool(a) : a === "once" ? atom("once") : a;
-}
-
-/** `{verify, Code}` as the three levels of the manual (0 none, 1 peer, 2 peer and fail if none). */
-export function verifyLevel(o: Options): 0 | 1 | 2 {
-  const v = o.get("verify");
-  if (v === atom("verify_none")) return 0;
-  if (v === atom("verify_peer")) return o.get("fail_if_no_peer_cert") === true_ ? 2 : 1;
-  return v as 0 | 1 | 2;
 }

@@ -11,7 +11,7 @@ import { getCiphers } from "node:tls";
 import type { From, Node } from "../bridge/api.js";
 import { formatTerm } from "../etf/format.js";
 import { Atom, charlist, error, listElements, ok, Pid, tuple, Tuple, type Term } from "../etf/terms.js";
-import { host, iodata, ipAddress, natural, port, timeout } from "./args.js";
+import { host, iodata, natural, port, timeout } from "./args.js";
 import { tlsSetup } from "./context.js";
 import { within } from "./deadline.js";
 import { Endpoint, isSocketTerm, SocketTable } from "./endpoint.js";
@@ -22,7 +22,7 @@ import { otpHandlers } from "./otp-api.js";
 import { SslSocket } from "./socket.js";
 
 /** The ssl application version this bridge stands for (manual: ssl 3.9). */
-export const SSL_VSN = "3.9";
+const SSL_VSN = "3.9";
 
 export type Handler = (service: SslService, args: Term[], from: From, request: Term) => Term | Promise<Term>;
 
@@ -42,10 +42,8 @@ const handlers: ReadonlyMap<string, Handler> = new Map<string, Handler>([
       const target = arg(host(address!));
       const remotePort = arg(port(portNumber));
       const t = arg(timeout(time));
-      const setup = tlsSetup(options, "client");
-      const local = options.has("ip") ? ipAddress(options.get("ip")!) : undefined;
-      const localPort = options.get("port") as number;
-      const to = { host: target, port: remotePort, localAddress: local, localPort: localPort === 0 ? undefined : localPort };
+      const setup = tlsSetup(options.tls, "client");
+      const to = { host: target, port: remotePort, localAddress: options.connect.ip, localPort: options.connect.port };
       return okSocket(await within(t, (signal) => SslSocket.connect(s.sockets, from.pid, to, setup, options, signal)));
     },
   ],

@@ -1,28 +1,21 @@
 /**
- * A connected ssl socket (made by `connect` or by `transport_accept` + `ssl_accept`): delivery
- * of what the peer sends, in active or passive mode, framed as gen_tcp frames it (packet/), and
- * sending.
- *
- * Reading follows the owner: in passive mode and `{active, once}` the TLS socket is read only
- * while a `recv` waits or a message is owed; in `{active, true}` (and `{active, N}`) it is read
- * until the distribution connection to the owner's node backs up, and again once it drains.
- *
- * When the peer closes, gen_tcp's rules apply (see packet/framer.ts): active mode gets the rest
- * of a raw stream then `{ssl_closed, S}`; passive `recv`s get what is buffered, then
- * `{error, closed}`. An error (a reset, a fatal alert, a packet over `packet_size`) is reported
- * once, as `{ssl_error, S, Reason}` followed by `{ssl_closed, S}`, or as the next `recv`'s
- * `{error, Reason}`. After that, or after the peer closed, `send` is `{error, closed}`.
+ * A connected ssl socket (made by `connect` or by `transport_accept` + `ssl_accept`): the
+ * handshake, sending, options and the session's facts. What the peer sends is delivered by the
+ * rules of socket-machine.ts (active and passive mode, framed as gen_tcp frames it, the end told
+ * once, reading paced by the owner); this class gives the machine node:tls's events and carries
+ * out its actions.
  */
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { atom, charlist, error, ok, true_, tuple, type Pid, type Term } from "../etf/terms.js";
+import { atom, charlist, error, ok, tuple, type Pid, type Term } from "../etf/terms.js";
 import { ipTuple } from "./args.js";
 import type { TlsSetup } from "./context.js";
 import { Endpoint, type SocketTable } from "./endpoint.js";
-import { badcall, errorCode, fail, reason, reasonOf, SslError, type FailureDetail } from "./errors.js";
+import { errorCode, fail, reason, reasonOf, SslError, type FailureDetail } from "./errors.js";
 import { acceptTls, connectTls, type ConnectTarget } from "./handshake.js";
-import { ACTIVE_MAX, activeOf, activeTerm, framingOptions, Options, protocols, type Active, type SocketKind } from "./options.js";
-import { Framer, framePacket, FramingError } from "./packet/framer.js";
+import { activeTerm, Options, protocols, type SocketKind } from "./options.js";
+import { framePacket, FramingError } from "./packet/framer.js";
+import { SocketMachine, type CallId, type OwnerMessage, type SocketEvent } from "./socket-machine.js";
 
 const ssl = atom("ssl");
 const sslClosed = atom("ssl_closed");
@@ -35,11 +28,6 @@ export interface ModernSession {
   readonly serverName: string | undefined;
 }
 
-interface Recv {
-  readonly length: number;
-  readonly done: (reply: Term) => void;
-}
-
 type State = "accepted" | "handshaking" | "open";
 
 export class SslSocket extends Endpoint {
@@ -50,26 +38,18 @@ export class SslSocket extends Endpoint {
   #setup: TlsSetup | undefined;
   #tls: TLSSocket | undefined;
   #options: Options;
-  readonly #framer: Framer;
-  #active: Active;
-  readonly #recvs: Recv[] = [];
-  /** Set when nothing more will come from the peer: undefined reason = it closed cleanly. */
-  #ended: { reason: Term | undefined; detail?: FailureDetail } | undefined;
-  /** `{ssl_closed, S}` has been sent. */
-  #closedSent = false;
-  /** The end's reason has been told, as `{ssl_error, S, R}` or as a recv's `{error, R}`. */
-  #reasonTold = false;
-  #waitingForDrain = false;
+  /** The receive and close rules (socket-machine.ts); this class carries out what it decides. */
+  readonly #machine: SocketMachine;
+  /** Callers waiting for the machine's reply: recvs, and sends waiting for drain. */
+  readonly #calls = new Map<CallId, (reply: Term) => void>();
+  #nextCall = 0;
   #corked = false;
-  readonly #pendingSends = new Set<(reply: Term) => void>();
   /** Aborts the handshake of `connect` when the socket closes before it is done. */
   #abandon: AbortController | undefined;
   /** What the handshake settled, kept for after the connection is gone. */
   #session: { protocol: Term | undefined; cipher: string | undefined; peerCert: Buffer | undefined } | undefined;
   /** The modern API's facts of the session (otp-api.ts): IANA's cipher name, ALPN, SNI. */
   #modernSession: ModernSession | undefined;
-  /** `shutdown(S, read)`: nothing more is read or delivered. */
-  #readShut = false;
   /** `getstat/1,2`: application data packets and bytes each way. */
   readonly #stats = { recvCnt: 0, recvMax: 0, sendCnt: 0, sendMax: 0 };
 
@@ -78,8 +58,7 @@ export class SslSocket extends Endpoint {
     this.kind = kind;
     this.#state = state;
     this.#options = options;
-    this.#framer = new Framer(framingOptions(options));
-    this.#active = activeOf(options);
+    this.#machine = new SocketMachine(options.socket.framing, options.socket.active, () => this.words);
   }
 
   /**
@@ -170,15 +149,14 @@ export class SslSocket extends Endpoint {
     tls.on("end", () => this.#end(undefined));
     tls.on("close", () => this.#end(undefined));
     tls.on("data", this.#onData);
-    this.#pump();
+    this.#run({ type: "started" });
   }
 
   readonly #onData = (chunk: Buffer): void => {
-    if (this.#readShut) return;
+    if (this.#machine.readShut) return;
     this.#stats.recvCnt += 1;
     this.#stats.recvMax = Math.max(this.#stats.recvMax, chunk.length);
-    this.#framer.push(chunk);
-    this.#pump();
+    this.#run({ type: "data", chunk });
   };
 
   // ---- receiving
@@ -186,158 +164,83 @@ export class SslSocket extends Endpoint {
   /** `recv/2,3` for `caller`. */
   recv(length: number, signal: AbortSignal | undefined, caller: Pid, request: Term): Promise<Term> {
     if (this.#state !== "open") fail(reason.ebadstate);
-    // Once {ssl_closed, S} has gone out there is nothing left to be active for: gen_tcp's recv
-    // after {tcp_closed, S} says closed, whatever `active` is.
-    if (this.#closedSent) return Promise.resolve(tuple(error, reason.closed));
-    if (this.#active !== false) throw badcall(request);
-    if (this.#readShut) return Promise.resolve(tuple(error, reason.closed));
-    if (length > 0 && this.#options.get("packet") !== 0) fail(reason.einval);
-    return new Promise<Term>((resolve) => {
-      let unwatch: (() => void) | undefined;
-      const r: Recv = {
-        length,
-        done: (reply) => {
-          signal?.removeEventListener("abort", onAbort);
-          unwatch?.();
-          resolve(reply);
-        },
-      };
-      const withdraw = (reply: Term) => {
-        const i = this.#recvs.indexOf(r);
-        if (i >= 0) this.#recvs.splice(i, 1);
-        r.done(reply);
-        this.#flow();
-      };
-      const onAbort = () => withdraw(tuple(error, reason.timeout));
-      this.#recvs.push(r);
-      this.#pump();
-      if (!this.#recvs.includes(r)) return;
-      // It waits: a timeout, or the caller's exit, withdraws it (the caller gets no reply then).
-      if (signal?.aborted) onAbort();
-      else signal?.addEventListener("abort", onAbort, { once: true });
-      if (this.#recvs.includes(r)) unwatch = this.watch(caller, () => withdraw(tuple(error, reason.closed)));
+    const id = this.#nextCall++;
+    let unwatch: (() => void) | undefined;
+    const onAbort = () => this.#run({ type: "recv_timeout", id });
+    const answer = new Promise<Term>((resolve) => {
+      this.#calls.set(id, (reply) => {
+        signal?.removeEventListener("abort", onAbort);
+        unwatch?.();
+        resolve(reply);
+      });
     });
-  }
-
-  /** Delivers every packet the owner or a recv may have now, then decides whether to read on. */
-  #pump(): void {
-    if (!this.open) return;
     try {
-      for (;;) {
-        if (this.#active !== false) {
-          const packet = this.#framer.next();
-          if (packet === undefined) break;
-          this.#deliver(packet);
-        } else {
-          const r = this.#recvs[0];
-          if (r === undefined) break;
-          // A recv(S, N > 0) that a setopts to a packet type overtook waits, and times out, as
-          // gen_tcp's does: a packet is not N bytes. The next recv(S, 0) gets the packet.
-          if (r.length > 0 && this.#framer.options.packet !== "raw") break;
-          const packet = this.#framer.take(r.length);
-          if (packet === undefined) break;
-          this.#recvs.shift();
-          r.done(tuple(ok, packet));
-        }
-      }
+      this.#run({ type: "recv", id, length, request });
     } catch (err) {
-      if (!(err instanceof FramingError)) throw err;
-      // gen_tcp closes a socket whose packets cannot be framed, and delivers nothing more.
-      this.#framer.discard();
-      this.#tls?.destroy();
-      this.#ended = { reason: err.reason };
-      this.#failSends();
+      this.#calls.delete(id);
+      throw err;
     }
-    if (this.#ended !== undefined) this.#reportEnd();
-    this.#flow();
+    if (!this.#calls.has(id)) return answer;
+    // It waits: a timeout, or the caller's exit, withdraws it (the caller gets no reply then).
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+    if (this.#calls.has(id)) unwatch = this.watch(caller, () => this.#run({ type: "caller_gone", id }));
+    return answer;
   }
 
-  #deliver(packet: Term): void {
-    this.toOwner(tuple(ssl, this.term, packet));
-    if (this.#active === "once") this.#active = false;
-    else if (typeof this.#active === "number") {
-      this.#active -= 1;
-      if (this.#active <= 0) this.#goPassive();
+  /** Gives the machine an event and carries out what it says. */
+  #run(event: SocketEvent): void {
+    for (const action of this.#machine.handle(event)) {
+      switch (action.type) {
+        case "to_owner":
+          this.toOwner(this.#ownerMessage(action.message));
+          break;
+        case "reply": {
+          const done = this.#calls.get(action.id);
+          this.#calls.delete(action.id);
+          done?.(action.reply);
+          break;
+        }
+        case "read":
+          if (action.on) this.#tls?.resume();
+          else this.#tls?.pause();
+          break;
+        case "watch_owner_drain":
+          void this.table.node.whenDrained(this.owner.node).then(() => this.#run({ type: "owner_drained" }));
+          break;
+        case "destroy":
+          this.#tls?.destroy();
+          break;
+      }
+    }
+    // What was just delivered may have backed the owner's connection up.
+    if (this.#machine.pacedByOwner && this.open && this.table.node.isBackedUp(this.owner.node)) this.#run({ type: "owner_backed_up" });
+  }
+
+  #ownerMessage(m: OwnerMessage): Term {
+    switch (m.kind) {
+      case "ssl":
+        return tuple(ssl, this.term, m.data);
+      case "ssl_passive":
+        return tuple(sslPassive, this.term);
+      case "ssl_error":
+        return tuple(sslError, this.term, m.reason);
+      case "ssl_closed":
+        return tuple(sslClosed, this.term);
     }
   }
 
-  /** `{active, N}` ran out: passive, and the owner is told (OTP 17+). */
-  #goPassive(): void {
-    this.#active = false;
-    this.toOwner(tuple(sslPassive, this.term));
-  }
-
-  /** The peer has closed or the connection failed: what is buffered goes out, then the end. */
+  /** The peer has closed or the connection failed. */
   #end(why: Term | undefined, detail?: FailureDetail): void {
-    if (this.#ended !== undefined) return;
+    if (this.#machine.ended) return;
     // A paused TLS socket may hold data it decrypted before the close or reset: it came from the
     // peer before the end, so it is delivered first, as gen_tcp delivers what it read before an
     // error. (read() would also emit 'data' before 'close' has been emitted: hence the `off`.)
     const tls = this.#tls!;
     tls.off("data", this.#onData);
-    for (let chunk: Buffer | null; (chunk = tls.read() as Buffer | null) !== null; ) this.#framer.push(chunk);
-    this.#ended = { reason: why, detail };
-    this.#failSends();
-    this.#pump();
-  }
-
-  /** Sends waiting for the socket to drain: it never will. */
-  #failSends(): void {
-    for (const done of [...this.#pendingSends]) done(tuple(error, reason.closed));
-  }
-
-  #reportEnd(): void {
-    if (this.#active !== false) {
-      if (this.#closedSent) return;
-      const rest = this.#framer.drainOnClose();
-      if (rest !== undefined) this.#deliver(rest);
-      const why = this.#tellEnd();
-      if (why !== reason.closed) this.toOwner(tuple(sslError, this.term, why));
-      if (why === reason.closed || this.words.closedAfterError) this.toOwner(tuple(sslClosed, this.term));
-      this.#closedSent = true;
-      return;
-    }
-    // Passive: recv(S, 0) gets the raw rest; a recv that wants more than there is gets closed.
-    while (this.#recvs.length > 0) {
-      const r = this.#recvs.shift()!;
-      const rest = this.#framer.drainOnClose();
-      r.done(rest !== undefined && r.length === 0 ? tuple(ok, rest) : tuple(error, this.#tellEnd()));
-    }
-  }
-
-  /** The end's reason the first time it is told; closed after that, and for a clean close. */
-  #tellEnd(): Term {
-    const ended = this.#reasonTold ? undefined : this.#ended!;
-    this.#reasonTold = true;
-    return ended?.reason === undefined ? reason.closed : this.words.reason(ended.reason, ended.detail);
-  }
-
-  /** Reads from TLS only while someone wants data and the owner's connection keeps up. */
-  #flow(): void {
-    const tls = this.#tls;
-    if (tls === undefined || !this.open || this.#ended !== undefined) return;
-    // {active, once} owes one message at most: no need to ask the connection.
-    if (this.#readShut) {
-      tls.pause();
-      return;
-    }
-    const want = this.#active === false ? this.#recvs.length > 0 : this.#active === "once" || !this.#ownerBackedUp();
-    if (want) tls.resume();
-    else tls.pause();
-  }
-
-  /** Whether the connection to the owner's node is backed up; if so, pumps again once it drains. */
-  #ownerBackedUp(): boolean {
-    const node = this.table.node;
-    if (!node.isBackedUp(this.owner.node)) return false;
-    if (!this.#waitingForDrain) {
-      this.#waitingForDrain = true;
-      void node.whenDrained(this.owner.node).then(() => {
-        this.#waitingForDrain = false;
-        this.#pump();
-      });
-    }
-    return true;
+    const rest: Buffer[] = [];
+    for (let chunk: Buffer | null; (chunk = tls.read() as Buffer | null) !== null; ) rest.push(chunk);
+    this.#run({ type: "end", reason: why, detail, rest });
   }
 
   // ---- sending
@@ -347,10 +250,10 @@ export class SslSocket extends Endpoint {
     if (this.#state !== "open") fail(reason.ebadstate);
     const tls = this.#tls!;
     // 3.9 answered every send failure with closed.
-    if (this.#ended !== undefined || !tls.writable) return tuple(error, reason.closed);
+    if (this.#machine.ended || !tls.writable) return tuple(error, reason.closed);
     let parts: Uint8Array[];
     try {
-      parts = framePacket(data, this.#framer.options);
+      parts = framePacket(data, this.#machine.framing);
     } catch (err) {
       if (err instanceof FramingError) fail(err.reason);
       throw err;
@@ -370,16 +273,23 @@ export class SslSocket extends Endpoint {
     this.#stats.sendMax = Math.max(this.#stats.sendMax, data.length);
     for (const p of parts) below = tls.write(p);
     if (below) return ok;
-    return new Promise<Term>((resolve) => {
-      const done = (reply: Term) => {
-        this.#pendingSends.delete(done);
+    const id = this.#nextCall++;
+    const onDrain = () => this.#run({ type: "send_drained", id });
+    const answer = new Promise<Term>((resolve) => {
+      this.#calls.set(id, (reply) => {
         tls.off("drain", onDrain);
         resolve(reply);
-      };
-      const onDrain = () => done(ok);
-      this.#pendingSends.add(done);
-      tls.once("drain", onDrain);
+      });
     });
+    tls.once("drain", onDrain);
+    this.#run({ type: "send_blocked", id });
+    return answer;
+  }
+
+  /** controlling_process/2; the new owner's node may keep up where the old one's did not. */
+  override changeOwner(caller: Pid, newOwner: Pid, request: Term): void {
+    super.changeOwner(caller, newOwner, request);
+    this.#run({ type: "owner_changed" });
   }
 
   // ---- options and facts
@@ -387,32 +297,23 @@ export class SslSocket extends Endpoint {
   /** `setopts/2`: socket options only (ssl options are eoptions, as in 3.9). */
   setopts(list: Term): void {
     const changes = Options.parse(list, "setopts");
-    let active = this.#active;
-    if (changes.has("active")) {
-      const asked = activeOf(changes);
-      if (typeof asked === "number") {
-        active = (typeof this.#active === "number" ? this.#active : 0) + asked;
-        if (active > ACTIVE_MAX) fail(reason.einval, "active count over 32767");
-      } else active = asked;
-    }
-    this.#options = this.#options.merge(changes);
-    this.#framer.setOptions(framingOptions(this.#options));
+    const merged = this.#options.merge(changes);
+    // A setopts the machine refuses (an active count over the limit) changes no option.
+    this.#run({ type: "setopts", framing: merged.socket.framing, active: changes.has("active") ? changes.socket.active : undefined });
+    this.#options = merged;
     this.#applyTcpOptions(changes);
-    this.#active = active;
-    if (typeof active === "number" && active <= 0) this.#goPassive();
-    this.#pump();
   }
 
   /** The TCP-level options among `given`, set on the connection (node:tls passes them down). */
   #applyTcpOptions(given: Options): void {
     const tls = this.#tls;
     if (tls === undefined) return;
-    if (given.has("nodelay")) tls.setNoDelay(this.#options.get("nodelay") === true_);
-    if (given.has("keepalive")) tls.setKeepAlive(this.#options.get("keepalive") === true_);
+    if (given.has("nodelay")) tls.setNoDelay(this.#options.socket.nodelay);
+    if (given.has("keepalive")) tls.setKeepAlive(this.#options.socket.keepalive);
   }
 
   getopts(tags: Term): Term[] {
-    return this.#options.with("active", activeTerm(this.#active)).getopts(tags, this.kind);
+    return this.#options.with("active", activeTerm(this.#machine.active)).getopts(tags, this.kind);
   }
 
   get options(): Options {
@@ -461,15 +362,10 @@ export class SslSocket extends Endpoint {
     if (this.#state !== "open") fail(reason.enotconn);
     const tls = this.#tls!;
     if (how !== "read") {
-      if (this.#ended !== undefined || !tls.writable) fail(reason.enotconn);
+      if (this.#machine.ended || !tls.writable) fail(reason.enotconn);
       tls.end();
     }
-    if (how !== "write") {
-      this.#readShut = true;
-      this.#framer.discard();
-      for (const r of this.#recvs.splice(0)) r.done(tuple(error, reason.closed));
-      this.#flow();
-    }
+    if (how !== "write") this.#run({ type: "shutdown_read" });
   }
 
   /** The modern session's facts; undefined before the handshake. */
@@ -502,8 +398,7 @@ export class SslSocket extends Endpoint {
 
   protected release(): void {
     this.#abandon?.abort(new SslError(reason.closed, "closed during handshake"));
-    for (const r of this.#recvs.splice(0)) r.done(tuple(error, reason.closed));
-    this.#failSends();
+    this.#run({ type: "close" });
     // The peer sees a TLS close (close_notify, then FIN) after what was written so far.
     const socket = this.#network();
     if (socket === undefined || socket.closed) {

@@ -21,7 +21,7 @@ function setup(list: Term[], side: "client" | "server" = "server"): string {
 /** What `f` says of the context made from `list`, or the reason it was refused. */
 function attempt(list: Term[], side: "client" | "server", f: (s: ReturnType<typeof tlsSetup>) => string): string {
   try {
-    return f(tlsSetup(Options.parse(list, side === "client" ? "connect" : "listen"), side));
+    return f(tlsSetup(Options.parse(list, side === "client" ? "connect" : "listen").tls, side));
   } catch (err) {
     if (err instanceof SslError) return formatTerm(err.reason);
     throw err;
@@ -31,7 +31,7 @@ function attempt(list: Term[], side: "client" | "server", f: (s: ReturnType<type
 /** The message of the SslError the context made from `list` is refused with. */
 function refusal(list: Term[], side: "client" | "server" = "server"): string {
   try {
-    tlsSetup(Options.parse(list, side === "client" ? "connect" : "listen"), side);
+    tlsSetup(Options.parse(list, side === "client" ? "connect" : "listen").tls, side);
   } catch (err) {
     if (err instanceof SslError) return err.message;
     throw err;

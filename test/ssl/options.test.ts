@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { atom, charlist, error, formatTerm, tuple, type Term } from "../../etf/index.js";
 import { SslError } from "../../ts-ssl/errors.js";
-import { activeOf, framingOptions, Options, verifyLevel, type Context } from "../../ts-ssl/options.js";
+import { Options, type Context } from "../../ts-ssl/options.js";
 
 const a = atom;
 const t = tuple;
@@ -66,7 +66,9 @@ describe("option lists", () => {
   it("takes {active, true | false | once | N} with N in -32768..32767", () => {
     for (const v of [a("true"), a("false"), a("once"), 0, 5, -32768, 32767]) expect(outcome([t(a("active"), v)], "connect")).toBe("ok");
     for (const v of [a("yes"), 32768, -32769]) expect(outcome([t(a("active"), v)], "connect")).toBe("eoptions");
-    expect(activeOf(Options.parse([t(a("active"), 7)], "connect"))).toBe(7);
+    expect(Options.parse([t(a("active"), 7)], "connect").socket.active).toBe(7);
+    expect(Options.parse([t(a("active"), a("once"))], "connect").socket.active).toBe("once");
+    expect(Options.empty().socket.active).toBe(true);
   });
 
   it("takes backlog only in listen and port only in connect (manual)", () => {
@@ -124,8 +126,9 @@ describe("option lists", () => {
       "connect",
     );
     expect(getopts(o, ["certfile", "keyfile"])).toBe('[{certfile,"/c.pem"},{keyfile,"/k.pem"}]');
-    expect(o.file("certfile")).toBe(contents);
-    expect(formatTerm(o.file("keyfile")!)).toBe("{error,enoent}");
+    expect(o.tls.certfile).toBe(contents);
+    expect(formatTerm(o.tls.keyfile!)).toBe("{error,enoent}");
+    expect(o.tls.cacertfile).toBeUndefined();
     const unicode = Options.parse([t(a("cacertfile"), [47, 0x4e2d, 46, 112], contents)], "connect");
     expect(getopts(unicode, ["cacertfile"])).toBe("[{cacertfile,[47,20013,46,112]}]");
     // Without its contents (ts_ssl always sends them) a file option is not valid.
@@ -134,7 +137,7 @@ describe("option lists", () => {
   });
 
   it("maps {verify, 0|1|2} and the newer verify_none / verify_peer + fail_if_no_peer_cert", () => {
-    const level = (list: Term[], c: Context = "listen") => verifyLevel(Options.parse(list, c));
+    const level = (list: Term[], c: Context = "listen") => Options.parse(list, c).tls.verify;
     expect(level([])).toBe(0);
     expect(level([t(a("verify"), 2)])).toBe(2);
     expect(level([t(a("verify"), a("verify_none"))])).toBe(0);
@@ -161,7 +164,48 @@ describe("option lists", () => {
       [a("binary"), t(a("packet"), a("line")), t(a("packet_size"), 100), t(a("line_delimiter"), 0), t(a("header"), 2)],
       "connect",
     );
-    expect(framingOptions(o)).toEqual({ packet: "line", packetSize: 100, lineDelimiter: 0, mode: "binary", header: 2 });
-    expect(framingOptions(Options.empty())).toEqual({ packet: "raw", packetSize: 0, lineDelimiter: 10, mode: "list", header: 0 });
+    expect(o.socket.framing).toEqual({ packet: "line", packetSize: 100, lineDelimiter: 0, mode: "binary", header: 2 });
+    expect(Options.empty().socket.framing).toEqual({ packet: "raw", packetSize: 0, lineDelimiter: 10, mode: "list", header: 0 });
+  });
+
+  it("parses once into typed records for TLS, listen and connect, defaults included", () => {
+    const client = Options.parse(
+      [
+        t(a("versions"), [a("tlsv1.3"), a("tlsv1.2")]),
+        t(a("server_name_indication"), charlist("example.com")),
+        t(a("alpn_advertised_protocols"), [Buffer.from("h2"), Buffer.from("http/1.1")]),
+        t(a("password"), charlist("secret")),
+        t(a("ciphers"), charlist("AES128-SHA")),
+        t(a("depth"), 3),
+        t(a("ip"), t(127, 0, 0, 1)),
+        t(a("port"), 4000),
+        t(a("nodelay"), a("true")),
+      ],
+      "connect",
+    );
+    expect(client.tls.versions).toEqual(["TLSv1.3", "TLSv1.2"]);
+    expect(client.tls.serverName).toBe("example.com");
+    expect(client.tls.alpnAdvertised.map((p) => Buffer.from(p).toString())).toEqual(["h2", "http/1.1"]);
+    expect(client.tls.password).toBe("secret");
+    expect(client.tls.ciphers).toBe("AES128-SHA");
+    expect(client.tls.depth).toBe(3);
+    expect(client.connect).toEqual({ ip: "127.0.0.1", port: 4000 });
+    expect(client.socket.nodelay).toBe(true);
+    expect(client.socket.keepalive).toBe(false);
+    expect(Options.parse([t(a("server_name_indication"), a("disable"))], "connect").tls.serverName).toBe(false);
+    const none = Options.empty();
+    expect([none.tls.versions, none.tls.serverName, none.tls.password, none.tls.ciphers]).toEqual([undefined, undefined, undefined, undefined]);
+    expect(none.tls.alpnPreferred).toEqual([]);
+    expect([none.tls.depth, none.tls.cachetimeout]).toEqual([1, 7200]);
+    expect(none.connect).toEqual({ ip: undefined, port: undefined });
+    expect(none.listen).toEqual({ ip: "0.0.0.0", backlog: 5 });
+    const server = Options.parse([t(a("backlog"), 1), t(a("ip"), t(0, 0, 0, 0, 0, 0, 0, 1)), t(a("cachetimeout"), 60)], "listen");
+    expect(server.listen).toEqual({ ip: "0:0:0:0:0:0:0:1", backlog: 1 });
+    expect(server.tls.cachetimeout).toBe(60);
+    // A later list merged over an earlier one: the typed records follow the terms.
+    expect(none.merge(Options.parse([t(a("packet"), 2), t(a("active"), a("false"))], "setopts")).socket).toMatchObject({
+      framing: { packet: 2 },
+      active: false,
+    });
   });
 });
