@@ -57,9 +57,12 @@ shutdown_read_write(#{mod := M} = C) ->
     ?note(shutdown, M:shutdown(Client, read_write)),
     ?note(server_recv, M:recv(Server, 0, ?WAIT)).
 
+%% Once the peer has answered the half-close with its own close (a recv that says closed tells
+%% it has), a send says closed; before that its answer depends on when the peer's close arrives.
 send_after_shutdown_write(#{mod := M} = C) ->
     {Client, _Server} = conf:pair(C, [binary, {active, false}]),
     ok = M:shutdown(Client, write),
+    ?note(recv, M:recv(Client, 0, ?WAIT)),
     ?note(send, M:send(Client, <<"late">>)).
 
 owner_exit_closes(#{mod := M} = C) ->
