@@ -1,6 +1,7 @@
 /**
  * The bridge's command line, as `erl` takes it: `--sname NAME`, `--name NAME@HOST`,
- * `--setcookie COOKIE` (also with one dash, as erl writes them, and as `--flag=value`). Without
+ * `--setcookie COOKIE` (also with one dash, as erl writes them, and as `--flag=value`), and
+ * `--kernel net_ticktime SECONDS`, the one kernel parameter the bridge has. Without
  * a name the node is `ts_ssl_bridge@<short host name>`. Without `--setcookie` the cookie is the
  * content of `~/.erlang.cookie`, created as erl creates it when missing: 20 random uppercase
  * letters, readable by the owner only. The EPMD port comes from `ERL_EPMD_PORT`, as for erl.
@@ -15,7 +16,14 @@ import { NodeNameError, resolveNodeName } from "./names.js";
 export const DEFAULT_NODE_NAME = "ts_ssl_bridge";
 export const DEFAULT_EPMD_PORT = EPMD_PORT;
 
-export type CliErrorCode = "unknown_argument" | "missing_value" | "conflict" | "bad_node_name" | "bad_cookie" | "bad_epmd_port";
+export type CliErrorCode =
+  | "unknown_argument"
+  | "missing_value"
+  | "conflict"
+  | "bad_node_name"
+  | "bad_cookie"
+  | "bad_epmd_port"
+  | "bad_net_ticktime";
 
 export class CliError extends Error {
   constructor(
@@ -36,9 +44,11 @@ export interface NodeArgs {
   /** The cookie file did not exist and was made now. */
   cookieCreated: boolean;
   epmdPort: number;
+  /** `net_ticktime` in seconds, when given (`--kernel net_ticktime N`). */
+  netTickTime?: number;
 }
 
-const FLAGS = ["sname", "name", "setcookie"] as const;
+const FLAGS = ["sname", "name", "setcookie", "kernel"] as const;
 type Flag = (typeof FLAGS)[number];
 
 /** Reads the bridge's arguments (those after the program name) and environment. */
@@ -49,9 +59,19 @@ export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
     const m = /^--?([a-z]+)(?:=(.*))?$/s.exec(arg);
     const flag = m?.[1] as Flag | undefined;
     if (m === null || flag === undefined || !FLAGS.includes(flag)) {
-      throw new CliError("unknown_argument", `unknown argument ${JSON.stringify(arg)} (expected --sname NAME, --name NAME@HOST, --setcookie COOKIE)`);
+      throw new CliError(
+        "unknown_argument",
+        `unknown argument ${JSON.stringify(arg)} (expected --sname NAME, --name NAME@HOST, --setcookie COOKIE, --kernel net_ticktime N)`,
+      );
     }
-    let value = m[2];
+    if (flag === "kernel") {
+      // erl's `-kernel Parameter Value`: one word more than the other flags.
+      const parameter = m[2] ?? argv[++i];
+      if (parameter !== "net_ticktime") {
+        throw new CliError("unknown_argument", `--kernel ${parameter ?? ""}: only net_ticktime is a kernel parameter of the bridge`);
+      }
+    }
+    let value = flag === "kernel" ? undefined : m[2];
     if (value === undefined) {
       value = argv[++i];
       if (value === undefined || value.startsWith("-")) throw new CliError("missing_value", `--${flag} needs a value`);
@@ -71,14 +91,25 @@ export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
   }
 
   const epmdPort = parseEpmdPort(env.ERL_EPMD_PORT);
+  const tick = given.get("kernel");
+  const ticks = tick === undefined ? {} : { netTickTime: parseNetTickTime(tick) };
   const cookie = given.get("setcookie");
   if (cookie !== undefined) {
     if (cookie.length === 0) throw new CliError("bad_cookie", "--setcookie needs a non-empty cookie");
-    return { name, longNames, cookie, cookieSource: "--setcookie", cookieCreated: false, epmdPort };
+    return { name, longNames, cookie, cookieSource: "--setcookie", cookieCreated: false, epmdPort, ...ticks };
   }
   const file = join(env.HOME ?? homedir(), ".erlang.cookie");
   const { cookie: fromFile, created } = readOrCreateCookie(file);
-  return { name, longNames, cookie: fromFile, cookieSource: file, cookieCreated: created, epmdPort };
+  return { name, longNames, cookie: fromFile, cookieSource: file, cookieCreated: created, epmdPort, ...ticks };
+}
+
+/** Seconds, a positive integer, as erl takes net_ticktime. */
+function parseNetTickTime(value: string): number {
+  const seconds = Number(value);
+  if (!/^\d+$/.test(value) || seconds < 1) {
+    throw new CliError("bad_net_ticktime", `net_ticktime ${JSON.stringify(value)} is not a positive number of seconds`);
+  }
+  return seconds;
 }
 
 function parseEpmdPort(value: string | undefined): number {

@@ -73,6 +73,7 @@ export async function launch(
     longNames: args.longNames,
     cookie: args.cookie,
     epmdPort: args.epmdPort,
+    ...(args.netTickTime !== undefined ? { netTickTime: args.netTickTime } : {}),
     ...(logger !== undefined ? { logger } : {}),
   });
   const { service } = startSslServer(node);
