@@ -1,0 +1,164 @@
+%% What the reliability tests run on their erl nodes: native OTP ssl peers (echo, sink, source,
+%% a peer that never reads), ts_ssl owners that report what they see to a collector, and
+%% transfers that hash what they send and what they receive.
+-module(rel).
+-compile([export_all, nowarn_export_all]).
+
+-define(WAIT, 20000).
+
+%%% Collecting reports
+
+%% A process that keeps every message it gets; take/1 answers them in order of arrival.
+collector() ->
+    spawn(fun() -> collect([]) end).
+
+collect(Acc) ->
+    receive
+        {take, From} -> From ! {taken, lists:reverse(Acc)}, collect(Acc);
+        stop -> ok;
+        M -> collect([M | Acc])
+    end.
+
+take(Col) ->
+    Col ! {take, self()},
+    receive {taken, L} -> L after ?WAIT -> exit(collector_silent) end.
+
+%% The reports of Col tagged Tag.
+reports(Col, Tag) ->
+    [R || {T, R} <- take(Col), T =:= Tag].
+
+%%% Native peers
+
+%% A native ssl server on 127.0.0.1 taking connections until its acceptor is told `stop';
+%% each connection, once its handshake is done, runs Handler(Socket) in a process of its own.
+server(Credentials, Handler) ->
+    {ok, _} = application:ensure_all_started(ssl),
+    {ok, L} = ssl:listen(0, [binary, {active, false}, {reuseaddr, true}, {ip, {127, 0, 0, 1}},
+                             {backlog, 1024} | Credentials]),
+    {ok, {_, Port}} = ssl:sockname(L),
+    Acceptor = spawn(fun() -> accept_loop(L, Handler) end),
+    ok = ssl:controlling_process(L, Acceptor),
+    {Port, Acceptor}.
+
+accept_loop(L, Handler) ->
+    case ssl:transport_accept(L, 1000) of
+        {ok, T} ->
+            W = spawn(fun() ->
+                              receive {go, T} -> ok end,
+                              case ssl:handshake(T, ?WAIT) of
+                                  {ok, S} -> Handler(S);
+                                  _ -> ok
+                              end
+                      end),
+            ok = ssl:controlling_process(T, W),
+            W ! {go, T};
+        {error, timeout} -> ok;
+        {error, closed} -> exit(normal)
+    end,
+    receive stop -> ssl:close(L) after 0 -> accept_loop(L, Handler) end.
+
+%% Echoes until the peer closes.
+echo(S) ->
+    case ssl:recv(S, 0) of
+        {ok, D} -> ssl:send(S, D), echo(S);
+        {error, _} -> ssl:close(S)
+    end.
+
+%% Reads until the end, then tells Col `{sink, {PeerPort, How, Bytes}}': How is closed for a
+%% clean end, else the error.
+sink(Col) ->
+    fun(S) ->
+            {ok, {_, PeerPort}} = ssl:peername(S),
+            {How, Bytes} = sink_loop(S, []),
+            Col ! {sink, {PeerPort, How, Bytes}}
+    end.
+
+sink_loop(S, Acc) ->
+    case ssl:recv(S, 0) of
+        {ok, D} -> sink_loop(S, [D | Acc]);
+        {error, How} -> {How, iolist_to_binary(lists:reverse(Acc))}
+    end.
+
+%% Sends 16 KiB records as fast as the peer takes them, until the connection ends.
+source(S) ->
+    Chunk = crypto:strong_rand_bytes(16384),
+    Loop = fun L() -> case ssl:send(S, Chunk) of ok -> L(); _ -> ok end end,
+    Loop().
+
+%% Never reads, holds the connection until it ends.
+stall(S) ->
+    ok = ssl:setopts(S, [{active, false}]),
+    receive never -> S end.
+
+%%% ts_ssl owners
+
+%% A process that traps exits, runs Setup() and reports {ready, State}, then Block(State) and
+%% reports {returned, Result}, then the first exit signal within 10 s: {exit, Msg | none}.
+%% Reports go to Col tagged with Tag.
+watched(Col, Tag, Setup, Block) ->
+    spawn(fun() ->
+                  process_flag(trap_exit, true),
+                  State = Setup(),
+                  Col ! {Tag, {ready, State}},
+                  Col ! {Tag, {returned, Block(State)}},
+                  Col ! {Tag, {exit, receive {'EXIT', _, _} = E -> E after 10000 -> none end}},
+                  receive stop -> ok end
+          end).
+
+%% In {active, true}: takes data until anything else comes, which is returned.
+active_loop(S) ->
+    receive
+        {ssl, S, _} -> active_loop(S);
+        Other -> Other
+    end.
+
+%% Connects to 127.0.0.1:Port with ts_ssl.
+connect(Port, Options) ->
+    ts_ssl:connect({127, 0, 0, 1}, Port, [binary, {active, false} | Options], ?WAIT).
+
+%% Owners (Owners processes) of N sockets in all, connected to Port; returns once all are up:
+%% {ok, [Pid]} or the first failure. Each owner holds its sockets until told `stop'.
+owners(Port, N, Owners) ->
+    Self = self(),
+    Pids = [spawn(fun() ->
+                          Ss = [begin {ok, S} = connect(Port, []), S end
+                                || _ <- lists:seq(1, N div Owners)],
+                          Self ! {up, self()},
+                          receive stop -> [ts_ssl:close(S) || S <- Ss] end
+                  end) || _ <- lists:seq(1, Owners)],
+    [receive {up, P} -> ok after 120000 -> exit(owners_not_up) end || P <- Pids],
+    {ok, Pids}.
+
+%%% Transfers
+
+%% Random bytes, Size of them, made quickly: a random block repeated at random offsets.
+random_bytes(Size) ->
+    Block = crypto:strong_rand_bytes(65536),
+    random_fill(Block, Size, []).
+
+random_fill(_, 0, Acc) -> iolist_to_binary(Acc);
+random_fill(Block, Left, Acc) ->
+    N = min(Left, rand:uniform(65536)),
+    Off = rand:uniform(65536 - N + 1) - 1,
+    random_fill(Block, Left - N, [binary:part(Block, Off, N) | Acc]).
+
+%% Sends Data through S (ts_ssl) in random chunks up to MaxChunk until a send fails; after each
+%% `ok' reports to Col {acked, Bytes} with the count acknowledged so far. Returns the last result
+%% and the count.
+send_acked(S, Data, MaxChunk, Col, Tag) ->
+    send_acked(S, Data, 0, MaxChunk, Col, Tag).
+
+send_acked(_S, Data, Sent, _Max, _Col, _Tag) when Sent =:= byte_size(Data) -> {ok, Sent};
+send_acked(S, Data, Sent, Max, Col, Tag) ->
+    N = min(rand:uniform(Max), byte_size(Data) - Sent),
+    case ts_ssl:send(S, binary:part(Data, Sent, N)) of
+        ok ->
+            Col ! {Tag, {acked, Sent + N}},
+            send_acked(S, Data, Sent + N, Max, Col, Tag);
+        Error -> {Error, Sent}
+    end.
+
+%% Whether the first Acked bytes of Data arrived whole, nothing after them but more of Data.
+prefix_ok(Data, Acked, Received) ->
+    byte_size(Received) >= Acked andalso byte_size(Received) =< byte_size(Data)
+        andalso binary:part(Received, 0, byte_size(Received)) =:= binary:part(Data, 0, byte_size(Received)).
