@@ -20,6 +20,7 @@ import { ipTuple } from "./args.js";
 import type { TlsSetup } from "./context.js";
 import { Endpoint, type SocketTable } from "./endpoint.js";
 import { badcall, fail, reason, reasonOf } from "./errors.js";
+import { injectFault } from "./fault.js";
 import { acceptTls } from "./handshake.js";
 import { ACTIVE_MAX, activeOf, activeTerm, framingOptions, Options, protocols, type Active, type SocketKind } from "./options.js";
 import { Framer, framePacket, FramingError } from "./packet/framer.js";
@@ -116,17 +117,18 @@ export class SslSocket extends Endpoint {
     };
     tls.pause();
     tls.setNoDelay(this.#options.get("nodelay") === true_);
-    tls.on("error", (err) => this.#end(reasonOf(err, "transfer")));
-    tls.on("end", () => this.#end(undefined));
-    tls.on("close", () => this.#end(undefined));
+    tls.on("error", this.guarded((err: Error) => this.#end(reasonOf(err, "transfer"))));
+    tls.on("end", this.guarded(() => this.#end(undefined)));
+    tls.on("close", this.guarded(() => this.#end(undefined)));
     tls.on("data", this.#onData);
     this.#pump();
   }
 
-  readonly #onData = (chunk: Buffer): void => {
+  readonly #onData = this.guarded((chunk: Buffer): void => {
+    injectFault(chunk);
     this.#framer.push(chunk);
     this.#pump();
-  };
+  });
 
   // ---- receiving
 
@@ -268,10 +270,12 @@ export class SslSocket extends Endpoint {
     if (!node.isBackedUp(this.owner.node)) return false;
     if (!this.#waitingForDrain) {
       this.#waitingForDrain = true;
-      void node.whenDrained(this.owner.node).then(() => {
-        this.#waitingForDrain = false;
-        this.#pump();
-      });
+      void node.whenDrained(this.owner.node).then(
+        this.guarded(() => {
+          this.#waitingForDrain = false;
+          this.#pump();
+        }),
+      );
     }
     return true;
   }
