@@ -27,6 +27,14 @@ take(Col) ->
 reports(Col, Tag) ->
     [R || {T, R} <- take(Col), T =:= Tag].
 
+%% Polls Pred every 20 ms until it is true; exits after Ms.
+wait_until(Pred, Ms) when Ms =< 0 -> Pred() orelse exit(wait_until_timeout);
+wait_until(Pred, Ms) ->
+    case Pred() of
+        true -> ok;
+        false -> timer:sleep(20), wait_until(Pred, Ms - 20)
+    end.
+
 %%% Native peers
 
 %% A native ssl server on 127.0.0.1 taking connections until its acceptor is told `stop';
