@@ -10,6 +10,9 @@ import { makePki, type Pki } from "../support/certs.js";
 import { Epmd, ErlNode, erlc, randomCookie, repoRoot, stopAll } from "../support/erlang.js";
 import { killBridges, type BridgeProcess } from "./bridge-process.js";
 
+/** RELIABILITY_FULL=1: the full sizes of the issue rather than the ones sized for `npm test`. */
+export const full = process.env.RELIABILITY_FULL === "1";
+
 export interface World {
   readonly epmd: Epmd;
   readonly cookie: string;

@@ -170,3 +170,75 @@ send_acked(S, Data, Sent, Max, Col, Tag) ->
 prefix_ok(Data, Acked, Received) ->
     byte_size(Received) >= Acked andalso byte_size(Received) =< byte_size(Data)
         andalso binary:part(Received, 0, byte_size(Received)) =:= binary:part(Data, 0, byte_size(Received)).
+
+%%% Integrity: both ways at once, random chunk sizes, a packet type
+
+%% The largest packet a packet type carries here, and a chunk limit for raw.
+max_chunk(0) -> 262144;
+max_chunk(1) -> 255;
+max_chunk(2) -> 65535;
+max_chunk(4) -> 262144.
+
+%% Sends Size random bytes in random chunks through Send while Recv takes Size bytes; returns
+%% {{SentHash, Sends}, {ReceivedHash, Receives}}.
+both_ways(Send, Recv, Size, Max) ->
+    Self = self(),
+    Sender = spawn_link(fun() ->
+                                Block = crypto:strong_rand_bytes(262144),
+                                Self ! {sent, self(), send_random(Send, Block, Size, Max, crypto:hash_init(sha256), 0)}
+                        end),
+    R = recv_all(Recv, Size, crypto:hash_init(sha256), 0),
+    receive {sent, Sender, S} -> {S, R} end.
+
+send_random(_Send, _Block, 0, _Max, H, N) -> {crypto:hash_final(H), N};
+send_random(Send, Block, Left, Max, H, N) ->
+    Len = min(Left, rand:uniform(Max)),
+    Chunk = binary:part(Block, rand:uniform(byte_size(Block) - Len + 1) - 1, Len),
+    ok = Send(Chunk),
+    send_random(Send, Block, Left - Len, Max, crypto:hash_update(H, Chunk), N + 1).
+
+recv_all(_Recv, 0, H, N) -> {crypto:hash_final(H), N};
+recv_all(Recv, Left, H, N) when Left > 0 ->
+    {ok, D} = Recv(),
+    recv_all(Recv, Left - byte_size(D), crypto:hash_update(H, D), N + 1).
+
+%% The native end: a raw header <<Packet:8, Size:56>>, then both ways with that packet type;
+%% reports {integrity, {Port, Result}} to Col, Port the peer's.
+integrity_peer(Col) ->
+    fun(S) ->
+            {ok, {_, PeerPort}} = ssl:peername(S),
+            {ok, <<Packet:8, Size:56>>} = ssl:recv(S, 8),
+            ok = ssl:setopts(S, [{packet, Packet}]),
+            R = both_ways(fun(D) -> ssl:send(S, D) end, fun() -> ssl:recv(S, 0) end, Size, max_chunk(Packet)),
+            Col ! {integrity, {PeerPort, R}},
+            receive after 60000 -> ok end
+    end.
+
+%% The ts_ssl end of integrity_peer/1: {Port, Packet, Result}, Port its own.
+integrity(Port, Packet, Size) ->
+    {ok, S} = connect(Port, []),
+    {ok, {_, Own}} = ts_ssl:sockname(S),
+    ok = ts_ssl:send(S, <<Packet:8, Size:56>>),
+    ok = ts_ssl:setopts(S, [{packet, Packet}]),
+    R = both_ways(fun(D) -> ts_ssl:send(S, D) end, fun() -> ts_ssl:recv(S, 0, 60000) end, Size, max_chunk(Packet)),
+    ts_ssl:close(S),
+    {Own, Packet, R}.
+
+%% Whether each ts_ssl end's result mirrors its native peer's: what one sent the other received,
+%% byte for byte (SHA-256) and, with a packet type, packet for packet.
+mirrored(Results, Col) ->
+    Peers = maps:from_list(reports(Col, integrity)),
+    lists:all(fun({Own, Packet, {{SentH, SentN}, {RecvH, RecvN}}}) ->
+                      case maps:find(Own, Peers) of
+                          {ok, {{PSentH, PSentN}, {PRecvH, PRecvN}}} ->
+                              SentH =:= PRecvH andalso RecvH =:= PSentH
+                                  andalso (Packet =:= 0 orelse (SentN =:= PRecvN andalso RecvN =:= PSentN));
+                          error -> false
+                      end
+              end, Results).
+
+%% Runs integrity/3 on each {Packet, Size} at once; the results.
+integrity_all(Port, Specs) ->
+    Self = self(),
+    Pids = [spawn_link(fun() -> Self ! {self(), integrity(Port, P, Size)} end) || {P, Size} <- Specs],
+    [receive {Pid, R} -> R end || Pid <- Pids].
