@@ -242,3 +242,21 @@ integrity_all(Port, Specs) ->
     Self = self(),
     Pids = [spawn_link(fun() -> Self ! {self(), integrity(Port, P, Size)} end) || {P, Size} <- Specs],
     [receive {Pid, R} -> R end || Pid <- Pids].
+
+%%% Churn
+
+%% Total connect/close cycles to Port with ts_ssl, Parallel at a time; the failures (at most
+%% 10 of each process), [] when there were none.
+churn(Port, Total, Parallel) ->
+    Self = self(),
+    Pids = [spawn_link(fun() -> Self ! {self(), churn_loop(Port, Total div Parallel, [])} end)
+            || _ <- lists:seq(1, Parallel)],
+    lists:append([receive {Pid, Errors} -> Errors end || Pid <- Pids]).
+
+churn_loop(_Port, 0, Errors) -> Errors;
+churn_loop(Port, N, Errors) ->
+    R = case connect(Port, []) of
+            {ok, S} -> ts_ssl:close(S);
+            Error -> Error
+        end,
+    churn_loop(Port, N - 1, if R =:= ok; length(Errors) >= 10 -> Errors; true -> [R | Errors] end).
