@@ -129,6 +129,11 @@ describe("the bridge process killed or stopped", () => {
       end || I <- lists:seq(1, ${owners})]`);
     console.log(`per owner {I, acknowledged, received, how the peer saw the end, SHA-256 equal, prefix}: ${check.text}`);
     expect(await holds(n, `lists:all(fun({_, A, _, closed, true, true}) when A >= ${MiB}, A < ${8 * MiB} -> true; (_) -> false end, ${check.text})`)).toBe(true);
+    // Each socket closed as by close/1: its owner, trapping exits, sees it end normally.
+    await waitFor(n, `lists:all(fun(I) -> [x || {exit, _} <- rel:reports(Col, I)] =/= [] end, lists:seq(1, ${owners}))`, 15_000);
+    const exits = await n.eval(`lists:usort([case E of {'EXIT', P, R} when is_pid(P) -> R; _ -> E end || I <- lists:seq(1, ${owners}), {exit, E} <- rel:reports(Col, I)])`);
+    console.log(`SIGTERM: the owners' exit signals: ${exits.text}`);
+    expect(exits.text).toBe("[normal]");
     await n.stop();
   });
 });

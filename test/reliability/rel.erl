@@ -260,3 +260,74 @@ churn_loop(Port, N, Errors) ->
             Error -> Error
         end,
     churn_loop(Port, N - 1, if R =:= ok; length(Errors) >= 10 -> Errors; true -> [R | Errors] end).
+
+%%% Soak: echo loops, each with a ts_ssl socket of its own
+
+%% Starts Loops echo loops against Port, and `rel_soak', which gathers what they do; each loop
+%% runs until told `stop', reconnecting after an error.
+soak_start(Port, Loops) ->
+    Stats = spawn(fun() -> soak_stats(0, 0, [], []) end),
+    register(rel_soak, Stats),
+    Loopers = [spawn(fun() -> soak_connect(Port, Stats) end) || _ <- lists:seq(1, Loops)],
+    register(rel_soak_loops, spawn(fun() -> receive stop -> [L ! stop || L <- Loopers] end end)),
+    ok.
+
+soak_stop() ->
+    rel_soak_loops ! stop, ok.
+
+soak_connect(Port, Stats) ->
+    case connect(Port, []) of
+        {ok, S} -> soak_loop(S, Port, Stats);
+        Error ->
+            Stats ! {error, {connect, Error}},
+            receive stop -> ok after 1000 -> soak_connect(Port, Stats) end
+    end.
+
+soak_loop(S, Port, Stats) ->
+    receive
+        stop -> ts_ssl:close(S)
+    after 0 ->
+            Len = 16 + rand:uniform(1008),
+            Msg = binary:part(soak_block(), rand:uniform(4096 - Len) - 1, Len),
+            T0 = erlang:monotonic_time(microsecond),
+            case ts_ssl:send(S, Msg) of
+                ok ->
+                    case ts_ssl:recv(S, Len, 10000) of
+                        {ok, Msg} ->
+                            Stats ! {op, erlang:monotonic_time(microsecond) - T0},
+                            soak_loop(S, Port, Stats);
+                        Other -> soak_failed(S, Port, Stats, {recv, Other})
+                    end;
+                Other -> soak_failed(S, Port, Stats, {send, Other})
+            end
+    end.
+
+soak_failed(S, Port, Stats, Why) ->
+    Stats ! {error, Why},
+    ts_ssl:close(S),
+    soak_connect(Port, Stats).
+
+soak_block() ->
+    case get(soak_block) of
+        undefined -> B = crypto:strong_rand_bytes(4096), put(soak_block, B), B;
+        B -> B
+    end.
+
+soak_stats(Ops, Errors, Sample, Lat) ->
+    receive
+        {op, Us} -> soak_stats(Ops + 1, Errors, Sample, [Us | Lat]);
+        {error, E} -> soak_stats(Ops, Errors + 1, lists:sublist([E | Sample], 10), Lat);
+        {window, From} ->
+            From ! {window, self(), Ops, Errors, Sample, Lat},
+            soak_stats(0, 0, [], [])
+    end.
+
+%% The window since the last call, over every node's `rel_soak': {Ops, Errors, P50, P99, Max,
+%% ErrorSample}, latencies in microseconds.
+soak_window(Nodes) ->
+    [{rel_soak, N} ! {window, self()} || N <- Nodes],
+    Ws = [receive {window, _, O, E, S, L} -> {O, E, S, L} after 10000 -> exit({no_window, N}) end || N <- Nodes],
+    Lat = lists:sort(lists:append([L || {_, _, _, L} <- Ws])),
+    Pct = fun(_, []) -> 0; (P, L) -> lists:nth(max(1, ceil(P * length(L))), L) end,
+    {lists:sum([O || {O, _, _, _} <- Ws]), lists:sum([E || {_, E, _, _} <- Ws]),
+     Pct(0.5, Lat), Pct(0.99, Lat), lists:max([0 | Lat]), lists:append([S || {_, _, S, _} <- Ws])}.
