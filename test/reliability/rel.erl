@@ -331,3 +331,53 @@ soak_window(Nodes) ->
     Pct = fun(_, []) -> 0; (P, L) -> lists:nth(max(1, ceil(P * length(L))), L) end,
     {lists:sum([O || {O, _, _, _} <- Ws]), lists:sum([E || {_, E, _, _} <- Ws]),
      Pct(0.5, Lat), Pct(0.99, Lat), lists:max([0 | Lat]), lists:append([S || {_, _, S, _} <- Ws])}.
+
+%%% Back-pressure
+
+%% A process that connects to Port (ts_ssl or native ssl) in {active, true} and never takes a
+%% message: its mailbox shows what the socket delivers.
+hoarder(ts_ssl, Port) ->
+    hoard(fun() -> connect(Port, [{active, true}]) end);
+hoarder(ssl, Port) ->
+    {ok, _} = application:ensure_all_started(ssl),
+    hoard(fun() -> ssl:connect({127, 0, 0, 1}, Port, [binary, {active, true}, {verify, verify_none}], ?WAIT) end).
+
+hoard(Connect) ->
+    Self = self(),
+    Pid = spawn(fun() -> {ok, S} = Connect(), Self ! {hoarding, self()}, receive {stop, S} -> ok end end),
+    receive {hoarding, Pid} -> Pid after ?WAIT -> exit(hoarder_not_up) end.
+
+queue_len(Pid) ->
+    {message_queue_len, N} = process_info(Pid, message_queue_len), N.
+
+%% A process that owns a ts_ssl socket to Port in {active, true} and counts the bytes it takes;
+%% `counted(Pid)' tells the count so far.
+counter(Port) ->
+    Self = self(),
+    Pid = spawn(fun() -> {ok, S} = connect(Port, [{active, true}]), Self ! {counting, self()}, count(S, 0) end),
+    receive {counting, Pid} -> Pid after ?WAIT -> exit(counter_not_up) end.
+
+count(S, N) ->
+    receive
+        {ssl, S, D} -> count(S, N + byte_size(D));
+        {counted, From} -> From ! {counted, N}, count(S, N)
+    end.
+
+counted(Pid) ->
+    Pid ! {counted, self()},
+    receive {counted, N} -> N after ?WAIT -> exit(counter_silent) end.
+
+%% A process that connects with Connect, then sends 64 KiB at a time with Send until a send
+%% fails; the bytes acknowledged so far are `counters:get(C, 1)' of the counter returned,
+%% readable while a send blocks.
+sender(Connect, Send) ->
+    C = counters:new(1, []),
+    Chunk = crypto:strong_rand_bytes(65536),
+    spawn(fun() -> {ok, S} = Connect(), sending(S, Send, Chunk, C) end),
+    C.
+
+sending(S, Send, Chunk, C) ->
+    case Send(S, Chunk) of
+        ok -> counters:add(C, 1, byte_size(Chunk)), sending(S, Send, Chunk, C);
+        _ -> ok
+    end.

@@ -7,7 +7,8 @@
  *
  * - zero errors;
  * - flat after the warm-up (the first quarter of the run, at least 20 s): the bridge's RSS never
- *   exceeds the warm-up's highest reading by more than 32 MiB, and its fds never differ from the
+ *   exceeds the warm-up's highest reading by more than 64 MiB (GC alone moves it by tens of MiB under
+ *   this load), and its fds never differ from the
  *   last reading of the warm-up.
  *
  * `npm run soak -- --minutes N` (scripts/soak.ts) and test/reliability/soak.test.ts run it.
@@ -104,7 +105,7 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
     const after = windows.slice(warmUpWindows);
     const warmRss = Math.max(...warm.map((x) => x.rssMiB));
     const warmFds = warm.at(-1)?.fds ?? 0;
-    const rssFlat = after.every((x) => x.rssMiB <= warmRss + 32);
+    const rssFlat = after.every((x) => x.rssMiB <= warmRss + 64);
     const fdsFlat = after.every((x) => x.fds === warmFds);
     const ops = windows.reduce((s, x) => s + x.ops * WINDOW_S, 0);
     const errors = windows.reduce((s, x) => s + x.errors, 0);
