@@ -7,9 +7,9 @@
  *
  * - zero errors;
  * - flat after the warm-up (the first quarter of the run, at least 20 s): the bridge's RSS never
- *   exceeds the warm-up's highest reading by more than 64 MiB (GC alone moves it by tens of MiB under
- *   this load), and its fds never differ from the
- *   last reading of the warm-up.
+ *   exceeds the warm-up's highest reading by more than 64 MiB (its garbage collector alone moves
+ *   it by tens of MiB under this load), and its fds never differ from the last reading of the
+ *   warm-up.
  *
  * `npm run soak -- --minutes N` (scripts/soak.ts) and test/reliability/soak.test.ts run it.
  */
