@@ -34,6 +34,7 @@ it(`${full ? "1 GiB" : "64 MiB"} each way through one socket, and ${full ? "200 
   await n.eval(`Big = rel:integrity_all(${port}, [{${bigPacket}, ${big}}])`);
   let s = (Date.now() - t0) / 1000;
   console.log(`one socket, {packet, ${bigPacket}}: ${big / MiB} MiB each way in ${s.toFixed(1)} s (${((2 * big) / MiB / s).toFixed(0)} MiB/s both ways); bridge RSS ${(b.rss() / MiB).toFixed(0)} MiB`);
+  expect((await n.eval("Big")).text).not.toContain("failed");
   expect(await holds(n, "rel:mirrored(Big, Col)")).toBe(true);
 
   const count = full ? 200 : 32;
@@ -44,6 +45,8 @@ it(`${full ? "1 GiB" : "64 MiB"} each way through one socket, and ${full ? "200 
   await n.eval(`Many = rel:integrity_all(${port}, [case I rem 4 of 1 -> {1, ${each / 8}}; R -> {lists:nth(R + 1, [0, 0, 2, 4]), ${each}} end || I <- lists:seq(1, ${count})])`);
   s = (Date.now() - t0) / 1000;
   console.log(`${count} sockets at once, raw and {packet, 1 | 2 | 4}: ${each / MiB} MiB each way each (${each / 8 / MiB} MiB for {packet, 1}) in ${s.toFixed(1)} s; bridge RSS ${(b.rss() / MiB).toFixed(0)} MiB`);
+  const failed = await n.eval("[F || {failed, _} = F <- Many]");
+  expect(failed.text).toBe("[]");
   expect(await holds(n, `length(Many) =:= ${count} andalso rel:mirrored(Many, Col)`)).toBe(true);
   await b.stop();
 }, full ? 900_000 : 180_000);

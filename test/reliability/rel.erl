@@ -234,24 +234,30 @@ mirrored(Results, Col) ->
                               SentH =:= PRecvH andalso RecvH =:= PSentH
                                   andalso (Packet =:= 0 orelse (SentN =:= PRecvN andalso RecvN =:= PSentN));
                           error -> false
-                      end
+                      end;
+                 ({failed, _}) -> false
               end, Results).
 
-%% Runs integrity/3 on each {Packet, Size} at once; the results.
+%% Runs integrity/3 on each {Packet, Size} at once; the results, {failed, Reason} for one that
+%% crashed (monitored, not linked: a crash must come back as an answer, not end the caller).
 integrity_all(Port, Specs) ->
-    Self = self(),
-    Pids = [spawn_link(fun() -> Self ! {self(), integrity(Port, P, Size)} end) || {P, Size} <- Specs],
-    [receive {Pid, R} -> R end || Pid <- Pids].
+    Ms = [spawn_monitor(fun() -> exit({result, integrity(Port, P, Size)}) end) || {P, Size} <- Specs],
+    [receive
+         {'DOWN', Ref, process, Pid, {result, R}} -> R;
+         {'DOWN', Ref, process, Pid, Why} -> {failed, Why}
+     end || {Pid, Ref} <- Ms].
 
 %%% Churn
 
 %% Total connect/close cycles to Port with ts_ssl, Parallel at a time; the failures (at most
 %% 10 of each process), [] when there were none.
 churn(Port, Total, Parallel) ->
-    Self = self(),
-    Pids = [spawn_link(fun() -> Self ! {self(), churn_loop(Port, Total div Parallel, [])} end)
-            || _ <- lists:seq(1, Parallel)],
-    lists:append([receive {Pid, Errors} -> Errors end || Pid <- Pids]).
+    Ms = [spawn_monitor(fun() -> exit({errors, churn_loop(Port, Total div Parallel, [])}) end)
+          || _ <- lists:seq(1, Parallel)],
+    lists:append([receive
+                       {'DOWN', Ref, process, Pid, {errors, Errors}} -> Errors;
+                       {'DOWN', Ref, process, Pid, Why} -> [{crashed, Why}]
+                   end || {Pid, Ref} <- Ms]).
 
 churn_loop(_Port, 0, Errors) -> Errors;
 churn_loop(Port, N, Errors) ->
