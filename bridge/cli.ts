@@ -1,6 +1,7 @@
 /**
  * The bridge's command line, as `erl` takes it: `--sname NAME`, `--name NAME@HOST`,
- * `--setcookie COOKIE` (also with one dash, as erl writes them, and as `--flag=value`). Without
+ * `--setcookie COOKIE` (also with one dash, as erl writes them, and as `--flag=value`), and
+ * `--kernel net_ticktime SECONDS`, the one kernel parameter the bridge has. Without
  * a name the node is `ts_ssl_bridge@<short host name>`. Without `--setcookie` the cookie is the
  * content of `~/.erlang.cookie`, created as erl creates it when missing: 20 random uppercase
  * letters, readable by the owner only. The EPMD port comes from `ERL_EPMD_PORT`, as for erl,
@@ -35,7 +36,8 @@ export type CliErrorCode =
   | "bad_proto_dist"
   | "bad_address"
   | "bad_port"
-  | "bad_ssl_dist_opt";
+  | "bad_ssl_dist_opt"
+  | "bad_net_ticktime";
 
 export class CliError extends CodedError<CliErrorCode> {}
 
@@ -61,6 +63,8 @@ export interface NodeArgs {
   listenAddress: string | undefined;
   /** The ports the distribution listener may take, the first free one. */
   portRange: { min: number; max: number } | undefined;
+  /** `net_ticktime` in seconds, when given (`--kernel net_ticktime N`). */
+  netTickTime?: number;
 }
 
 const FLAGS = [
@@ -73,11 +77,12 @@ const FLAGS = [
   "inet-dist-use-interface",
   "inet-dist-listen-min",
   "inet-dist-listen-max",
+  "kernel",
 ] as const;
 type Flag = (typeof FLAGS)[number];
 const USAGE =
   "expected --sname NAME, --name NAME@HOST, --setcookie COOKIE, --proto-dist inet_tcp|inet_tls, --ssl-dist-optfile FILE, " +
-  "--ssl-dist-opt server_NAME VALUE|client_NAME VALUE ..., --inet-dist-use-interface ADDRESS, --inet-dist-listen-min PORT, --inet-dist-listen-max PORT";
+  "--ssl-dist-opt server_NAME VALUE|client_NAME VALUE ..., --inet-dist-use-interface ADDRESS, --inet-dist-listen-min PORT, --inet-dist-listen-max PORT, --kernel net_ticktime N";
 
 /** Reads the bridge's arguments (those after the program name) and environment. */
 export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): NodeArgs {
@@ -102,7 +107,14 @@ export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
       if (i === start) throw new CliError("missing_value", "--ssl-dist-opt needs NAME VALUE pairs");
       continue;
     }
-    let value = m[2];
+    if (flag === "kernel") {
+      // erl's `-kernel Parameter Value`: one word more than the other flags.
+      const parameter = m[2] ?? argv[++i];
+      if (parameter !== "net_ticktime") {
+        throw new CliError("unknown_argument", `--kernel ${parameter ?? ""}: only net_ticktime is a kernel parameter of the bridge`);
+      }
+    }
+    let value = flag === "kernel" ? undefined : m[2];
     if (value === undefined) {
       value = argv[++i];
       if (value === undefined || value.startsWith("-")) throw new CliError("missing_value", `--${flag} needs a value`);
@@ -124,14 +136,16 @@ export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
   const dist = parseDistArgs(given, sslDistOpt);
   const epmdPort = parseEpmdPort(env.ERL_EPMD_PORT);
   const logLevel = levelFromEnv(env.TS_SSL_LOG) ?? "info";
+  const tick = given.get("kernel");
+  const ticks = tick === undefined ? {} : { netTickTime: parseNetTickTime(tick) };
   const cookie = given.get("setcookie");
   if (cookie !== undefined) {
     if (cookie.length === 0) throw new CliError("bad_cookie", "--setcookie needs a non-empty cookie");
-    return { name, longNames, cookie, cookieSource: "--setcookie", cookieCreated: false, epmdPort, logLevel, ...dist };
+    return { name, longNames, cookie, cookieSource: "--setcookie", cookieCreated: false, epmdPort, logLevel, ...dist, ...ticks };
   }
   const file = join(env.HOME ?? homedir(), ".erlang.cookie");
   const { cookie: fromFile, created } = readOrCreateCookie(file);
-  return { name, longNames, cookie: fromFile, cookieSource: file, cookieCreated: created, epmdPort, logLevel, ...dist };
+  return { name, longNames, cookie: fromFile, cookieSource: file, cookieCreated: created, epmdPort, logLevel, ...dist, ...ticks };
 }
 
 type DistArgs = Pick<NodeArgs, "protoDist" | "sslDistOptfile" | "sslDistOpt" | "listenAddress" | "portRange">;
@@ -169,6 +183,15 @@ function parsePort(flag: string, value: string): number {
   const port = Number(value);
   if (!/^[0-9]+$/.test(value) || port < 1 || port > 65535) throw new CliError("bad_port", `${flag} ${JSON.stringify(value)} is not a port number`);
   return port;
+}
+
+/** Seconds, a positive integer, as erl takes net_ticktime. */
+function parseNetTickTime(value: string): number {
+  const seconds = Number(value);
+  if (!/^\d+$/.test(value) || seconds < 1) {
+    throw new CliError("bad_net_ticktime", `net_ticktime ${JSON.stringify(value)} is not a positive number of seconds`);
+  }
+  return seconds;
 }
 
 function parseEpmdPort(value: string | undefined): number {

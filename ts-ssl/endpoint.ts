@@ -17,6 +17,7 @@ const EXIT = atom("EXIT");
 const DOWN = atom("DOWN");
 const normal = atom("normal");
 const sslsocket = atom("sslsocket");
+const exception = atom("exception");
 
 /**
  * How a socket tells its owner that its connection failed, in the words of the API that made it
@@ -166,6 +167,23 @@ export abstract class Endpoint {
       if (i < 0) return;
       this.#watched.splice(i, 1);
       if (this.process.alive) this.process.demonitor(watch.ref);
+    };
+  }
+
+  /**
+   * `handler` made safe to run from a network event or a promise of this socket, outside any
+   * process's message handling: an exception in it ends this socket as a crash ends an Erlang
+   * process (the owner gets the exit signal `{exception, Message}`) and is logged, while the
+   * bridge and its other sockets go on.
+   */
+  protected guarded<A extends unknown[]>(handler: (...args: A) => void): (...args: A) => void {
+    return (...args) => {
+      try {
+        handler(...args);
+      } catch (err) {
+        this.table.node.log.error(`ts_ssl_bridge: socket ${this.id} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        this.die(tuple(exception, Buffer.from(err instanceof Error ? err.message : String(err))));
+      }
     };
   }
 

@@ -19,6 +19,7 @@ import {
   tlsDistConfig,
   type RawOptions,
 } from "../bridge/tls-dist-options.js";
+import { setInjectedFault } from "./fault.js";
 import { startSslServer } from "./server.js";
 import type { SslService } from "./service.js";
 
@@ -103,6 +104,7 @@ export async function launch(
   logger?: Logger,
 ): Promise<Bridge> {
   const args = parseNodeArgs(argv, env);
+  setInjectedFault(env.TS_SSL_INJECT_FAULT);
   const log = logger ?? stderrLogger(args.logLevel);
   const node = await DistNode.start({
     name: args.name,
@@ -113,6 +115,7 @@ export async function launch(
     ...(args.protoDist === "inet_tls" ? { transport: tlsDistTransport(args, log) } : {}),
     ...(args.listenAddress !== undefined ? { listenAddress: args.listenAddress } : {}),
     ...(args.portRange !== undefined ? { portRange: args.portRange } : {}),
+    ...(args.netTickTime !== undefined ? { netTickTime: args.netTickTime } : {}),
   });
   const { service } = startSslServer(node);
   const cookieFrom =

@@ -30,7 +30,7 @@ export class ListenSocket extends Endpoint {
     this.#server = server;
     this.#options = options;
     this.setup = setup;
-    server.on("connection", (socket) => this.#arrived(socket));
+    server.on("connection", this.guarded((socket: Socket) => this.#arrived(socket)));
     server.on("error", () => {});
     this.linkOwner();
   }

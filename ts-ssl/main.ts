@@ -4,6 +4,7 @@
  */
 import { CliError } from "../bridge/cli.js";
 import { launch, type Bridge } from "./launch.js";
+import { reportStats } from "./stats.js";
 
 /**
  * The first signal closes every socket and leaves EPMD, then exits: a connection still lingering
@@ -47,4 +48,6 @@ try {
   console.error(`ts-ssl bridge: ${e.message}`);
   process.exit(2);
 }
+const statsSeconds = Number(process.env.TS_SSL_STATS);
+if (Number.isFinite(statsSeconds) && statsSeconds > 0) reportStats(bridge.service, statsSeconds, (line) => console.log(line));
 if (signalled !== undefined) stop(bridge, signalled);

@@ -12,6 +12,7 @@ import { ipTuple } from "./args.js";
 import type { TlsSetup } from "./context.js";
 import { Endpoint, type SocketTable } from "./endpoint.js";
 import { errorCode, fail, reason, reasonOf, SslError, type FailureDetail } from "./errors.js";
+import { injectFault } from "./fault.js";
 import { acceptTls, connectTls, type ConnectTarget } from "./handshake.js";
 import { activeTerm, Options, protocols, type SocketKind } from "./options.js";
 import { framePacket, FramingError } from "./packet/framer.js";
@@ -145,19 +146,20 @@ export class SslSocket extends Endpoint {
     tls.pause();
     this.#applyTcpOptions(this.#options);
     const side = this.kind === "accept" ? "accept" : "connect";
-    tls.on("error", (err) => this.#end(reasonOf(err, "transfer"), { code: errorCode(err) ?? "UNKNOWN", phase: side }));
-    tls.on("end", () => this.#end(undefined));
-    tls.on("close", () => this.#end(undefined));
+    tls.on("error", this.guarded((err: Error) => this.#end(reasonOf(err, "transfer"), { code: errorCode(err) ?? "UNKNOWN", phase: side })));
+    tls.on("end", this.guarded(() => this.#end(undefined)));
+    tls.on("close", this.guarded(() => this.#end(undefined)));
     tls.on("data", this.#onData);
     this.#run({ type: "started" });
   }
 
-  readonly #onData = (chunk: Buffer): void => {
+  readonly #onData = this.guarded((chunk: Buffer): void => {
+    injectFault(chunk);
     if (this.#machine.readShut) return;
     this.#stats.recvCnt += 1;
     this.#stats.recvMax = Math.max(this.#stats.recvMax, chunk.length);
     this.#run({ type: "data", chunk });
-  };
+  });
 
   // ---- receiving
 
@@ -206,7 +208,7 @@ export class SslSocket extends Endpoint {
           else this.#tls?.pause();
           break;
         case "watch_owner_drain":
-          void this.table.node.whenDrained(this.owner.node).then(() => this.#run({ type: "owner_drained" }));
+          void this.table.node.whenDrained(this.owner.node).then(this.guarded(() => this.#run({ type: "owner_drained" })));
           break;
         case "destroy":
           this.#tls?.destroy();
@@ -274,7 +276,7 @@ export class SslSocket extends Endpoint {
     for (const p of parts) below = tls.write(p);
     if (below) return ok;
     const id = this.#nextCall++;
-    const onDrain = () => this.#run({ type: "send_drained", id });
+    const onDrain = this.guarded(() => this.#run({ type: "send_drained", id }));
     const answer = new Promise<Term>((resolve) => {
       this.#calls.set(id, (reply) => {
         tls.off("drain", onDrain);

@@ -89,4 +89,16 @@ describe("parseNodeArgs", () => {
     writeFileSync(join(e.HOME!, ".erlang.cookie"), "A\u0001B", { mode: 0o400 });
     expect(failure([], e).code).toBe("bad_cookie");
   });
+
+  it("takes erl's -kernel net_ticktime N, and no other kernel parameter", () => {
+    expect(parseNodeArgs(["--setcookie", "x"], env()).netTickTime).toBeUndefined();
+    for (const argv of [["--kernel", "net_ticktime", "4"], ["-kernel", "net_ticktime", "4"], ["--kernel=net_ticktime", "4"]]) {
+      expect(parseNodeArgs([...argv, "--setcookie", "x"], env()).netTickTime).toBe(4);
+    }
+    expect(failure(["--kernel", "net_setuptime", "4", "--setcookie", "x"]).code).toBe("unknown_argument");
+    expect(failure(["--kernel"]).code).toBe("unknown_argument");
+    for (const bad of ["0", "-1", "1.5", "four"]) {
+      expect(failure(["--kernel", "net_ticktime", bad, "--setcookie", "x"]).code).toMatch(/bad_net_ticktime|missing_value/);
+    }
+  });
 });
