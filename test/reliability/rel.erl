@@ -227,7 +227,11 @@ integrity(Port, Packet, Size) ->
 %% Whether each ts_ssl end's result mirrors its native peer's: what one sent the other received,
 %% byte for byte (SHA-256) and, with a packet type, packet for packet.
 mirrored(Results, Col) ->
-    Peers = maps:from_list(reports(Col, integrity)),
+    %% A native peer reports once it has read all, which may be after its ts_ssl end is done.
+    Owns = [Own || {Own, _, _} <- Results],
+    Reported = fun() -> maps:from_list(reports(Col, integrity)) end,
+    wait_until(fun() -> lists:all(fun(Own) -> maps:is_key(Own, Reported()) end, Owns) end, ?WAIT),
+    Peers = Reported(),
     lists:all(fun({Own, Packet, {{SentH, SentN}, {RecvH, RecvN}}}) ->
                       case maps:find(Own, Peers) of
                           {ok, {{PSentH, PSentN}, {PRecvH, PRecvN}}} ->
