@@ -1,20 +1,28 @@
 /**
  * `npm run bench -- ssl`: the ssl API through the bridge beside native OTP ssl, measured in one
- * run from an `erl` node (the caller) on its own clock (erlang:monotonic_time). The TLS peer is
- * native OTP ssl on a second `erl` node; the bridge runs in this process.
+ * run from an `erl` node (the caller) on its own clock (erlang:monotonic_time). Upload and
+ * download go to a native OTP ssl server on a second `erl` node; handshakes are made with a
+ * node:tls peer in a process of its own (bench/tls-peer.ts); the bridge runs in this process.
  *
- *   - round trip of `send/2` of 100 bytes and of `sockname/1` through the bridge, beside a plain
- *     Erlang-to-Erlang `gen_server:call` (caller -> peer node) and native `ssl:send/2`;
- *   - bulk throughput of 64 KiB sends, caller -> peer (upload) and peer -> caller in active mode
- *     (download), bridge and native;
- *   - full handshakes per second (connect, then close), bridge and native.
+ *   - upload: 64 KiB `send/2`s to the native receiver, once with its default buffer and once
+ *     with `{buffer, 65536}`; download: the same receiver's 64 KiB writes in active mode;
+ *   - handshakes per second, 16 at a time: as a client (`connect` + `close`) against a node:tls
+ *     server (RSA-2048), and as a server (`transport_accept` + `ssl_accept` + `close`, natively
+ *     `transport_accept` + `handshake` + `close`) for node:tls clients;
+ *   - calls per second from 16 concurrent callers: `sockname/1` against `gen_server:call` from
+ *     the caller to a process on the second node;
+ *   - the p50 of one `sockname/1` beside that `gen_server:call`, in alternated blocks: the median
+ *     of the blocks' p50s.
  *
- * Every figure is the median of its samples; rounds alternate bridge and native so both see the
- * same machine. Ratios are bridge / native: for times lower is better, for rates higher.
+ * Rounds alternate bridge and native so both see the same machine; each figure is the median of
+ * its rounds. Ratios are bridge / native: for times lower is better, for rates higher.
  */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { silentLogger } from "../bridge/log.js";
 import { makePki } from "../test/support/certs.js";
 import { startSslBridge } from "../test/support/bridge.js";
@@ -22,15 +30,18 @@ import { Epmd, ErlNode, erlc, randomCookie, stopAll } from "../test/support/erla
 import { median } from "./stats.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const BLOCKS = 5;
 const ROUND_TRIPS = 2_000;
 const BULK_BYTES = 64 * 1024 * 1024;
 const CHUNK = 64 * 1024;
-const HANDSHAKES = 200;
+const CONCURRENCY = 16;
+const HANDSHAKES = 320;
+const CALLS_PER_CALLER = 1_000;
 
-/** Helpers compiled on both erl nodes: the TLS peer's server and the caller's measurements. */
 const benchModule = String.raw`
 -module(ts_ssl_bench).
--export([start_server/1, start_echo/0, rtt/2, upload/4, download/3, handshake/3]).
+-export([start_server/1, start_echo/0, rtt/2, upload/4, download/3, listen/2, handshakes_as_client/4,
+         handshakes_as_server/4, calls/3]).
 
 %% The peer: a native ssl server; the first bytes of a connection say what to do:
 %% <<"u", Total:64>> read Total bytes then answer <<"k">>; <<"d", Total:64>> send Total bytes in
@@ -132,9 +143,44 @@ receive_all(S, Left) ->
     after 60000 -> exit(timeout)
     end.
 
-%% Median nanoseconds of a full handshake: connect, then close, N times.
-handshake(Mod, Port, N) ->
-    rtt(fun() -> {ok, S} = connect(Mod, Port, [binary, {active, false}]), ok = Mod:close(S) end, N).
+%% Nanoseconds for Conc processes to run Fun Total times in all (Total a multiple of Conc).
+parallel(Conc, Total, Fun) ->
+    Parent = self(),
+    T0 = erlang:monotonic_time(nanosecond),
+    Pids = [spawn_link(fun() -> repeat(Fun, Total div Conc), Parent ! {done, self()} end) || _ <- lists:seq(1, Conc)],
+    [receive {done, P} -> ok end || P <- Pids],
+    erlang:monotonic_time(nanosecond) - T0.
+
+repeat(_Fun, 0) -> ok;
+repeat(Fun, N) -> Fun(), repeat(Fun, N - 1).
+
+%% Nanoseconds for Total full handshakes as a client, Conc at a time: connect, then close.
+handshakes_as_client(Mod, Port, Conc, Total) ->
+    parallel(Conc, Total, fun() -> {ok, S} = connect(Mod, Port, [binary, {active, false}]), ok = Mod:close(S) end).
+
+%% A listen socket on 127.0.0.1 with the given certificate options, held by a process of its own
+%% (each evaluation runs in a short-lived one) until it is told to close it: {Holder, L, Port}.
+listen(Mod, Options) ->
+    Parent = self(),
+    Holder = spawn(fun() ->
+                           {ok, L} = Mod:listen(0, [binary, {active, false}, {reuseaddr, true}, {ip, {127,0,0,1}},
+                                                    {backlog, 128} | Options]),
+                           {ok, {_, Port}} = Mod:sockname(L),
+                           Parent ! {self(), L, Port},
+                           receive {close, From} -> ok = Mod:close(L), From ! {self(), closed} end
+                   end),
+    receive {Holder, L, Port} -> {Holder, L, Port} end.
+
+accept(ssl, L) -> {ok, T} = ssl:transport_accept(L), {ok, S} = ssl:handshake(T), ok = ssl:close(S);
+accept(ts_ssl, L) -> {ok, S} = ts_ssl:transport_accept(L), ok = ts_ssl:ssl_accept(S), ok = ts_ssl:close(S).
+
+%% Nanoseconds for Total full handshakes as a server, Conc at a time, once the clients are there.
+handshakes_as_server(Mod, L, Conc, Total) ->
+    _ = parallel(Conc, Conc, fun() -> accept(Mod, L) end),
+    parallel(Conc, Total, fun() -> accept(Mod, L) end).
+
+%% Nanoseconds for Conc callers to make PerCaller calls of Fun each.
+calls(Fun, Conc, PerCaller) -> parallel(Conc, Conc * PerCaller, Fun).
 `;
 
 interface Row {
@@ -162,6 +208,22 @@ function report(rows: Row[]): void {
   }
 }
 
+/** The node:tls peer (tls-peer.ts) in a process of its own; the first line it prints, if asked. */
+async function tlsPeer(args: string[]): Promise<{ child: ChildProcess; port: number }> {
+  const script = join(dirname(fileURLToPath(import.meta.url)), "tls-peer.js");
+  const child = spawn(process.execPath, [script, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  if (args[0] !== "server") return { child, port: 0 };
+  const [line] = (await once(child.stdout!, "data")) as [Buffer];
+  return { child, port: Number(line.toString().trim()) };
+}
+
+async function stopPeer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, "exit");
+  child.kill();
+  await exited;
+}
+
 export async function run(): Promise<void> {
   const pki = makePki();
   const dir = mkdtempSync(join(tmpdir(), "ts-ssl-bench-"));
@@ -170,64 +232,92 @@ export async function run(): Promise<void> {
   const cookie = randomCookie();
   const epmd = await Epmd.start();
   const bridge = await startSslBridge(cookie, epmd.port, silentLogger);
+  const peers: ChildProcess[] = [];
   try {
     const peer = await ErlNode.start({ epmdPort: epmd.port, cookie, codePaths: [dir] });
     const caller = await ErlNode.start({ epmdPort: epmd.port, cookie, codePaths: [dir], args: ["-ts_ssl", "bridge", bridge.name.name] });
-    const port = Number(
-      (
-        await peer.eval(`
-          {ok, _} = application:ensure_all_started(ssl), ok = ts_ssl_bench:start_echo(),
-          ts_ssl_bench:start_server([{certfile, "${pki.server.certFile}"}, {keyfile, "${pki.server.keyFile}"}])`)
-      ).text,
-    );
-    await caller.eval(`{ok, _} = application:ensure_all_started(ssl), ok = ts_ssl:start(), Peer = '${peer.nodeName}', Port = ${port}`);
-    const num = async (expr: string) => Number((await caller.eval(expr)).text);
+    const certificate = `[{certfile, "${pki.rsaServer.certFile}"}, {keyfile, "${pki.rsaServer.keyFile}"}]`;
+    const ports = (
+      await peer.eval(`
+        {ok, _} = application:ensure_all_started(ssl), ok = ts_ssl_bench:start_echo(),
+        [ts_ssl_bench:start_server(${certificate}), ts_ssl_bench:start_server([{buffer, 65536} | ${certificate}])]`)
+    ).text
+      .replace(/[[\]\s]/g, "")
+      .split(",")
+      .map(Number);
+    const tlsServer = await tlsPeer(["server", pki.rsaServer.certFile, pki.rsaServer.keyFile]);
+    peers.push(tlsServer.child);
+    await caller.eval(`{ok, _} = application:ensure_all_started(ssl), ok = ts_ssl:start(), Peer = '${peer.nodeName}',
+      Port = ${ports[0]}, Port64k = ${ports[1]}, TlsPort = ${tlsServer.port}, Cert = ${certificate},
+      {ok, S} = ts_ssl:connect({127,0,0,1}, Port, [binary, {active, false}]), ok = ts_ssl:send(S, <<"s">>),
+      %% Each evaluation runs in a process of its own; the socket needs an owner that stays.
+      Holder = spawn(fun() -> receive stop -> ok end end), ok = ts_ssl:controlling_process(S, Holder),
+      Sockname = fun() -> {ok, _} = ts_ssl:sockname(S) end,
+      Call = fun() -> ping = gen_server:call({bench_echo, Peer}, ping) end, ok`);
+    const num = async (expr: string) => {
+      const { text } = await caller.eval(expr);
+      if (!/^\d+$/.test(text)) throw new Error(`${expr} gave ${text}`);
+      return Number(text);
+    };
+    const mods = ["ts_ssl", "ssl"] as const;
+    const pair = (): number[][] => [[], []];
 
-    const samples = { send: [] as number[], sockname: [] as number[], call: [] as number[], nativeSend: [] as number[] };
-    const bulk = { up: [[], []] as number[][], down: [[], []] as number[][] };
-    const hs: number[][] = [[], []];
+    // Small calls first, alone on the machine as far as this run goes.
+    const p50 = pair();
+    for (let block = 0; block < BLOCKS; block++) {
+      p50[0]!.push((await num(`ts_ssl_bench:rtt(Sockname, ${ROUND_TRIPS})`)) / 1e3);
+      p50[1]!.push((await num(`ts_ssl_bench:rtt(Call, ${ROUND_TRIPS})`)) / 1e3);
+    }
+    const mib = BULK_BYTES / 1048576;
+    const up = pair();
+    const up64k = pair();
+    const down = pair();
+    const hsClient = pair();
+    const hsServer = pair();
+    const calls = pair();
     for (let round = 0; round < ROUNDS; round++) {
-      // Round trips, on one connection each way kept for the round.
-      const [send, sockname, call, nativeSend] = (
-        await caller.eval(`(fun() ->
-          Bin = binary:copy(<<"z">>, 100),
-          {ok, S} = ts_ssl:connect({127,0,0,1}, Port, [binary, {active, false}]),
-          ok = ts_ssl:send(S, <<"s">>),
-          {ok, N} = ssl:connect({127,0,0,1}, Port, [binary, {active, false}, {verify, verify_none}]),
-          ok = ssl:send(N, <<"s">>),
-          R = [ts_ssl_bench:rtt(fun() -> ok = ts_ssl:send(S, Bin) end, ${ROUND_TRIPS}),
-               ts_ssl_bench:rtt(fun() -> {ok, _} = ts_ssl:sockname(S) end, ${ROUND_TRIPS}),
-               ts_ssl_bench:rtt(fun() -> ping = gen_server:call({bench_echo, Peer}, ping) end, ${ROUND_TRIPS}),
-               ts_ssl_bench:rtt(fun() -> ok = ssl:send(N, Bin) end, ${ROUND_TRIPS})],
-          ok = ts_ssl:close(S), ok = ssl:close(N),
-          R end)()`)
-      ).text
-        .replace(/[[\]\s]/g, "")
-        .split(",")
-        .map(Number);
-      samples.send.push(send! / 1e3);
-      samples.sockname.push(sockname! / 1e3);
-      samples.call.push(call! / 1e3);
-      samples.nativeSend.push(nativeSend! / 1e3);
-      for (const [i, mod] of (["ts_ssl", "ssl"] as const).entries()) {
-        const mib = BULK_BYTES / 1048576;
-        bulk.up[i]!.push(mib / ((await num(`ts_ssl_bench:upload(${mod}, Port, ${BULK_BYTES}, ${CHUNK})`)) / 1e9));
-        bulk.down[i]!.push(mib / ((await num(`ts_ssl_bench:download(${mod}, Port, ${BULK_BYTES})`)) / 1e9));
-        hs[i]!.push(1e9 / (await num(`ts_ssl_bench:handshake(${mod}, Port, ${HANDSHAKES})`)));
+      for (const [i, mod] of mods.entries()) {
+        up[i]!.push(mib / ((await num(`ts_ssl_bench:upload(${mod}, Port, ${BULK_BYTES}, ${CHUNK})`)) / 1e9));
+        up64k[i]!.push(mib / ((await num(`ts_ssl_bench:upload(${mod}, Port64k, ${BULK_BYTES}, ${CHUNK})`)) / 1e9));
+        down[i]!.push(mib / ((await num(`ts_ssl_bench:download(${mod}, Port, ${BULK_BYTES})`)) / 1e9));
+        hsClient[i]!.push(HANDSHAKES / ((await num(`ts_ssl_bench:handshakes_as_client(${mod}, TlsPort, ${CONCURRENCY}, ${HANDSHAKES})`)) / 1e9));
+        // Bindings last for the node's life: each listen socket gets a name of its own.
+        const l = `L${round}_${i}`;
+        const listenPort = await num(`{H${l}, ${l}, P${l}} = ts_ssl_bench:listen(${mod}, Cert), P${l}`);
+        const clients = await tlsPeer(["client", String(listenPort), String(CONCURRENCY)]);
+        peers.push(clients.child);
+        hsServer[i]!.push(HANDSHAKES / ((await num(`ts_ssl_bench:handshakes_as_server(${mod}, ${l}, ${CONCURRENCY}, ${HANDSHAKES})`)) / 1e9));
+        await stopPeer(clients.child);
+        await caller.eval(`H${l} ! {close, self()}, receive {H${l}, closed} -> ok end`);
+        const fun = mod === "ts_ssl" ? "Sockname" : "Call";
+        calls[i]!.push((CONCURRENCY * CALLS_PER_CALLER) / ((await num(`ts_ssl_bench:calls(${fun}, ${CONCURRENCY}, ${CALLS_PER_CALLER})`)) / 1e9));
       }
     }
+    await caller.eval(`ok = ts_ssl:close(S), Holder ! stop, ok`);
 
     console.log(`ssl API through the bridge vs native OTP ssl (Node ${process.version}, OpenSSL ${process.versions.openssl});`);
-    console.log(`medians of ${ROUNDS} rounds (${ROUND_TRIPS} round trips, ${BULK_BYTES >> 20} MiB in ${CHUNK >> 10} KiB sends, ${HANDSHAKES} handshakes each)`);
+    console.log(
+      `medians of ${ROUNDS} rounds (${BULK_BYTES >> 20} MiB in ${CHUNK >> 10} KiB sends, ${HANDSHAKES} handshakes and ` +
+        `${CALLS_PER_CALLER} calls per caller, ${CONCURRENCY} at a time), and of ${BLOCKS} blocks' p50 of ${ROUND_TRIPS} calls`,
+    );
+    const row = (what: string, [bridgeSamples, nativeSamples]: number[][], unit: Row["unit"], nativeIs: string): Row => ({
+      what,
+      bridge: median(bridgeSamples!),
+      native: median(nativeSamples!),
+      unit,
+      nativeIs,
+    });
     report([
-      { what: "send/2, 100 bytes", bridge: median(samples.send), native: median(samples.call), unit: "us", nativeIs: "gen_server:call erl -> erl" },
-      { what: "sockname/1", bridge: median(samples.sockname), native: median(samples.call), unit: "us", nativeIs: "gen_server:call erl -> erl" },
-      { what: "send/2, 100 bytes", bridge: median(samples.send), native: median(samples.nativeSend), unit: "us", nativeIs: "ssl:send/2" },
-      { what: "upload, 64 KiB sends", bridge: median(bulk.up[0]!), native: median(bulk.up[1]!), unit: "MiB/s", nativeIs: "ssl" },
-      { what: "download, active", bridge: median(bulk.down[0]!), native: median(bulk.down[1]!), unit: "MiB/s", nativeIs: "ssl" },
-      { what: "handshakes (connect + close)", bridge: median(hs[0]!), native: median(hs[1]!), unit: "/s", nativeIs: "ssl" },
+      row("upload, 64 KiB sends", up, "MiB/s", "ssl:send/2, receiver's default buffer"),
+      row("upload, 64 KiB sends, {buffer, 65536}", up64k, "MiB/s", "ssl:send/2, receiver with {buffer, 65536}"),
+      row("download, active", down, "MiB/s", "ssl"),
+      row(`handshakes as client, ${CONCURRENCY} at a time`, hsClient, "/s", "ssl:connect + close, node:tls server"),
+      row(`handshakes as server, ${CONCURRENCY} at a time`, hsServer, "/s", "ssl:transport_accept + handshake + close"),
+      row(`calls/s, ${CONCURRENCY} callers (sockname/1)`, calls, "/s", "gen_server:call erl -> erl"),
+      row("small call p50 (sockname/1)", p50, "us", "gen_server:call erl -> erl"),
     ]);
   } finally {
+    await Promise.all(peers.map(stopPeer));
     await bridge.stop();
     await stopAll();
     pki.remove();
