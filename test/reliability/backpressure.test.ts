@@ -5,17 +5,11 @@
  * native ssl), and while its node is stopped the bridge stops reading for it, its memory stays
  * bounded, and an owner on another node keeps its pace.
  */
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { BridgeProcess, sleep } from "./bridge-process.js";
-import { holds, int, useBridge, world, type World } from "./fixture.js";
+import { holds, int, useBridge, worldOfFile } from "./fixture.js";
 
-let w: World;
-beforeAll(async () => {
-  w = await world();
-});
-afterAll(async () => {
-  await w?.close();
-});
+const w = worldOfFile();
 
 const MiB = 1 << 20;
 

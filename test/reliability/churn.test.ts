@@ -4,17 +4,11 @@
  * start (after a warm-up), the middle and the end. In `npm test` 3,200 cycles;
  * RELIABILITY_FULL=1 runs 100,000.
  */
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { BridgeProcess, sleep, until } from "./bridge-process.js";
-import { full, int, useBridge, world, type World } from "./fixture.js";
+import { full, int, useBridge, worldOfFile } from "./fixture.js";
 
-let w: World;
-beforeAll(async () => {
-  w = await world();
-});
-afterAll(async () => {
-  await w?.close();
-});
+const w = worldOfFile();
 
 const MiB = 1 << 20;
 const total = full ? 100_000 : 3_200;

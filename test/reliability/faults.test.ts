@@ -3,18 +3,12 @@
  * driven from real `erl` nodes: the bridge SIGKILLed, SIGTERMed, an owner's node SIGKILLed, an
  * owner's node paused (its connection silent, no FIN). Each says what callers see and how fast.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ErlNode } from "../support/erlang.js";
 import { BridgeProcess, sleep, until } from "./bridge-process.js";
-import { holds, int, useBridge, world, type World } from "./fixture.js";
+import { holds, int, useBridge, worldOfFile } from "./fixture.js";
 
-let w: World;
-beforeAll(async () => {
-  w = await world();
-});
-afterAll(async () => {
-  await w?.close();
-});
+const w = worldOfFile();
 
 const MiB = 1 << 20;
 

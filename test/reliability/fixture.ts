@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import { makePki, type Pki } from "../support/certs.js";
 import { Epmd, ErlNode, erlc, randomCookie, repoRoot, stopAll } from "../support/erlang.js";
 import { killBridges, type BridgeProcess } from "./bridge-process.js";
@@ -52,6 +53,37 @@ export async function world(): Promise<World> {
     if (pki !== undefined) rmSync(pki.dir, { recursive: true, force: true });
     throw e;
   }
+}
+
+/** The world of one test file: made before its first test, closed after its last. */
+export function worldOfFile(): World {
+  let made: World | undefined;
+  beforeAll(async () => {
+    made = await world();
+  });
+  afterAll(async () => {
+    await made?.close();
+  });
+  const the = (): World => {
+    if (made === undefined) throw new Error("the test file's world is not made yet (use it inside a test)");
+    return made;
+  };
+  return {
+    get epmd() {
+      return the().epmd;
+    },
+    get cookie() {
+      return the().cookie;
+    },
+    get pki() {
+      return the().pki;
+    },
+    get creds() {
+      return the().creds;
+    },
+    erl: (args) => the().erl(args),
+    close: () => the().close(),
+  };
 }
 
 /** Points the ts_ssl application of `node` at `bridge`. */

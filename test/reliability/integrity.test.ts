@@ -5,17 +5,11 @@
  * each way through one socket; 200 sockets at once, 20 MiB each way each, a quarter of them
  * {packet, 1} with an eighth of that).
  */
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { BridgeProcess } from "./bridge-process.js";
-import { full, holds, useBridge, world, type World } from "./fixture.js";
+import { full, holds, useBridge, worldOfFile } from "./fixture.js";
 
-let w: World;
-beforeAll(async () => {
-  w = await world();
-});
-afterAll(async () => {
-  await w?.close();
-});
+const w = worldOfFile();
 
 const MiB = 1 << 20;
 

@@ -3,17 +3,11 @@
  * (injected with TS_SSL_INJECT_FAULT, see ts-ssl/fault.ts) ends that socket as a crash ends an
  * Erlang process, and the bridge, its other sockets and its other callers go on.
  */
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { BridgeProcess } from "./bridge-process.js";
-import { holds, useBridge, world, type World } from "./fixture.js";
+import { holds, useBridge, worldOfFile } from "./fixture.js";
 
-let w: World;
-beforeAll(async () => {
-  w = await world();
-});
-afterAll(async () => {
-  await w?.close();
-});
+const w = worldOfFile();
 
 it("an exception in one socket's handler ends that socket only: its owner gets {exception, Message}, the others echo on", async () => {
   const marker = "INJECTED-FAULT-7f3a";
