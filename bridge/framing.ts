@@ -96,8 +96,9 @@ export class FrameReader {
 
 /**
  * Bytes read from a socket, in order, for a reader that pulls messages as it needs them (the
- * handshake, EPMD) rather than parsing every chunk as it comes. Chunks are kept as they arrived;
- * bytes are joined, the one copy, only when what is asked for spans chunks.
+ * handshake, EPMD, and ts-ssl's packet framer) rather than parsing every chunk as it comes.
+ * Chunks are kept as they arrived; bytes are joined, the one copy, only when what is asked for
+ * spans chunks.
  */
 export class ByteQueue {
   #chunks: Uint8Array[] = [];
@@ -113,17 +114,32 @@ export class ByteQueue {
     this.#length += chunk.length;
   }
 
-  /** The first `n` bytes (at most `length`), left in the queue. */
+  /** The first chunk, as is: parsers look at it first, so most messages are never copied. */
+  first(): Uint8Array {
+    return this.#chunks[0] ?? empty;
+  }
+
+  /**
+   * The first `n` bytes (at most `length`) as one view, left in the queue. Bytes that span
+   * chunks are copied once, into one chunk that replaces the ones they came from, so asking
+   * again for the same bytes copies nothing.
+   */
   peek(n: number): Uint8Array {
-    if (n === 0) return new Uint8Array(0);
-    const first = this.#chunks[0]!;
+    const first = this.first();
     if (first.length >= n) return first.subarray(0, n);
-    let k = 0;
-    let have = 0;
-    while (have < n) have += this.#chunks[k++]!.length;
-    const joined = Buffer.concat(this.#chunks.slice(0, k), have);
-    this.#chunks.splice(0, k, joined);
-    return joined.subarray(0, n);
+    const merged = new Uint8Array(n);
+    let filled = 0;
+    let used = 0;
+    while (filled < n) {
+      const chunk = this.#chunks[used]!;
+      const part = Math.min(chunk.length, n - filled);
+      merged.set(part === chunk.length ? chunk : chunk.subarray(0, part), filled);
+      filled += part;
+      if (part === chunk.length) used++;
+      else this.#chunks[used] = chunk.subarray(part);
+    }
+    this.#chunks.splice(0, used, merged);
+    return merged;
   }
 
   /** Drops the first `n` bytes (at most `length`). */
@@ -247,3 +263,5 @@ export function frameTail(frame: Frame, from: number): Uint8Array[] {
   }
   return out;
 }
+
+const empty = new Uint8Array(0);

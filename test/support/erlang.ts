@@ -124,7 +124,9 @@ async function endChild(child: ChildProcess): Promise<void> {
 
 /** Compiles Erlang `sources` into `outDir` (`flags` before them); a failure throws with erlc's words. */
 export function erlc(sources: string[], outDir: string, flags: string[] = []): void {
-  const r = spawnSync("erlc", [...flags, "-o", outDir, ...sources], { encoding: "utf8" });
+  // From `/`: OTP 25's erlc cuts its working directory off the front of a source path as a
+  // string, so with the clone at /tmp/x, /tmp/x-tmp/a.erl became the relative -tmp/a.erl.
+  const r = spawnSync("erlc", [...flags, "-o", outDir, ...sources], { encoding: "utf8", cwd: "/" });
   if (r.status !== 0) throw new Error(`erlc ${sources.map((f) => basename(f)).join(" ")} failed:\n${r.stdout}${r.stderr}`);
 }
 

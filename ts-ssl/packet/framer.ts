@@ -35,8 +35,8 @@
  * the data as is, as gen_tcp does, and an empty send writes nothing.
  */
 import { strict as assert } from "node:assert";
+import { ByteQueue } from "../../bridge/framing.js";
 import type { Term } from "../../etf/terms.js";
-import { ChunkQueue } from "./chunks.js";
 import { deliver } from "./deliver.js";
 import { lengthField } from "./length.js";
 import { framePacketAt } from "./parse.js";
@@ -53,7 +53,7 @@ export const GEN_TCP_BUFFER = 1460;
 
 export class Framer {
   #options!: FramingOptions;
-  readonly #queue = new ChunkQueue();
+  readonly #queue = new ByteQueue();
   /** The http parse state: true = among the headers. */
   #inHeaders = false;
   /** No packet can be cut before this many bytes are buffered. */
@@ -120,11 +120,11 @@ export class Framer {
         case "invalid":
           throw FramingError.emsgsize();
         case "frame":
-          queue.consume(framed.size);
+          queue.skip(framed.size);
           this.#wanted = 1;
           return deliver(framed.body, this.#options);
         case "http":
-          queue.consume(framed.size);
+          queue.skip(framed.size);
           this.#wanted = 1;
           this.#inHeaders = framed.inHeaders;
           return framed.packet;
@@ -158,7 +158,7 @@ export class Framer {
 
   /** Drops what is buffered: the stream could not be framed, and the socket closes. */
   discard(): void {
-    this.#queue.consume(this.#queue.length);
+    this.#queue.skip(this.#queue.length);
     this.#wanted = 1;
   }
 
