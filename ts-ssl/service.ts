@@ -10,7 +10,7 @@
 import { getCiphers } from "node:tls";
 import type { From, Node } from "../bridge/api.js";
 import { formatTerm } from "../etf/format.js";
-import { Atom, charlist, error, listElements, ok, Pid, tuple, Tuple, type Term } from "../etf/terms.js";
+import { Atom, atom, charlist, error, isTagged, listElements, ok, Pid, tuple, Tuple, type Term } from "../etf/terms.js";
 import { host, iodata, natural, port, timeout } from "./args.js";
 import { tlsSetup } from "./context.js";
 import { within } from "./deadline.js";
@@ -32,6 +32,15 @@ function arg<T>(value: T | undefined): T {
 }
 
 const okSocket = (e: Endpoint) => tuple(ok, e.term);
+
+const send = atom("send");
+const otp = atom("otp");
+
+/** The socket term of `{send, S, Data}` or `{otp, {send, S, Data}}`; undefined for any other request. */
+function sentSocket(request: Term): Term | undefined {
+  const inner = isTagged(request, otp, 2) ? (request as Tuple).elements[1]! : request;
+  return isTagged(inner, send, 3) ? (inner as Tuple).elements[1] : undefined;
+}
 
 /** Handlers by `Name/Arity` of the request tuple (`ciphers`, `version`: atoms, arity 0). */
 const handlers: ReadonlyMap<string, Handler> = new Map<string, Handler>([
@@ -93,6 +102,18 @@ const handlers: ReadonlyMap<string, Handler> = new Map<string, Handler>([
     },
   ],
   ["send/2", (s, [socket, data]) => s.connection(socket!).send(arg(iodata(data!)))],
+  [
+    // A send of ts_ssl_sender: the send request's own reply, with the limit its sender keeps.
+    "pipelined_send/1",
+    async (s, [send], from, request) => {
+      const socket = sentSocket(send!);
+      if (socket === undefined) throw badcall(request);
+      const reply = await s.call(send!, from);
+      const conn = isSocketTerm(socket) ? s.sockets.find(socket) : undefined;
+      const [version, limit] = conn instanceof SslSocket ? conn.sendLimitFor(from.pid) : [0, 0];
+      return tuple(reply, version, limit);
+    },
+  ],
   [
     "recv/3",
     (s, [socket, length, time], from, request) => {

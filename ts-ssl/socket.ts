@@ -7,6 +7,7 @@
  */
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
+import type { Node, Process } from "../bridge/api.js";
 import { atom, charlist, error, ok, tuple, type Pid, type Term } from "../etf/terms.js";
 import { ipTuple } from "./args.js";
 import type { TlsSetup } from "./context.js";
@@ -15,13 +16,31 @@ import { errorCode, fail, reason, reasonOf, SslError, type FailureDetail } from 
 import { injectFault } from "./fault.js";
 import { acceptTls, connectTls, type ConnectTarget } from "./handshake.js";
 import { activeTerm, Options, protocols, type SocketKind } from "./options.js";
-import { framePacket, FramingError } from "./packet/framer.js";
+import { framePacket, FramingError, largestPacket } from "./packet/framer.js";
 import { SocketMachine, type CallId, type OwnerMessage, type SocketEvent } from "./socket-machine.js";
 
 const ssl = atom("ssl");
 const sslClosed = atom("ssl_closed");
 const sslError = atom("ssl_error");
 const sslPassive = atom("ssl_passive");
+const sendLimitNotice = atom("ts_ssl_send_limit");
+const infinity = atom("infinity");
+
+/**
+ * The process that sends each node's send-limit notices. It sends nothing else, so it never has
+ * a large message being written in fragments: a notice it sends leaves before anything any
+ * other process of the bridge sends after it (a reply, `{ssl_closed, S}`).
+ */
+const notifiers = new WeakMap<Node, Process>();
+
+function notifier(node: Node): Process {
+  let p = notifiers.get(node);
+  if (p === undefined || !p.alive) {
+    p = node.spawn({ message: () => {} });
+    notifiers.set(node, p);
+  }
+  return p;
+}
 
 export interface ModernSession {
   readonly cipherStandardName: string | undefined;
@@ -45,6 +64,14 @@ export class SslSocket extends Endpoint {
   readonly #calls = new Map<CallId, (reply: Term) => void>();
   #nextCall = 0;
   #corked = false;
+  /** Sends waiting for the TLS socket to drain, all released by its one `drain` listener. */
+  #drainWaiters: CallId[] = [];
+  /**
+   * The stub's sender processes of this socket (ts_ssl_sender), watched so that the set does
+   * not keep dead ones, and the send limit they were last told, with its version.
+   */
+  readonly #senders = new Map<string, Pid>();
+  #sendLimit = { version: 0, limit: 0 };
   /** Aborts the handshake of `connect` when the socket closes before it is done. */
   #abandon: AbortController | undefined;
   /** What the handshake settled, kept for after the connection is gone. */
@@ -150,6 +177,7 @@ export class SslSocket extends Endpoint {
     tls.on("end", this.guarded(() => this.#end(undefined)));
     tls.on("close", this.guarded(() => this.#end(undefined)));
     tls.on("data", this.#onData);
+    tls.on("drain", this.#onDrain);
     this.#run({ type: "started" });
   }
 
@@ -192,7 +220,10 @@ export class SslSocket extends Endpoint {
 
   /** Gives the machine an event and carries out what it says. */
   #run(event: SocketEvent): void {
-    for (const action of this.#machine.handle(event)) {
+    const actions = this.#machine.handle(event);
+    // Before the owner or a caller can hear of what changed.
+    this.#tellSenders();
+    for (const action of actions) {
       switch (action.type) {
         case "to_owner":
           this.toOwner(this.#ownerMessage(action.message));
@@ -276,16 +307,63 @@ export class SslSocket extends Endpoint {
     for (const p of parts) below = tls.write(p);
     if (below) return ok;
     const id = this.#nextCall++;
-    const onDrain = this.guarded(() => this.#run({ type: "send_drained", id }));
     const answer = new Promise<Term>((resolve) => {
       this.#calls.set(id, (reply) => {
-        tls.off("drain", onDrain);
+        const i = this.#drainWaiters.indexOf(id);
+        if (i >= 0) this.#drainWaiters.splice(i, 1);
         resolve(reply);
       });
     });
-    tls.once("drain", onDrain);
+    this.#drainWaiters.push(id);
     this.#run({ type: "send_blocked", id });
     return answer;
+  }
+
+  readonly #onDrain = this.guarded((): void => {
+    const waiting = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const id of waiting) this.#run({ type: "send_drained", id });
+  });
+
+  /**
+   * The largest send this socket would take now without an error: 0 once it cannot send (not
+   * open yet, closed, the peer's end, `shutdown(S, write)`), the length field's limit under
+   * `{packet, 1 | 2 | 4}`, else Infinity.
+   */
+  #currentSendLimit(): number {
+    if (this.#state !== "open" || !this.open || this.#machine.ended || this.#tls?.writable !== true) return 0;
+    return largestPacket(this.#machine.framing);
+  }
+
+  /**
+   * `{Version, Limit}` of the send limit, for an acknowledgement to `sender`, which is told of
+   * every later change until it or the socket ends.
+   */
+  sendLimitFor(sender: Pid): [number, Term] {
+    const key = sender.toString() + String(sender.creation);
+    if (this.open && !this.#senders.has(key)) {
+      this.#senders.set(key, sender);
+      this.watch(sender, () => this.#senders.delete(key));
+    }
+    this.#tellSenders();
+    const { version, limit } = this.#sendLimit;
+    return [version, limit === Infinity ? infinity : limit];
+  }
+
+  /** How many senders the socket knows (they end with their callers). */
+  get senderCount(): number {
+    return this.#senders.size;
+  }
+
+  /** A notice `{ts_ssl_send_limit, S, Version, Limit}` to each sender when the limit changed. */
+  #tellSenders(): void {
+    const limit = this.#currentSendLimit();
+    if (limit === this.#sendLimit.limit) return;
+    this.#sendLimit = { version: this.#sendLimit.version + 1, limit };
+    if (this.#senders.size === 0) return;
+    const notice = tuple(sendLimitNotice, this.term, this.#sendLimit.version, limit === Infinity ? infinity : limit);
+    const from = notifier(this.table.node);
+    for (const pid of this.#senders.values()) from.send(pid, notice);
   }
 
   /** controlling_process/2; the new owner's node may keep up where the old one's did not. */
@@ -366,6 +444,7 @@ export class SslSocket extends Endpoint {
     if (how !== "read") {
       if (this.#machine.ended || !tls.writable) fail(reason.enotconn);
       tls.end();
+      this.#tellSenders();
     }
     if (how !== "write") this.#run({ type: "shutdown_read" });
   }

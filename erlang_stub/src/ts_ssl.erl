@@ -206,11 +206,12 @@ seed(Data) ->
         error:badarg -> {error, edata}
     end.
 
-%% Data that is not iodata gets gen_tcp's answer on this OTP: `{error, einval}'.
+%% Data that is not iodata gets gen_tcp's answer on this OTP: `{error, einval}'. `ok' means
+%% the bytes are on their way to the bridge, in order (ts_ssl_sender).
 -spec send(Socket :: sslsocket(), Data :: iodata()) -> ok | {error, reason()}.
 send(Socket, Data) ->
     try iolist_to_binary(Data) of
-        Bytes -> ts_ssl_call:on_socket(Socket, {send, Socket, Bytes})
+        Bytes -> ts_ssl_sender:send(Socket, {send, Socket, Bytes})
     catch
         error:badarg -> {error, einval}
     end.

@@ -5,13 +5,14 @@
 
 -export([library/1, on_socket/2, with_files/1]).
 
--export_type([request/0, otp_request/0]).
+-export_type([request/0, otp_request/0, send_request/0]).
 
 %% What the bridge is asked to do: README.md's request table, tag by tag, so that Dialyzer holds
 %% every caller to it. Where a caller passes on what its own caller gave without looking (an
 %% option list, a tag list, a socket term), the element is what that caller's spec allows; the
 %% bridge judges the rest.
--type request() :: request_39() | {otp, otp_request()}.
+-type request() :: request_39() | {otp, otp_request()}
+                 | {pipelined_send, send_request() | {otp, send_request()}}.
 -type request_39() ::
         {connect, Address :: ts_ssl:address() | inet:hostname() | inet:ip_address(),
          Port :: integer(), Options :: sent_options(), Timeout :: timeout()}
@@ -20,7 +21,7 @@
       | {ssl_accept, Socket :: socket(), Timeout :: timeout()}
       | {accept, ListenSocket :: socket(), Timeout :: timeout()}
       | {close, Socket :: socket()}
-      | {send, Socket :: socket(), Data :: binary()}
+      | send_request()
       | {recv, Socket :: socket(), Length :: non_neg_integer(), Timeout :: timeout()}
       | {controlling_process, Socket :: socket(), NewOwner :: pid()}
       | {getopts, Socket :: socket(), Tags :: [atom()]}
@@ -39,6 +40,7 @@
       | {getstat, Socket :: socket(), Items :: [atom()]}
       | {negotiated_protocol, Socket :: socket()}
       | {connection_information, Socket :: socket()}.
+-type send_request() :: {send, Socket :: socket(), Data :: binary()}.
 -type socket() :: ts_ssl:sslsocket() | ts_ssl_otp:sslsocket().
 %% Options as given, with each file option read where the caller runs (with_files/1):
 %% `{certfile | keyfile | cacertfile, Path, Contents | {error, Reason}}'.
@@ -54,9 +56,10 @@ library(Request) ->
 
 %% Calls on a socket go to the bridge that made it (there may be several); when that bridge is
 %% gone, the socket is closed for the operation in question. Anything that is not a socket is the
-%% configured bridge's to refuse.
+%% configured bridge's to refuse. The caller's sends on the socket go first (ts_ssl_sender).
 -spec on_socket(term(), request()) -> term().
-on_socket({sslsocket, _Id, Pid}, Request) when is_pid(Pid) ->
+on_socket({sslsocket, _Id, Pid} = Socket, Request) when is_pid(Pid) ->
+    ok = ts_ssl_sender:fence(Socket, Request),
     call(node(Pid), Request, closed);
 on_socket(_NotASocket, Request) ->
     call(bridge(), Request, closed).

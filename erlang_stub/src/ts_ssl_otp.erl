@@ -113,10 +113,10 @@ shutdown(Socket, How) ->
 
 %%% Data
 
-%% As OTP's: what is not iodata raises badarg.
+%% As OTP's: what is not iodata raises badarg. `ok' as ts_ssl:send/2's.
 -spec send(sslsocket(), iodata()) -> ok | {error, reason()}.
 send(Socket, Data) ->
-    on_socket(Socket, {send, Socket, iolist_to_binary(Data)}).
+    ts_ssl_sender:send(Socket, {otp, {send, Socket, iolist_to_binary(Data)}}).
 
 -spec recv(sslsocket(), non_neg_integer()) -> {ok, binary() | list()} | {error, reason()}.
 recv(Socket, Length) ->

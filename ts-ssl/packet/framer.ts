@@ -38,7 +38,7 @@ import { strict as assert } from "node:assert";
 import { ByteQueue } from "../../bridge/framing.js";
 import type { Term } from "../../etf/terms.js";
 import { deliver } from "./deliver.js";
-import { lengthField } from "./length.js";
+import { largestBody, lengthField } from "./length.js";
 import { framePacketAt } from "./parse.js";
 import { FramingError, type FramingOptions } from "./types.js";
 
@@ -184,4 +184,10 @@ export function framePacket(data: Uint8Array, options: FramingOptions): Uint8Arr
     return data.length === 0 ? [field] : [field, data];
   }
   return data.length === 0 ? [] : [data];
+}
+
+/** The largest `data` that `framePacket` frames under `options` (Infinity: any). */
+export function largestPacket(options: FramingOptions): number {
+  const type = options.packet;
+  return type === 1 || type === 2 || type === 4 ? largestBody(type) : Infinity;
 }

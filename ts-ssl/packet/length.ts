@@ -13,13 +13,18 @@ export function parseRaw(bytes: Uint8Array): Framed {
 export type LengthFieldSize = 1 | 2 | 4;
 
 /** The largest packet each length field holds, as modern OTP ssl checks it before sending. */
-const maxBody: Record<LengthFieldSize, number> = { 1: 0xff, 2: 0xffff, 4: 0xffffffff };
+const maxBody: Readonly<Record<LengthFieldSize, number>> = { 1: 0xff, 2: 0xffff, 4: 0xffffffff };
 
 export function parseLengthPrefixed(size: LengthFieldSize, bytes: Uint8Array, options: ParseOptions): Framed {
   if (bytes.length < size) return needMore;
   let bodySize = 0;
   for (let i = 0; i < size; i++) bodySize = bodySize * 256 + bytes[i]!;
   return sized(bytes, size, bodySize, options, size);
+}
+
+/** The largest body a length field of `size` bytes holds. */
+export function largestBody(size: LengthFieldSize): number {
+  return maxBody[size];
 }
 
 /**
