@@ -389,5 +389,119 @@ sender(Connect, Send) ->
 sending(S, Send, Chunk, C) ->
     case Send(S, Chunk) of
         ok -> counters:add(C, 1, byte_size(Chunk)), sending(S, Send, Chunk, C);
-        _ -> ok
+        Failed -> Failed
     end.
+
+%%% Pipelined sends: each helper runs the same steps with Mod, ts_ssl or OTP's ssl (the
+%%% modern steps with ts_ssl_otp or ssl), so a test compares the two.
+
+client(ssl, Port, Options) ->
+    {ok, _} = application:ensure_all_started(ssl),
+    ssl:connect({127, 0, 0, 1}, Port, [binary, {active, false}, {verify, verify_none} | Options], ?WAIT);
+client(ts_ssl_otp, Port, Options) ->
+    ts_ssl_otp:connect({127, 0, 0, 1}, Port, [binary, {active, false}, {verify, verify_none} | Options], ?WAIT);
+client(ts_ssl, Port, Options) ->
+    connect(Port, Options).
+
+%% Sends Chunks to a sink/1 peer on Port and closes at once: the sends' answers, the close's,
+%% the caller's mailbox after the sends, and whether the peer got every byte (SHA-256), then
+%% a clean end.
+burst_then_close(Mod, Port, Col, Chunks) ->
+    {ok, S} = client(Mod, Port, []),
+    {ok, {_, Own}} = Mod:sockname(S),
+    Sends = lists:usort([Mod:send(S, C) || C <- Chunks]),
+    {messages, Mailbox} = process_info(self(), messages),
+    Close = Mod:close(S),
+    wait_until(fun() -> lists:keymember(Own, 1, reports(Col, sink)) end, ?WAIT),
+    {Own, How, Got} = lists:keyfind(Own, 1, reports(Col, sink)),
+    %% ts_ssl_sender's entries in the caller's process dictionary go at close/1.
+    Entries = [K || {{ts_ssl_sender, _}, _} = K <- get()],
+    {Sends, Close, Mailbox, How, crypto:hash(sha256, Got) =:= crypto:hash(sha256, Chunks), Entries}.
+
+%% Never reads; closes when told `close' (tell_peer/2 finds it by the client's port).
+stall_until_told(Col) ->
+    fun(S) ->
+            ok = ssl:setopts(S, [{active, false}]),
+            {ok, {_, PeerPort}} = ssl:peername(S),
+            Col ! {stall, {PeerPort, self()}},
+            receive close -> ssl:close(S) end
+    end.
+
+tell_peer(Col, Own) ->
+    wait_until(fun() -> lists:keymember(Own, 1, reports(Col, stall)) end, ?WAIT),
+    {Own, Peer} = lists:keyfind(Own, 1, reports(Col, stall)),
+    Peer ! close.
+
+%% 64 KiB sends to a stall_until_told/1 peer until one has waited 500 ms, which it does once the
+%% peer's buffers are full; then the peer closes. The waiting send's answer, the next send's,
+%% whether the bytes answered ok stayed put while the peer did not read, and the mailbox.
+blocked_then_closed(Mod, Port, Col) ->
+    {ok, S} = client(Mod, Port, []),
+    {ok, {_, Own}} = Mod:sockname(S),
+    C = counters:new(1, []),
+    Self = self(),
+    Chunk = crypto:strong_rand_bytes(65536),
+    spawn(fun() -> Self ! {waited, sending(S, fun Mod:send/2, Chunk, C)} end),
+    wait_until(fun() -> N = counters:get(C, 1), timer:sleep(500), N =:= counters:get(C, 1) end, ?WAIT),
+    Stalled = counters:get(C, 1),
+    timer:sleep(1000),
+    Bounded = Stalled =:= counters:get(C, 1) andalso Stalled < 64 * 1024 * 1024,
+    tell_peer(Col, Own),
+    Waited = receive {waited, R} -> R after ?WAIT -> hang end,
+    Next = Mod:send(S, Chunk),
+    {messages, Mailbox} = process_info(self(), messages),
+    _ = Mod:close(S),
+    {Waited, Next, Bounded, Mailbox}.
+
+%% Raw sends, then `{packet, 1}': a send too big for its length field, then one that fits. The
+%% answers, and what a sink/1 peer got: the raw bytes, then the packet with its length field.
+packet_after_raw(Mod, Port, Col) ->
+    {ok, S} = client(Mod, Port, []),
+    {ok, {_, Own}} = Mod:sockname(S),
+    Raw = [binary:copy(<<I>>, 1000) || I <- lists:seq(1, 20)],
+    Sends = lists:usort([Mod:send(S, R) || R <- Raw]),
+    Set = Mod:setopts(S, [{packet, 1}]),
+    TooBig = Mod:send(S, binary:copy(<<"x">>, 256)),
+    Fits = Mod:send(S, binary:copy(<<"y">>, 255)),
+    Close = Mod:close(S),
+    wait_until(fun() -> lists:keymember(Own, 1, reports(Col, sink)) end, ?WAIT),
+    {Own, _How, Got} = lists:keyfind(Own, 1, reports(Col, sink)),
+    Expected = iolist_to_binary([Raw, 255, binary:copy(<<"y">>, 255)]),
+    {Sends, Set, TooBig, Fits, Close, Got =:= Expected}.
+
+%% The senders of this node: ts_ssl_sender processes.
+senders() ->
+    [P || P <- processes(),
+          {dictionary, D} <- [process_info(P, dictionary)],
+          proplists:get_value('$initial_call', D) =:= {ts_ssl_sender, init, 2}].
+
+%% A process that sends Chunk on S with ts_ssl until it fails; its pid.
+burster(S, Chunk) ->
+    spawn(fun() -> sending(S, fun ts_ssl:send/2, Chunk, counters:new(1, [])) end).
+
+%% A process that owns a ts_ssl socket to Port, traps exits, and runs what it is given
+%% (do/2, do/4) with the socket, one at a time, so that a test can call as the owner across
+%% evaluations. {Keeper, Socket}.
+keeper(Port) ->
+    Self = self(),
+    Pid = spawn(fun() ->
+                        process_flag(trap_exit, true),
+                        {ok, S} = connect(Port, []),
+                        Self ! {kept, self(), S},
+                        keep(S)
+                end),
+    receive {kept, Pid, S} -> {Pid, S} after ?WAIT -> exit(keeper_not_up) end.
+
+keep(S) ->
+    receive {do, To, Tag, Fun} -> To ! {Tag, Fun(S)}, keep(S) end.
+
+%% Fun(S) as the keeper runs it, its result.
+do(Keeper, Fun) ->
+    Ref = make_ref(),
+    do(Keeper, Fun, self(), Ref),
+    receive {Ref, R} -> R after ?WAIT -> exit(keeper_silent) end.
+
+%% Fun(S) as the keeper runs it; its result goes to To as {Tag, Result}.
+do(Keeper, Fun, To, Tag) ->
+    Keeper ! {do, To, Tag, Fun},
+    ok.
