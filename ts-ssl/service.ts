@@ -35,6 +35,8 @@ const okSocket = (e: Endpoint) => tuple(ok, e.term);
 
 const send = atom("send");
 const otp = atom("otp");
+/** The reply tag of a sender's answer to the bridge's flush (SslSocket.flushSenders). */
+const flush = atom("flush");
 
 /** The socket term of `{send, S, Data}` or `{otp, {send, S, Data}}`; undefined for any other request. */
 function sentSocket(request: Term): Term | undefined {
@@ -108,9 +110,10 @@ const handlers: ReadonlyMap<string, Handler> = new Map<string, Handler>([
     async (s, [send], from, request) => {
       const socket = sentSocket(send!);
       if (socket === undefined) throw badcall(request);
-      const reply = await s.call(send!, from);
       const conn = isSocketTerm(socket) ? s.sockets.find(socket) : undefined;
-      const [version, limit] = conn instanceof SslSocket ? conn.sendLimitFor(from.pid) : [0, 0];
+      if (conn instanceof SslSocket) conn.heardFrom(from.pid, from.tag === flush);
+      const reply = await s.call(send!, from);
+      const [version, limit] = conn instanceof SslSocket ? conn.sendLimit : [0, 0];
       return tuple(reply, version, limit);
     },
   ],
@@ -225,13 +228,23 @@ export class SslService {
     for (const e of this.sockets.all()) e.close();
   }
 
-  /** Closes every socket and waits, up to `graceMs`, until their peers have been told. */
+  /**
+   * Closes every socket and waits, up to `graceMs`, until their peers have been told. Sends
+   * that ts_ssl answered `ok` for and that are still on their way are carried out first (up to
+   * `graceMs` too), as close/1 waits for its caller's sends.
+   */
   async shutdown(graceMs = 2_000): Promise<void> {
     const open = this.sockets.all();
+    await upTo(graceMs, Promise.all(open.map((e) => (e instanceof SslSocket ? e.flushSenders() : undefined))));
     for (const e of open) e.close();
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
-    await Promise.race([Promise.all(open.map((e) => e.settled)), grace]);
-    clearTimeout(timer);
+    await upTo(graceMs, Promise.all(open.map((e) => e.settled)));
   }
+}
+
+/** Waits for `p`, or `ms` at most. */
+async function upTo(ms: number, p: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([p, grace]);
+  clearTimeout(timer);
 }

@@ -24,6 +24,7 @@ const sslClosed = atom("ssl_closed");
 const sslError = atom("ssl_error");
 const sslPassive = atom("ssl_passive");
 const sendLimitNotice = atom("ts_ssl_send_limit");
+const sendFlushNotice = atom("ts_ssl_send_flush");
 const infinity = atom("infinity");
 
 /**
@@ -64,14 +65,14 @@ export class SslSocket extends Endpoint {
   readonly #calls = new Map<CallId, (reply: Term) => void>();
   #nextCall = 0;
   #corked = false;
-  /** Sends waiting for the TLS socket to drain, all released by its one `drain` listener. */
-  #drainWaiters: CallId[] = [];
   /**
    * The stub's sender processes of this socket (ts_ssl_sender), watched so that the set does
    * not keep dead ones, and the send limit they were last told, with its version.
    */
-  readonly #senders = new Map<string, Pid>();
+  readonly #senders = new Map<string, { readonly pid: Pid; flushed?: () => void }>();
   #sendLimit = { version: 0, limit: 0 };
+  /** The bridge is stopping: no send is safe to answer early any more (see `flushSenders`). */
+  #stopping = false;
   /** Aborts the handshake of `connect` when the socket closes before it is done. */
   #abandon: AbortController | undefined;
   /** What the handshake settled, kept for after the connection is gone. */
@@ -177,7 +178,6 @@ export class SslSocket extends Endpoint {
     tls.on("end", this.guarded(() => this.#end(undefined)));
     tls.on("close", this.guarded(() => this.#end(undefined)));
     tls.on("data", this.#onData);
-    tls.on("drain", this.#onDrain);
     this.#run({ type: "started" });
   }
 
@@ -278,7 +278,7 @@ export class SslSocket extends Endpoint {
 
   // ---- sending
 
-  /** `send/2`. Answers once the bytes are queued below node:tls's high-water mark. */
+  /** `send/2`. Answers once the bytes are queued below node:tls's high-water mark, or written out. */
   send(data: Uint8Array): Promise<Term> | Term {
     if (this.#state !== "open") fail(reason.ebadstate);
     const tls = this.#tls!;
@@ -304,26 +304,25 @@ export class SslSocket extends Endpoint {
     let below = true;
     this.#stats.sendCnt += 1;
     this.#stats.sendMax = Math.max(this.#stats.sendMax, data.length);
-    for (const p of parts) below = tls.write(p);
-    if (below) return ok;
+    // A send that leaves node:tls's buffer above its high-water mark is answered once its own
+    // bytes have been written out (node:tls calls back in order), not once the whole buffer has
+    // drained: the sends queued behind it are those of a send window, and the caller's next
+    // send can be on its way while they go out.
     const id = this.#nextCall++;
-    const answer = new Promise<Term>((resolve) => {
-      this.#calls.set(id, (reply) => {
-        const i = this.#drainWaiters.indexOf(id);
-        if (i >= 0) this.#drainWaiters.splice(i, 1);
-        resolve(reply);
-      });
-    });
-    this.#drainWaiters.push(id);
+    const last = parts.length - 1;
+    for (let i = 0; i <= last; i++) below = tls.write(parts[i]!, i === last ? this.#written(id) : undefined);
+    if (below) return ok;
+    const answer = new Promise<Term>((resolve) => this.#calls.set(id, resolve));
     this.#run({ type: "send_blocked", id });
     return answer;
   }
 
-  readonly #onDrain = this.guarded((): void => {
-    const waiting = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const id of waiting) this.#run({ type: "send_drained", id });
-  });
+  /** The write callback of send `id`: answers it if it waits; a failed write ends the connection, which answers it. */
+  #written(id: CallId): (err?: Error | null) => void {
+    return this.guarded((err?: Error | null) => {
+      if (err == null && this.#calls.has(id)) this.#run({ type: "send_drained", id });
+    });
+  }
 
   /**
    * The largest send this socket would take now without an error: 0 once it cannot send (not
@@ -331,23 +330,57 @@ export class SslSocket extends Endpoint {
    * `{packet, 1 | 2 | 4}`, else Infinity.
    */
   #currentSendLimit(): number {
-    if (this.#state !== "open" || !this.open || this.#machine.ended || this.#tls?.writable !== true) return 0;
+    if (this.#state !== "open" || !this.open || this.#stopping || this.#machine.ended || this.#tls?.writable !== true) return 0;
     return largestPacket(this.#machine.framing);
   }
 
   /**
-   * `{Version, Limit}` of the send limit, for an acknowledgement to `sender`, which is told of
-   * every later change until it or the socket ends.
+   * A send of `sender` arrived, before it is carried out: the sender is told of every later
+   * change of the limit until it or the socket ends. `flush`: it is the sender's answer to
+   * `flushSenders`, so a flush waiting for it is done.
    */
-  sendLimitFor(sender: Pid): [number, Term] {
+  heardFrom(sender: Pid, flush: boolean): void {
     const key = sender.toString() + String(sender.creation);
-    if (this.open && !this.#senders.has(key)) {
-      this.#senders.set(key, sender);
-      this.watch(sender, () => this.#senders.delete(key));
+    const known = this.#senders.get(key);
+    if (known !== undefined) {
+      if (flush) known.flushed?.();
+    } else if (this.open) {
+      this.#senders.set(key, { pid: sender });
+      this.watch(sender, () => {
+        this.#senders.get(key)?.flushed?.();
+        this.#senders.delete(key);
+      });
     }
+  }
+
+  /** `{Version, Limit}` of the send limit, for an acknowledgement. */
+  get sendLimit(): [number, Term] {
     this.#tellSenders();
     const { version, limit } = this.#sendLimit;
     return [version, limit === Infinity ? infinity : limit];
+  }
+
+  /**
+   * Resolves once every sender has shown that no send it answered `ok` for is still on its way
+   * (asked with `{ts_ssl_send_flush, {send, S, <<>>}}`, it sends that empty send, with the
+   * reply tag `flush`, after its others), or has ended. For the bridge's shutdown: the sockets close after that,
+   * so the senders are first told that no send is safe any more, and wait for the replies of
+   * those that follow.
+   */
+  flushSenders(): Promise<void> {
+    this.#stopping = true;
+    this.#tellSenders();
+    const notice = tuple(sendFlushNotice, tuple(atom("send"), this.term, new Uint8Array(0)));
+    const from = notifier(this.table.node);
+    return Promise.all(
+      [...this.#senders.values()].map(
+        (sender) =>
+          new Promise<void>((resolve) => {
+            sender.flushed = resolve;
+            from.send(sender.pid, notice);
+          }),
+      ),
+    ).then(() => {});
   }
 
   /** How many senders the socket knows (they end with their callers). */
@@ -363,7 +396,7 @@ export class SslSocket extends Endpoint {
     if (this.#senders.size === 0) return;
     const notice = tuple(sendLimitNotice, this.term, this.#sendLimit.version, limit === Infinity ? infinity : limit);
     const from = notifier(this.table.node);
-    for (const pid of this.#senders.values()) from.send(pid, notice);
+    for (const { pid } of this.#senders.values()) from.send(pid, notice);
   }
 
   /** controlling_process/2; the new owner's node may keep up where the old one's did not. */

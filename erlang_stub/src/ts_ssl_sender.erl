@@ -162,6 +162,13 @@ loop(State) ->
             loop(hold(From, State));
         {ts_ssl_send_limit, {sslsocket, _, Pid}, Version, Limit} when Pid =:= State#state.socket ->
             loop(learn(Version, Limit, State));
+        {ts_ssl_send_flush, Empty} when element(3, element(2, Empty)) =:= State#state.socket ->
+            %% The bridge is stopping: the empty send it gives, behind the others, shows them
+            %% all arrived. Its tag tells the bridge so; its ack only updates the limit.
+            erlang:send(State#state.server, {'$gen_call', {self(), flush}, request(Empty)}),
+            loop(State);
+        {flush, {_Reply, Version, Limit}} ->
+            loop(learn(Version, Limit, State));
         {Seq, {Reply, Version, Limit}} when is_integer(Seq) ->
             loop(acknowledged(Seq, Reply, learn(Version, Limit, State)));
         {'DOWN', _, process, _, _} ->
