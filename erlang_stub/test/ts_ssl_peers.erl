@@ -52,9 +52,19 @@ waiting(Pid) ->
     process_info(Pid, [status, message_queue_len]) =:= [{status, waiting}, {message_queue_len, 0}].
 
 %% True when Pid waits for the reply to a gen_server or gen_statem call that it has sent: the
-%% request has gone out whole, and no reply has come.
+%% request has gone out whole, and no reply has come. A `ts_ssl:send/2' waits on the caller's
+%% sender, which has sent the request when it waits too.
 waiting_for_reply(Pid) ->
-    waiting(Pid) andalso process_info(Pid, current_function) =:= {current_function, {gen, do_call, 4}}.
+    waiting(Pid) andalso
+        case process_info(Pid, current_function) of
+            {current_function, {gen, do_call, 4}} ->
+                true;
+            {current_function, {ts_ssl_sender, call, 2}} ->
+                {dictionary, D} = process_info(Pid, dictionary),
+                lists:all(fun waiting/1, [Sender || {{ts_ssl_sender, _}, Sender} <- D]);
+            _ ->
+                false
+        end.
 
 %% A native ssl listen socket on 127.0.0.1 and its port. Native sockets are passive binary
 %% unless Options say otherwise.
