@@ -25,6 +25,7 @@ const sslError = atom("ssl_error");
 const sslPassive = atom("ssl_passive");
 const sendLimitNotice = atom("ts_ssl_send_limit");
 const sendFlushNotice = atom("ts_ssl_send_flush");
+const sendAtom = atom("send");
 const infinity = atom("infinity");
 
 /**
@@ -362,15 +363,15 @@ export class SslSocket extends Endpoint {
 
   /**
    * Resolves once every sender has shown that no send it answered `ok` for is still on its way
-   * (asked with `{ts_ssl_send_flush, {send, S, <<>>}}`, it sends that empty send, with the
-   * reply tag `flush`, after its others), or has ended. For the bridge's shutdown: the sockets close after that,
-   * so the senders are first told that no send is safe any more, and wait for the replies of
-   * those that follow.
+   * (asked with `{ts_ssl_send_flush, {send, S, <<>>}}`, it sends that empty send, with the reply
+   * tag `flush`, after its others), or has ended, or the socket has. For the bridge's shutdown,
+   * which closes the sockets after that: the senders are first told that no send is safe any
+   * more, so those that follow wait for their own replies.
    */
   flushSenders(): Promise<void> {
     this.#stopping = true;
     this.#tellSenders();
-    const notice = tuple(sendFlushNotice, tuple(atom("send"), this.term, new Uint8Array(0)));
+    const notice = tuple(sendFlushNotice, tuple(sendAtom, this.term, new Uint8Array(0)));
     const from = notifier(this.table.node);
     return Promise.all(
       [...this.#senders.values()].map(
@@ -513,6 +514,8 @@ export class SslSocket extends Endpoint {
   protected release(): void {
     this.#abandon?.abort(new SslError(reason.closed, "closed during handshake"));
     this.#run({ type: "close" });
+    // Its monitors of the senders went with the process: a flush waits for none of them now.
+    for (const sender of this.#senders.values()) sender.flushed?.();
     // The peer sees a TLS close (close_notify, then FIN) after what was written so far.
     const socket = this.#network();
     if (socket === undefined || socket.closed) {
