@@ -51,10 +51,13 @@ pause() ->
 waiting(Pid) ->
     process_info(Pid, [status, message_queue_len]) =:= [{status, waiting}, {message_queue_len, 0}].
 
-%% True when Pid waits for the reply to a gen_server or gen_statem call that it has sent: the
-%% request has gone out whole, and no reply has come.
+%% True when Pid waits for the reply to a call that it has sent (a gen_server or gen_statem call,
+%% or ts_ssl's call on a socket): the request has gone out whole, and no reply has come.
 waiting_for_reply(Pid) ->
-    waiting(Pid) andalso process_info(Pid, current_function) =:= {current_function, {gen, do_call, 4}}.
+    waiting(Pid) andalso
+        lists:member(process_info(Pid, current_function),
+                     [{current_function, {gen, do_call, 4}},
+                      {current_function, {ts_ssl_call, watched_call, 3}}]).
 
 %% A native ssl listen socket on 127.0.0.1 and its port. Native sockets are passive binary
 %% unless Options say otherwise.
