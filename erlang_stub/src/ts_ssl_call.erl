@@ -60,9 +60,66 @@ library(Request) ->
 -spec on_socket(term(), request()) -> term().
 on_socket({sslsocket, _Id, Pid} = Socket, Request) when is_pid(Pid) ->
     ok = ts_ssl_sender:fence(Socket, Request),
-    call(node(Pid), Request, closed);
+    socket_call(node(Pid), Request);
 on_socket(_NotASocket, Request) ->
     call(bridge(), Request, closed).
+
+%% A socket's bridge serves `ts_ssl_bridge' for as long as the connection to it lasts, and its
+%% sockets die with that connection, so a call on one needs to know only that the connection lasts
+%% until the reply. gen_server:call would learn it from a monitor of `ts_ssl_bridge' across the
+%% connection, which puts two more messages on it (MONITOR_P and DEMONITOR_P) for the bridge to
+%% read. The call monitors instead the connection's local controller (a port, or a process for TLS
+%% distribution), which ends when the connection does: nothing goes on the wire for it. The
+%% monitor's reference, an alias until the monitor ends, tags the one request; as in gen.erl, a
+%% reply after the DOWN finds the alias gone, so a reply never lands late nor twice. (monitor_node/2
+%% would not do: a `{nodedown, Node}' carries no reference, so the call could not tell its own from
+%% the caller's, nor know whether its own had fired by the time it turned it off.)
+%%
+%% A request to a node without `ts_ssl_bridge' would be dropped there, unanswered: the first call
+%% over each connection is a gen_server:call, which makes the connection if there is none and
+%% checks the name; its answer marks the connection's controller as a bridge's.
+-spec socket_call(node(), request()) -> term().
+socket_call(Bridge, Request) ->
+    case lists:keyfind(Bridge, 1, erlang:system_info(dist_ctrl)) of
+        {Bridge, Controller} ->
+            case persistent_term:get({?MODULE, Bridge}, undefined) of
+                Controller -> watched_call(Bridge, Controller, Request);
+                _ -> first_call(Bridge, Controller, Request)
+            end;
+        false ->
+            call(Bridge, Request, closed)
+    end.
+
+-spec first_call(node(), port() | pid(), request()) -> term().
+first_call(Bridge, Controller, Request) ->
+    try gen_server:call({ts_ssl_bridge, Bridge}, Request, infinity) of
+        Reply ->
+            persistent_term:put({?MODULE, Bridge}, Controller),
+            Reply
+    catch
+        exit:_ -> {error, closed}
+    end.
+
+%% `[alias | Mref]' is the reply tag gen.erl makes, improper list and all, which the bridge
+%% recognises as an alias to reply to.
+-dialyzer({no_improper_lists, watched_call/3}).
+-spec watched_call(node(), port() | pid(), request()) -> term().
+watched_call(Bridge, Controller, Request) ->
+    Mref = erlang:monitor(controller_type(Controller), Controller, [{alias, demonitor}]),
+    Tag = [alias | Mref],
+    %% A connection gone since the lookup has a dead controller: the monitor fires at once.
+    _ = erlang:send({ts_ssl_bridge, Bridge}, {'$gen_call', {self(), Tag}, Request}, [noconnect]),
+    receive
+        {Tag, Reply} ->
+            erlang:demonitor(Mref, [flush]),
+            Reply;
+        {'DOWN', Mref, _, _, _} ->
+            {error, closed}
+    end.
+
+-spec controller_type(port() | pid()) -> port | process.
+controller_type(Controller) when is_port(Controller) -> port;
+controller_type(Controller) when is_pid(Controller) -> process.
 
 %% The bridge enforces the API's timeouts itself, hence `infinity'. A bridge node that is down,
 %% unknown, or without a `ts_ssl_bridge' process makes gen_server:call exit; the caller gets a

@@ -51,13 +51,15 @@ pause() ->
 waiting(Pid) ->
     process_info(Pid, [status, message_queue_len]) =:= [{status, waiting}, {message_queue_len, 0}].
 
-%% True when Pid waits for the reply to a gen_server or gen_statem call that it has sent: the
-%% request has gone out whole, and no reply has come. A `ts_ssl:send/2' waits on the caller's
-%% sender, which has sent the request when it waits too.
+%% True when Pid waits for the reply to a call that it has sent (a gen_server or gen_statem call,
+%% or ts_ssl's call on a socket): the request has gone out whole, and no reply has come. A
+%% `ts_ssl:send/2' waits on the caller's sender, which has sent the request when it waits too.
 waiting_for_reply(Pid) ->
     waiting(Pid) andalso
         case process_info(Pid, current_function) of
             {current_function, {gen, do_call, 4}} ->
+                true;
+            {current_function, {ts_ssl_call, watched_call, 3}} ->
                 true;
             {current_function, {ts_ssl_sender, call, 2}} ->
                 {dictionary, D} = process_info(Pid, dictionary),

@@ -117,6 +117,36 @@ describe("TLS distribution with -proto_dist inet_tls nodes", () => {
     expect(text).toBe(`{{ok,<<"world">>},<<"echo:again">>,[<<"hello">>,<<"again">>]}`);
   });
 
+  it("a socket call waiting when the connection drops returns {error, closed} (over TLS a process controls the connection)", async () => {
+    const node = await erl(tlsDistArgs(goodFile));
+    await node.eval(`
+      ok = ts_ssl:start(),
+      {Port, _Server} = ${nativeServer(pki.server)},
+      Waiter = spawn(fun() ->
+          process_flag(trap_exit, true),
+          {ok, C} = ts_ssl:connect("localhost", Port, [binary, {active, false}]),
+          Before = [ts_ssl:sockname(C), ts_ssl:sockname(C)],
+          receive go -> ok end,
+          Waiting = ts_ssl:recv(C, 0, 30000),
+          timer:sleep(300),
+          receive {result, From} -> From ! {self(), {Before, Waiting, element(2, process_info(self(), messages))}} end
+        end),
+      Waiter ! go,
+      Waiting = fun Poll(0) -> timeout;
+                    Poll(N) -> case process_info(Waiter, current_function) of
+                                   {current_function, {ts_ssl_call, watched_call, 3}} -> ok;
+                                   _ -> timer:sleep(20), Poll(N - 1)
+                               end
+                end,
+      ok = Waiting(1000),
+      [{_, Controller}] = [X || {N, _} = X <- erlang:system_info(dist_ctrl), N =:= ${B}],
+      true = is_pid(Controller)`);
+    expect(bridge.disconnect(atom(node.nodeName))).toBe(true);
+    const { text } = await node.eval(`Waiter ! {result, self()}, receive {Waiter, R} -> R after 10000 -> none end`);
+    // The caller owns the socket and traps exits: besides the call's answer, its link's exit signal.
+    expect(text.replace(/\s+/g, "")).toMatch(/^\{\[\{ok,\{\{127,0,0,1\},\d+\}\},\{ok,\{\{127,0,0,1\},\d+\}\}\],\{error,closed\},\[\{'EXIT',<\d+\.\d+\.\d+>,noconnection\}\]\}$/);
+  });
+
   it("carries a 20 MiB message each way", async () => {
     const node = await erl(tlsDistArgs(goodFile));
     const { text } = await node.eval(`

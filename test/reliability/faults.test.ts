@@ -4,23 +4,12 @@
  * owner's node paused (its connection silent, no FIN). Each says what callers see and how fast.
  */
 import { describe, expect, it } from "vitest";
-import type { ErlNode } from "../support/erlang.js";
 import { BridgeProcess, sleep, until } from "./bridge-process.js";
-import { holds, int, useBridge, worldOfFile } from "./fixture.js";
+import { holds, int, useBridge, waitFor, worldOfFile } from "./fixture.js";
 
 const w = worldOfFile();
 
 const MiB = 1 << 20;
-
-/** Waits until `expr` is true on `node`, polling; the time it took, or throws after `ms`. */
-async function waitFor(node: ErlNode, expr: string, ms: number): Promise<number> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await holds(node, expr)) return Date.now() - t0;
-    if (Date.now() - t0 > ms) throw new Error(`not true after ${ms} ms: ${expr}\n${(await node.eval("rel:take(Col)")).text.slice(0, 3000)}`);
-    await sleep(50);
-  }
-}
 
 describe("the bridge process killed or stopped", () => {
   it("SIGKILL mid-transfer: waiting calls return closed at once, owners get noconnection, a new bridge serves at once, old sockets are closed", async () => {

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
 import { makePki, type Pki } from "../support/certs.js";
 import { Epmd, ErlNode, erlc, randomCookie, repoRoot, stopAll } from "../support/erlang.js";
-import { killBridges, type BridgeProcess } from "./bridge-process.js";
+import { killBridges, sleep, type BridgeProcess } from "./bridge-process.js";
 
 /** RELIABILITY_FULL=1: the full sizes of the issue rather than the ones sized for `npm test`. */
 export const full = process.env.RELIABILITY_FULL === "1";
@@ -102,4 +102,14 @@ export async function int(node: ErlNode, expr: string): Promise<number> {
 /** Whether an expression is true on `node`. */
 export async function holds(node: ErlNode, expr: string): Promise<boolean> {
   return (await node.eval(expr)).text === "true";
+}
+
+/** Waits until `expr` is true on `node`, polling; the time it took, or throws after `ms`. */
+export async function waitFor(node: ErlNode, expr: string, ms: number): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    if (await holds(node, expr)) return Date.now() - t0;
+    if (Date.now() - t0 > ms) throw new Error(`not true after ${ms} ms: ${expr}\n${(await node.eval("rel:take(Col)")).text.slice(0, 3000)}`);
+    await sleep(50);
+  }
 }

@@ -113,6 +113,38 @@ watched(Col, Tag, Setup, Block) ->
                   receive stop -> ok end
           end).
 
+%% A process that runs Setup() (which may set up monitors, links, trap_exit), makes three Call(State)
+%% and reports {ready, State, Results, Mailbox}; on `go' it makes one more and reports
+%% {returned, Result, Milliseconds}, then, a second later, {mailbox, Messages}: what reached it
+%% besides the calls' replies.
+caller(Col, Tag, Setup, Call) ->
+    spawn(fun() ->
+                  State = Setup(),
+                  Results = [Call(State) || _ <- lists:seq(1, 3)],
+                  {messages, Before} = process_info(self(), messages),
+                  Col ! {Tag, {ready, State, Results, Before}},
+                  receive go -> ok end,
+                  T0 = erlang:monotonic_time(millisecond),
+                  Result = Call(State),
+                  Col ! {Tag, {returned, Result, erlang:monotonic_time(millisecond) - T0}},
+                  timer:sleep(1000),
+                  {messages, After} = process_info(self(), messages),
+                  Col ! {Tag, {mailbox, After}},
+                  receive stop -> ok end
+          end).
+
+%% A socket connected to Port whose owner traps exits, so that it outlives the bridge: for
+%% callers that must not be linked to the socket's process.
+held(Port) ->
+    Self = self(),
+    spawn(fun() ->
+                  process_flag(trap_exit, true),
+                  {ok, S} = connect(Port, []),
+                  Self ! {held, S},
+                  receive stop -> ok end
+          end),
+    receive {held, S} -> S after ?WAIT -> exit(no_socket) end.
+
 %% In {active, true}: takes data until anything else comes, which is returned.
 active_loop(S) ->
     receive
