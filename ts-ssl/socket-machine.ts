@@ -9,10 +9,13 @@
  * - `{active, true}` sends `{ssl, S, Data}` per packet; `once` one packet, then passive;
  *   `{active, N}` N packets, then `{ssl_passive, S}` and passive (setopts adds to the count, and
  *   a count at or below 0 goes passive at once). Passive mode answers `recv`s in their order.
- * - TLS is read only while someone wants data: a waiting `recv`, an active owner. In
- *   `{active, true}` and `{active, N}` reading stops while the distribution connection to the
- *   owner's node is backed up, and starts again once it drains; `{active, once}` owes one
- *   message at most and reads on.
+ * - TLS is read while someone wants data (a waiting `recv`, an active owner) and, while nobody
+ *   does, ahead until `readAhead` bytes wait to be delivered, as OTP's `ssl` reads ahead of a
+ *   passive owner: a peer that sends and then closes, or resets, loses nothing the bridge could
+ *   have read, and a peer that sends to an owner that does not read is still stopped once the
+ *   bound is reached. In `{active, true}` and `{active, N}` reading stops while the distribution
+ *   connection to the owner's node is backed up, and starts again once it drains;
+ *   `{active, once}` owes one message at most and reads on.
  * - When the peer closes, active mode gets the rest of a raw stream, then `{ssl_closed, S}`;
  *   passive `recv(S, 0)` gets the raw rest, then `{error, closed}`. A failure (a reset, a fatal
  *   alert, a packet that cannot be framed) is told once, as `{ssl_error, S, Reason}` (followed
@@ -77,6 +80,9 @@ export type SocketAction =
   /** The stream cannot be framed: drop the connection. */
   | { readonly type: "destroy" };
 
+/** How many decrypted bytes a socket holds, by default, for an owner that is not asking for them. */
+export const READ_AHEAD = 64 * 1024;
+
 interface Recv {
   readonly id: CallId;
   readonly length: number;
@@ -103,8 +109,16 @@ export class SocketMachine {
   /** The actions of the event being handled. */
   #out: SocketAction[] = [];
 
-  /** `words` gives the API's words for the end at the time it is told (the API may set them after). */
-  constructor(framing: FramingOptions, active: Active, words: () => EndWords) {
+  /**
+   * `words` gives the API's words for the end at the time it is told (the API may set them
+   * after); `readAhead` bounds what is read while nobody wants data.
+   */
+  constructor(
+    framing: FramingOptions,
+    active: Active,
+    words: () => EndWords,
+    readonly readAhead = READ_AHEAD,
+  ) {
     this.#framer = new Framer(framing);
     this.#active = active;
     this.#words = words;
@@ -329,12 +343,17 @@ export class SocketMachine {
     return ended?.reason === undefined ? reason.closed : this.#words().reason(ended.reason, ended.detail);
   }
 
-  /** Reads from TLS only while someone wants data and the owner's connection keeps up. */
+  /**
+   * Reads from TLS while someone wants data and the owner's connection keeps up, and while
+   * passive up to `readAhead` buffered bytes.
+   */
   #flow(): void {
     if (!this.#started || this.#closed || this.#ended !== undefined) return;
     const want =
       !this.#readShut &&
-      (this.#active === false ? this.#recvs.length > 0 : this.#active === "once" || !this.#ownerBackedUp);
+      (this.#active === false
+        ? this.#recvs.length > 0 || this.#framer.buffered < this.readAhead
+        : this.#active === "once" || !this.#ownerBackedUp);
     if (want === this.#reading) return;
     this.#reading = want;
     this.#out.push({ type: "read", on: want });
