@@ -152,8 +152,15 @@ function tupleOf(list: Term | undefined, tag: string): Term {
   return found ?? atom(tag);
 }
 
-/** OTP's: its reasons, and no `{ssl_closed, S}` after `{ssl_error, S, Reason}`. */
-const otpWords: EndWords = { reason: otpReason, closedAfterError: false };
+/**
+ * OTP's: its reasons, `{invalid_packet, Bytes}` with what its buffer held, and no
+ * `{ssl_closed, S}` after `{ssl_error, S, Reason}`.
+ */
+const otpWords: EndWords = {
+  reason: otpReason,
+  invalidPacket: (buffered) => tuple(atom("invalid_packet"), buffered),
+  closedAfterError: false,
+};
 
 /** A socket the modern API made tells its owner of its end in OTP's words. */
 function adopt(s: SslService, reply: Term): void {

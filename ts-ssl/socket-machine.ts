@@ -20,7 +20,8 @@
  *   passive `recv(S, 0)` gets the raw rest, then `{error, closed}`. A failure (a reset, a fatal
  *   alert, a packet that cannot be framed) is told once, as `{ssl_error, S, Reason}` (followed
  *   by `{ssl_closed, S}` in 3.9's words) or as the next `recv`'s `{error, Reason}`; `closed`
- *   after that. A stream that cannot be framed destroys the connection, as gen_tcp closes it.
+ *   after that. A stream that cannot be framed destroys the connection, as gen_tcp and OTP's
+ *   `ssl` close it; the API's words name the reason (`emsgsize`, `{invalid_packet, Bytes}`).
  * - Sends waiting for the TLS socket to drain, and waiting `recv`s, get `{error, closed}` when
  *   the connection ends or the socket closes.
  */
@@ -96,8 +97,11 @@ export class SocketMachine {
   readonly #sends = new Set<CallId>();
   #started = false;
   #closed = false;
-  /** Set when nothing more will come from the peer: undefined reason = it closed cleanly. */
-  #ended: { reason: Term | undefined; detail?: FailureDetail } | undefined;
+  /**
+   * Set when nothing more will come from the peer: undefined reason = it closed cleanly;
+   * `invalid` = the bytes that could not be framed.
+   */
+  #ended: { reason: Term | undefined; detail?: FailureDetail; invalid?: Uint8Array } | undefined;
   /** `{ssl_closed, S}` has been sent. */
   #closedSent = false;
   /** The end's reason has been told, as `{ssl_error, S, R}` or as a recv's `{error, R}`. */
@@ -284,9 +288,9 @@ export class SocketMachine {
     } catch (err) {
       if (!(err instanceof FramingError)) throw err;
       // gen_tcp closes a socket whose packets cannot be framed, and delivers nothing more.
-      this.#framer.discard();
+      const invalid = this.#framer.discard();
       this.#out.push({ type: "destroy" });
-      this.#ended = { reason: err.reason };
+      this.#ended = { reason: err.reason, invalid };
       this.#failSends();
     }
     if (this.#ended !== undefined) this.#reportEnd();
@@ -340,6 +344,7 @@ export class SocketMachine {
   #tellEnd(): Term {
     const ended = this.#reasonTold ? undefined : this.#ended!;
     this.#reasonTold = true;
+    if (ended?.invalid !== undefined) return this.#words().invalidPacket(ended.invalid);
     return ended?.reason === undefined ? reason.closed : this.#words().reason(ended.reason, ended.detail);
   }
 

@@ -11,8 +11,12 @@ import { ACTIVE_MAX, type Active } from "../../ts-ssl/options.js";
 import { defaultFramingOptions, type FramingOptions } from "../../ts-ssl/packet/framer.js";
 import { SocketMachine, type SocketAction, type SocketEvent } from "../../ts-ssl/socket-machine.js";
 
-const words39: EndWords = { reason: (r) => r, closedAfterError: true };
-const wordsOtp: EndWords = { reason: (r) => tuple(atom("tls_alert"), r), closedAfterError: false };
+const words39: EndWords = { reason: (r) => r, invalidPacket: () => atom("emsgsize"), closedAfterError: true };
+const wordsOtp: EndWords = {
+  reason: (r) => tuple(atom("tls_alert"), r),
+  invalidPacket: (buffered) => tuple(atom("invalid_packet"), buffered),
+  closedAfterError: false,
+};
 const raw: FramingOptions = { ...defaultFramingOptions, mode: "binary" };
 const packet1: FramingOptions = { ...raw, packet: 1 };
 const econnreset = atom("econnreset");
@@ -199,6 +203,16 @@ describe("the end", () => {
     const m = machine(true, { ...packet1, packetSize: 2 });
     expect(show(m.handle(data(1, 1, 3, 1, 1, 1)))).toEqual(["ssl <<1>>", "destroy", "ssl_error emsgsize", "ssl_closed"]);
     expect(show(m.handle(end(econnreset)))).toEqual([]);
+  });
+
+  it("in OTP's words, with the bytes that could not be framed: {ssl_error, S, {invalid_packet, Bytes}} alone, or recv's error once", () => {
+    const m = machine(true, { ...packet1, packetSize: 2 }, wordsOtp);
+    expect(show(m.handle(data(1, 1, 3, 1, 1, 1)))).toEqual(["ssl <<1>>", "destroy", "ssl_error {invalid_packet,<<3,1,1,1>>}"]);
+    const passive = machine(false, { ...packet1, packetSize: 2 }, wordsOtp);
+    passive.handle(data(3, 1, 1));
+    passive.handle(data(1));
+    expect(show(passive.handle(recv(1)))).toEqual(["destroy", "reply 1 {error,{invalid_packet,<<3,1,1,1>>}}"]);
+    expect(show(passive.handle(recv(2)))).toEqual(["reply 2 {error,closed}"]);
   });
 
   it("close answers waiting recvs and sends with closed, and acts on nothing after", () => {

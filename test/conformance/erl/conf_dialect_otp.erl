@@ -25,14 +25,6 @@ rules() ->
                         lists:member(Alert, [handshake_failure, certificate_required, unknown_ca,
                                              bad_certificate, certificate_expired])
                 end},
-     #{name => packet_errors,
-       otp => "a packet that cannot be framed (over `packet_size`): `{error, {invalid_packet, "
-              "Bytes}}`, and the socket stays open",
-       ts_ssl => "`{error, emsgsize}`, and the socket closes",
-       why => "Not a limit of node:tls: the two modules share one socket implementation, which "
-              "frames as gen_tcp (and ssl 3.9) do.",
-       calls => [recv],
-       match => fun({error, {invalid_packet, _}}, {error, emsgsize}) -> true end},
      #{name => files_read_at_listen,
        otp => "`listen` succeeds with a certificate or key file that cannot be read; each "
               "handshake then fails",
