@@ -9,7 +9,7 @@
 import { Atom, atom, charlist, error, isTagged, listElements, ok, Pid, tuple, Tuple, type Term } from "../etf/terms.js";
 import { isSocketTerm, type EndWords } from "./endpoint.js";
 import { fail, reason, SslError } from "./errors.js";
-import { Options, type Context } from "./options.js";
+import { isOptionTag, Options, type Context } from "./options.js";
 import { otpReason } from "./otp-reasons.js";
 import type { Handler, SslService } from "./service.js";
 
@@ -93,17 +93,64 @@ function parts(request: Term): [string | undefined, Term[]] {
   return [undefined, []];
 }
 
-/** The option of `list` that `context` refuses: OTP's `{options, Option}` names it. */
-function badOption(list: Term | undefined, context: Context): Term {
-  for (const item of (list === undefined ? undefined : listElements(list)) ?? []) {
+/**
+ * Who reads an option in OTP's `ssl`: `ssl` itself (its TLS options), `ssl` on gen_tcp's behalf
+ * (the options it emulates on the data it decrypts), or gen_tcp (every other option, those it
+ * does not know included: OTP's `ssl` passes them on and gen_tcp refuses them).
+ */
+type Reader = "ssl" | "emulated" | "gen_tcp";
+
+const emulated: ReadonlySet<string> = new Set(["mode", "packet", "active", "header", "packet_size"]);
+const genTcp: ReadonlySet<string> = new Set(["nodelay", "keepalive", "reuseaddr", "ip", "port", "backlog", "line_delimiter"]);
+
+function readerOf(option: Term): Reader {
+  if (option === atom("binary") || option === atom("list")) return "emulated";
+  const tag = option instanceof Tuple && option.elements[0] instanceof Atom ? option.elements[0].name : undefined;
+  if (tag === undefined || genTcp.has(tag) || !isOptionTag(tag)) return "gen_tcp";
+  return emulated.has(tag) ? "emulated" : "ssl";
+}
+
+/**
+ * What OTP's `ssl` gives gen_tcp besides the caller's options when it opens a connection: the
+ * emulated options at the values its own reading needs.
+ */
+const genTcpInternal: readonly Term[] = [
+  tuple(atom("packet_size"), 0),
+  tuple(atom("packet"), 0),
+  tuple(atom("header"), 0),
+  tuple(atom("active"), atom("false")),
+  tuple(atom("mode"), atom("binary")),
+];
+
+/**
+ * OTP's `What` in `{error, {options, What}}` for an option list that `context` refuses. A bad
+ * ssl or emulated option is named alone (setopts: as `{socket_options, Option}`); anything else
+ * reached gen_tcp, whose refusal OTP reports with the list it gave it: connect and listen
+ * `{socket_options, GenTcpOptions ++ Internal}` (`ts_ssl_otp` makes listen's the badarg exit
+ * gen_tcp:listen raises), setopts `{socket_options, GenTcpOptions, einval}`.
+ */
+function optionError(list: Term | undefined, context: Context): Term {
+  const items = list === undefined ? undefined : listElements(list);
+  if (items === undefined) return tuple(atom("not_a_proplist"), list ?? atom("undefined"));
+  const refused = items.filter((item) => {
     try {
       Options.parse([item], context);
+      return false;
     } catch (err) {
-      if (err instanceof SslError) return item;
+      if (err instanceof SslError) return true;
       throw err;
     }
+  });
+  const socketOptions = atom("socket_options");
+  // OTP's `ssl` hands gen_tcp the options it does not read itself in the reverse of their order.
+  if (context === "setopts") {
+    const bad = refused.find((o) => readerOf(o) === "emulated");
+    if (bad !== undefined) return tuple(socketOptions, bad);
+    return tuple(socketOptions, items.filter((o) => readerOf(o) !== "emulated").reverse(), reason.einval);
   }
-  return list ?? atom("undefined");
+  const bad = refused.find((o) => readerOf(o) !== "gen_tcp");
+  if (bad !== undefined) return bad;
+  return tuple(socketOptions, [...items.filter((o) => readerOf(o) === "gen_tcp").reverse(), ...genTcpInternal]);
 }
 
 /** A file option as OTP names it when its file is unusable: `{Tag, Path, {error, Posix}}`, or `{Tag, Path}`. */
@@ -133,11 +180,7 @@ function failure(name: string, args: Term[], err: SslError): Term {
   const where = optionsAt.get(name);
   if (where !== undefined) {
     const list = args[where.index];
-    if (r === reason.eoptions) {
-      const option = badOption(list, where.context);
-      // setopts takes socket options only, and OTP says so.
-      return tuple(error, tuple(atom("options"), name === "setopts" ? tuple(atom("socket_options"), option) : option));
-    }
+    if (r === reason.eoptions) return tuple(error, tuple(atom("options"), optionError(list, where.context)));
     if (r === reason.ecipher) return tuple(error, tuple(atom("options"), tupleOf(list, "ciphers")));
     const tag = fileReasons.get(r);
     const option = tag === undefined ? undefined : fileOption(list, tag);

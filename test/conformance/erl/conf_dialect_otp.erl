@@ -34,14 +34,4 @@ rules() ->
        calls => [listen],
        match => fun({ok, S}, {error, {options, {Tag, _, {error, _}}}}) ->
                         is_atom(S) andalso lists:member(Tag, [certfile, keyfile, cacertfile])
-                end},
-     #{name => unknown_option,
-       otp => "an option it does not know: `{error, {options, {socket_options, [Option | "
-              "InternalOptions]}}}`, the list being what OTP's `ssl` was about to give `gen_tcp`",
-       ts_ssl => "`{error, {options, Option}}`",
-       why => "Not a limit of node:tls: the rest of OTP's list is its own internal state, which "
-              "the bridge does not have; the option refused is named in both.",
-       calls => [connect],
-       match => fun({error, {options, {socket_options, [Option | _]}}}, {error, {options, Option}}) ->
-                        true
                 end}].

@@ -6,7 +6,8 @@
 
 -export([cacertfile_missing/1, keyfile_missing/1,
          listen_verify_peer_without_cacerts/1, unknown_option/1, ciphers_as_list_of_names/1,
-         listen_certfile_missing/1]).
+         listen_certfile_missing/1, connect_option_errors/1, listen_option_errors/1,
+         setopts_option_errors/1]).
 
 cacertfile_missing(#{mod := M} = C) ->
     {ok, L} = M:listen(0, [{ip, conf:loopback()} | conf:server(C)]),
@@ -25,6 +26,39 @@ listen_verify_peer_without_cacerts(#{mod := M} = C) ->
 
 unknown_option(#{mod := M}) ->
     ?note(connect, M:connect("localhost", 1, [{no_such_option, 1}], ?WAIT)).
+
+%% What OTP's ssl refuses itself, and what it hands to gen_tcp, which refuses it: the answers
+%% name the option, or the list gen_tcp was given (the caller's options for it, in its order).
+connect_option_errors(#{mod := M}) ->
+    Connect = fun(Options) -> M:connect("localhost", 1, Options, ?WAIT) end,
+    ?note(not_a_pair, Connect([binary, no_such])),
+    ?note(three_tuple, Connect([{a, 1, 2}])),
+    ?note(unknown_among_others, Connect([{a, 1}, binary, {packet, 2}, {nodelay, true},
+                                         {reuseaddr, true}, {b, 2}, {active, once}])),
+    ?note(bad_gen_tcp_value, Connect([{nodelay, 3}])),
+    ?note(not_for_connect, Connect([{backlog, 5}])),
+    ?note(bad_ssl_value_first, Connect([{a, 1}, {depth, x}])),
+    ?note(bad_emulated_value_first, Connect([{a, 1}, {mode, x}])),
+    ?note(not_a_list, Connect(no_list)).
+
+listen_option_errors(#{mod := M} = C) ->
+    Listen = fun(Options) -> M:listen(0, Options ++ conf:server(C)) end,
+    ?note(not_a_pair, Listen([binary, no_such])),
+    ?note(unknown, Listen([{no_such_option, 1}])),
+    ?note(bad_gen_tcp_value, Listen([{nodelay, 3}])),
+    ?note(bad_emulated_value, Listen([{active, sometimes}])),
+    ?note(bad_ssl_value, Listen([{depth, x}])).
+
+setopts_option_errors(#{mod := M} = C) ->
+    {Client, _Server} = conf:pair(C, []),
+    Setopts = fun(Options) -> M:setopts(Client, Options) end,
+    ?note(bare_atom, Setopts([no_such])),
+    ?note(unknown, Setopts([{a, 1}, {b, 2}, {nodelay, true}, {mode, list}])),
+    ?note(bad_gen_tcp_value, Setopts([{nodelay, 3}])),
+    ?note(ssl_option, Setopts([{verify, verify_none}])),
+    ?note(bad_emulated_value, Setopts([{mode, octets}])),
+    ?note(not_a_list, Setopts(no_list)),
+    ?note(still, M:getopts(Client, [mode, active, nodelay])).
 
 ciphers_as_list_of_names(#{mod := M} = C) ->
     {Client, _Server} = conf:pair(C, [{versions, ['tlsv1.2']},
