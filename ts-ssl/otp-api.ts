@@ -9,6 +9,7 @@
 import { Atom, atom, charlist, error, isTagged, listElements, ok, Pid, tuple, Tuple, type Term } from "../etf/terms.js";
 import { isSocketTerm, type EndWords } from "./endpoint.js";
 import { fail, reason, SslError } from "./errors.js";
+import { handshakeRefusal } from "./listener.js";
 import { isOptionTag, Options, type Context } from "./options.js";
 import { otpReason } from "./otp-reasons.js";
 import type { Handler, SslService } from "./service.js";
@@ -29,8 +30,34 @@ const howValues: ReadonlyMap<Term, "read" | "write" | "read_write"> = new Map([
 /** `getstat/1,2`'s items, inet's names. */
 const statItems = ["recv_cnt", "recv_max", "recv_avg", "recv_oct", "recv_dvi", "send_cnt", "send_max", "send_avg", "send_oct", "send_pend"];
 
+const fileTags: readonly string[] = ["certfile", "keyfile", "cacertfile"];
+
 /** Handlers of the requests only the modern API has, and of those it answers otherwise. */
 const modern: ReadonlyMap<string, Handler> = new Map<string, Handler>([
+  [
+    // OTP's `ssl` reads the certificate, key and CA files at each handshake, not at listen: a
+    // file it cannot read fails each handshake with `{options, {Tag, Path, {error, Posix}}}`.
+    // The listen socket is made without the files, and refuses every handshake so.
+    "listen/2",
+    async (s, [portNumber, optionList], from, request) => {
+      const items = listElements(optionList!) ?? [];
+      const unreadable = fileTags.map((tag) => fileOption(items, tag)).find((o) => o !== undefined && (o as Tuple).size === 3);
+      if (unreadable === undefined) return s.dispatch(request, from);
+      const others = items.filter((o) => !fileTags.some((tag) => isTagged(o, atom(tag), 3)));
+      const reply = await s.dispatch(tuple(atom("listen"), portNumber!, others), from);
+      if (isTagged(reply, ok, 2)) s.listener((reply as Tuple).elements[1]!).refuseHandshakes(tuple(error, tuple(atom("options"), unreadable)));
+      return reply;
+    },
+  ],
+  [
+    "ssl_accept/2",
+    (s, [socket], from, request) => {
+      const refusal = handshakeRefusal(s.connection(socket!, reason.ebadstate));
+      if (refusal === undefined) return s.dispatch(request, from);
+      s.endpoint(socket!).close();
+      return refusal;
+    },
+  ],
   [
     "shutdown/2",
     (s, [socket, how]) => {

@@ -24,14 +24,4 @@ rules() ->
        match => fun({error, {tls_alert, {Alert, {'#AlertText', _, received}}}}, {error, closed}) ->
                         lists:member(Alert, [handshake_failure, certificate_required, unknown_ca,
                                              bad_certificate, certificate_expired])
-                end},
-     #{name => files_read_at_listen,
-       otp => "`listen` succeeds with a certificate or key file that cannot be read; each "
-              "handshake then fails",
-       ts_ssl => "`listen` fails: `{error, {options, {Tag, Path, {error, Posix}}}}`",
-       why => "Not a limit of node:tls: the listen socket the two modules share loads its "
-              "files when it is made, as ssl 3.9 did.",
-       calls => [listen],
-       match => fun({ok, S}, {error, {options, {Tag, _, {error, _}}}}) ->
-                        is_atom(S) andalso lists:member(Tag, [certfile, keyfile, cacertfile])
                 end}].

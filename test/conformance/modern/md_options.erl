@@ -6,7 +6,8 @@
 
 -export([cacertfile_missing/1, keyfile_missing/1,
          listen_verify_peer_without_cacerts/1, unknown_option/1, ciphers_as_list_of_names/1,
-         listen_certfile_missing/1, connect_option_errors/1, listen_option_errors/1,
+         listen_certfile_missing/1, listen_keyfile_missing/1, listen_cacertfile_missing/1,
+         connect_option_errors/1, listen_option_errors/1,
          setopts_option_errors/1]).
 
 cacertfile_missing(#{mod := M} = C) ->
@@ -67,6 +68,23 @@ ciphers_as_list_of_names(#{mod := M} = C) ->
         M:connection_information(Client, [selected_cipher_suite]),
     ?note(the_one_asked, Got =:= ssl:str_to_suite("ECDHE-ECDSA-AES256-GCM-SHA384")).
 
+%% A file that cannot be read is read at each handshake: listen succeeds, the handshake fails
+%% naming the file, and the client sees the connection close.
 listen_certfile_missing(#{mod := M} = C) ->
     Missing = conf:file(C, "no_such_cert.pem"),
-    ?note(listen, M:listen(0, [{certfile, Missing}, {keyfile, conf:file(C, "server.key")}])).
+    listen_file_missing(C, [{certfile, Missing}, {keyfile, conf:file(C, "server.key")}]).
+
+listen_keyfile_missing(C) ->
+    listen_file_missing(C, [{certfile, conf:file(C, "server.pem")},
+                            {keyfile, conf:file(C, "no_such_key.pem")}]).
+
+listen_cacertfile_missing(C) ->
+    listen_file_missing(C, [{cacertfile, conf:file(C, "no_such_ca.pem")} | conf:server(C)]).
+
+listen_file_missing(#{mod := M} = C, Options) ->
+    {ok, L} = ?note(listen, M:listen(0, [{ip, conf:loopback()} | Options])),
+    Client = conf:connecting(ssl, "localhost", conf:port(M, L), [{verify, verify_none}]),
+    {ok, T} = ?note(transport_accept, M:transport_accept(L, ?WAIT)),
+    ?note(handshake, M:handshake(T, ?WAIT)),
+    ?note(client, conf:await(Client)),
+    ?note(again, M:handshake(T, ?WAIT)).
