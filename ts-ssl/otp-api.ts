@@ -9,6 +9,9 @@
 import { Atom, atom, charlist, error, isTagged, listElements, ok, Pid, tuple, Tuple, type Term } from "../etf/terms.js";
 import { isSocketTerm, type EndWords } from "./endpoint.js";
 import { fail, reason, SslError } from "./errors.js";
+import { timeout } from "./args.js";
+import { tlsSetup } from "./context.js";
+import { within } from "./deadline.js";
 import { handshakeRefusal } from "./listener.js";
 import { isOptionTag, Options, type Context } from "./options.js";
 import { otpReason } from "./otp-reasons.js";
@@ -19,6 +22,7 @@ const optionsAt: ReadonlyMap<string, { readonly index: number; readonly context:
   ["connect", { index: 2, context: "connect" as Context }],
   ["listen", { index: 1, context: "listen" as Context }],
   ["setopts", { index: 1, context: "setopts" as Context }],
+  ["handshake", { index: 1, context: "listen" as Context }],
 ]);
 
 const howValues: ReadonlyMap<Term, "read" | "write" | "read_write"> = new Map([
@@ -49,13 +53,34 @@ const modern: ReadonlyMap<string, Handler> = new Map<string, Handler>([
       return reply;
     },
   ],
+  ["ssl_accept/2", (s, [socket], from, request) => refused(s, socket!) ?? s.dispatch(request, from)],
   [
-    "ssl_accept/2",
-    (s, [socket], from, request) => {
-      const refusal = handshakeRefusal(s.connection(socket!, reason.ebadstate));
-      if (refusal === undefined) return s.dispatch(request, from);
-      s.endpoint(socket!).close();
-      return refusal;
+    // handshake/3: TLS options for this connection, over the listener's. OTP's `ssl` takes
+    // nothing else here (socket options are left as they are, unread).
+    "handshake/3",
+    async (s, [socket, optionList, time]) => {
+      const refusal = refused(s, socket!);
+      if (refusal !== undefined) return refusal;
+      const conn = s.connection(socket!, reason.ebadstate);
+      const t = timeout(time!) ?? fail(reason.einval);
+      const own = (listElements(optionList!) ?? []).filter((o) => readerOf(o) === "ssl");
+      try {
+        let given: Options;
+        try {
+          given = Options.parse(own, "listen");
+        } catch (err) {
+          if (!(err instanceof SslError) || err.reason !== reason.eoptions) throw err;
+          // OTP 25's handshake/3 wraps its option error twice.
+          return tuple(error, tuple(error, tuple(atom("options"), optionError(own, "listen"))));
+        }
+        const options = conn.options.merge(given);
+        const setup = tlsSetup(options.tls, "server");
+        await within(t, (signal) => conn.sslAccept(signal, { options, setup }));
+        return ok;
+      } finally {
+        // A handshake that did not happen ends the connection, as a failed one does.
+        if (conn.modernSession === undefined) conn.close();
+      }
     },
   ],
   [
@@ -112,6 +137,14 @@ const modern: ReadonlyMap<string, Handler> = new Map<string, Handler>([
     },
   ],
 ]);
+
+/** The reply of a handshake on a socket whose listener refuses them, which closes it. */
+function refused(s: SslService, socket: Term): Term | undefined {
+  const conn = s.connection(socket, reason.ebadstate);
+  const refusal = handshakeRefusal(conn);
+  if (refusal !== undefined) conn.close();
+  return refusal;
+}
 
 /** The request's name and arguments (a bare atom has none). */
 function parts(request: Term): [string | undefined, Term[]] {

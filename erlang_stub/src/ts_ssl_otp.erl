@@ -48,10 +48,11 @@ stop() ->
 
 %%% Connections
 
-%% Upgrading a gen_tcp socket: its TCP connection is in this node, TLS is in the bridge.
+%% Upgrading a gen_tcp socket: its TCP connection is in this node, TLS is in the bridge. OTP's
+%% `ssl' answers what it does not support (renegotiate/1 in TLS 1.3, for one) with notsup.
 -spec connect(TCPSocket :: gen_tcp:socket(), [tls_option()]) -> {error, reason()}.
 connect(_TCPSocket, _Options) ->
-    {error, enotsup}.
+    {error, notsup}.
 
 -spec connect(host(), inet:port_number(), [tls_option()]) ->
           {ok, sslsocket()} | {error, reason()}.
@@ -112,12 +113,21 @@ handshake(Socket, Timeout) ->
         Error -> Error
     end.
 
-%% The listen socket's options apply; options given here for one connection are not served.
+%% Options for this connection, over those it has from its listen socket (OTP's defaults, and
+%% the CA certificates `verify_peer' needs, may come from there).
 -spec handshake(sslsocket(), [tls_option()], timeout()) -> {ok, sslsocket()} | {error, reason()}.
 handshake(Socket, [], Timeout) ->
     handshake(Socket, Timeout);
-handshake(_Socket, [Option | _], _Timeout) ->
-    {error, {options, Option}}.
+handshake(Socket, Options, Timeout) when is_list(Options) ->
+    case translated(Options) of
+        {ok, Translated} ->
+            case on_socket(Socket, {handshake, Socket, Translated, Timeout}) of
+                ok -> {ok, Socket};
+                Error -> Error
+            end;
+        {error, _} = Error ->
+            Error
+    end.
 
 -spec close(sslsocket()) -> ok | {error, reason()}.
 close(Socket) ->
@@ -272,9 +282,8 @@ information({sni_hostname, Name}) ->
 tls_options(_Role, []) ->
     {ok, [], none};
 tls_options(Role, Options) ->
-    lists:foreach(fun key_value/1, Options),
-    try lists:flatmap(fun option/1, Options) of
-        Translated ->
+    case translated(Options) of
+        {ok, Translated} ->
             Verify = proplists:get_value(verify, Translated, verify_none),
             HasCa = lists:keymember(cacertfile, 1, Translated),
             if
@@ -294,7 +303,17 @@ tls_options(Role, Options) ->
                             end,
                     {ok, [O || O <- Translated, not is_tagged(customize_hostname_check, O)]
                          ++ Depth, Check}
-            end
+            end;
+        {error, _} = Error ->
+            Error
+    end.
+
+%% The options as the bridge takes them, OTP's defaults not added.
+-spec translated(list()) -> {ok, list()} | {error, reason()}.
+translated(Options) ->
+    lists:foreach(fun key_value/1, Options),
+    try
+        {ok, lists:flatmap(fun option/1, Options)}
     catch
         throw:{bad_option, Option} -> {error, {options, Option}}
     end.
