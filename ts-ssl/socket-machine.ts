@@ -82,7 +82,7 @@ export type SocketAction =
   | { readonly type: "destroy" };
 
 /** How many decrypted bytes a socket holds, by default, for an owner that is not asking for them. */
-export const READ_AHEAD = 64 * 1024;
+const READ_AHEAD = 64 * 1024;
 
 interface Recv {
   readonly id: CallId;
