@@ -40,17 +40,31 @@ const fileTags: readonly string[] = ["certfile", "keyfile", "cacertfile"];
 const modern: ReadonlyMap<string, Handler> = new Map<string, Handler>([
   [
     // OTP's `ssl` reads the certificate, key and CA files at each handshake, not at listen: a
-    // file it cannot read fails each handshake with `{options, {Tag, Path, {error, Posix}}}`.
-    // The listen socket is made without the files, and refuses every handshake so.
+    // file it cannot read fails each handshake with `{options, {Tag, Path, {error, Posix}}}`, a
+    // key it cannot use with `{options, {keyfile, Path, []}}`, and a CA file with no
+    // certificate in it is left out. Such a listen socket is made without the files, and
+    // refuses every handshake so.
     "listen/2",
     async (s, [portNumber, optionList], from, request) => {
       const items = listElements(optionList!) ?? [];
+      const without = (tags: readonly string[]) =>
+        tuple(atom("listen"), portNumber!, items.filter((o) => !tags.some((tag) => isTagged(o, atom(tag), 3))));
+      const refusing = async (option: Term) => {
+        const reply = await s.dispatch(without(fileTags), from);
+        if (isTagged(reply, ok, 2)) s.listener((reply as Tuple).elements[1]!).refuseHandshakes(tuple(error, tuple(atom("options"), option)));
+        return reply;
+      };
       const unreadable = fileTags.map((tag) => fileOption(items, tag)).find((o) => o !== undefined && (o as Tuple).size === 3);
-      if (unreadable === undefined) return s.dispatch(request, from);
-      const others = items.filter((o) => !fileTags.some((tag) => isTagged(o, atom(tag), 3)));
-      const reply = await s.dispatch(tuple(atom("listen"), portNumber!, others), from);
-      if (isTagged(reply, ok, 2)) s.listener((reply as Tuple).elements[1]!).refuseHandshakes(tuple(error, tuple(atom("options"), unreadable)));
-      return reply;
+      if (unreadable !== undefined) return refusing(unreadable);
+      try {
+        return await s.dispatch(request, from);
+      } catch (err) {
+        if (!(err instanceof SslError)) throw err;
+        if (err.reason === reason.ecacertfile) return s.dispatch(without(["cacertfile"]), from);
+        const key = fileOption(items, "keyfile");
+        if (err.reason === reason.ekeyfile && key !== undefined) return refusing(tuple(atom("keyfile"), (key as Tuple).elements[1]!, []));
+        throw err;
+      }
     },
   ],
   ["ssl_accept/2", (s, [socket], from, request) => refused(s, socket!) ?? s.dispatch(request, from)],
@@ -192,7 +206,7 @@ const genTcpInternal: readonly Term[] = [
 function optionError(list: Term | undefined, context: Context): Term {
   const items = list === undefined ? undefined : listElements(list);
   if (items === undefined) return tuple(atom("not_a_proplist"), list ?? atom("undefined"));
-  const refused = items.filter((item) => {
+  const rejected = items.filter((item) => {
     try {
       Options.parse([item], context);
       return false;
@@ -204,11 +218,11 @@ function optionError(list: Term | undefined, context: Context): Term {
   const socketOptions = atom("socket_options");
   // OTP's `ssl` hands gen_tcp the options it does not read itself in the reverse of their order.
   if (context === "setopts") {
-    const bad = refused.find((o) => readerOf(o) === "emulated");
+    const bad = rejected.find((o) => readerOf(o) === "emulated");
     if (bad !== undefined) return tuple(socketOptions, bad);
     return tuple(socketOptions, items.filter((o) => readerOf(o) !== "emulated").reverse(), reason.einval);
   }
-  const bad = refused.find((o) => readerOf(o) !== "gen_tcp");
+  const bad = rejected.find((o) => readerOf(o) !== "gen_tcp");
   if (bad !== undefined) return bad;
   return tuple(socketOptions, [...items.filter((o) => readerOf(o) === "gen_tcp").reverse(), ...genTcpInternal]);
 }

@@ -7,6 +7,7 @@
 -export([cacertfile_missing/1, keyfile_missing/1,
          listen_verify_peer_without_cacerts/1, unknown_option/1, ciphers_as_list_of_names/1,
          listen_certfile_missing/1, listen_keyfile_missing/1, listen_cacertfile_missing/1,
+         listen_keyfile_garbage/1, listen_cacertfile_garbage/1,
          connect_option_errors/1, listen_option_errors/1,
          setopts_option_errors/1]).
 
@@ -68,8 +69,8 @@ ciphers_as_list_of_names(#{mod := M} = C) ->
         M:connection_information(Client, [selected_cipher_suite]),
     ?note(the_one_asked, Got =:= ssl:str_to_suite("ECDHE-ECDSA-AES256-GCM-SHA384")).
 
-%% A file that cannot be read is read at each handshake: listen succeeds, the handshake fails
-%% naming the file, and the client sees the connection close.
+%% A file that cannot be read, or a key that cannot be used, is found at each handshake: listen
+%% succeeds, the handshake fails naming the file, and the client sees the connection close.
 listen_certfile_missing(#{mod := M} = C) ->
     Missing = conf:file(C, "no_such_cert.pem"),
     listen_file_missing(C, [{certfile, Missing}, {keyfile, conf:file(C, "server.key")}]).
@@ -80,6 +81,19 @@ listen_keyfile_missing(C) ->
 
 listen_cacertfile_missing(C) ->
     listen_file_missing(C, [{cacertfile, conf:file(C, "no_such_ca.pem")} | conf:server(C)]).
+
+listen_keyfile_garbage(C) ->
+    listen_file_missing(C, [{certfile, conf:file(C, "server.pem")},
+                            {keyfile, conf:file(C, "garbage.bin")}]).
+
+%% A CA file with no certificate in it is left out: connections are served without it.
+listen_cacertfile_garbage(#{mod := M} = C) ->
+    {ok, L} = ?note(listen, M:listen(0, [{ip, conf:loopback()}, {cacertfile, conf:file(C, "garbage.bin")}
+                                         | conf:server(C)])),
+    Client = conf:connecting(ssl, "localhost", conf:port(M, L), [{verify, verify_none}]),
+    {ok, T} = M:transport_accept(L, ?WAIT),
+    ?note(handshake, element(1, M:handshake(T, ?WAIT))),
+    ?note(client, element(1, conf:await(Client))).
 
 listen_file_missing(#{mod := M} = C, Options) ->
     {ok, L} = ?note(listen, M:listen(0, [{ip, conf:loopback()} | Options])),
