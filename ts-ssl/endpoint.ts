@@ -11,7 +11,7 @@
  */
 import type { Node, Process } from "../bridge/api.js";
 import { atom, error, isTagged, Pid, Ref, termEquals, tuple, type Term, type Tuple } from "../etf/terms.js";
-import { badcall, type FailureDetail } from "./errors.js";
+import { badcall, reason, type FailureDetail } from "./errors.js";
 
 const EXIT = atom("EXIT");
 const DOWN = atom("DOWN");
@@ -26,11 +26,17 @@ const exception = atom("exception");
 export interface EndWords {
   /** The reason of `{ssl_error, S, Reason}` and of a recv's `{error, Reason}`, from 3.9's and what happened. */
   readonly reason: (r: Term, detail: FailureDetail | undefined) => Term;
+  /**
+   * The reason for a packet that cannot be framed (over `packet_size`, or not of its type),
+   * given the bytes that were buffered: what the socket could not make packets of.
+   */
+  readonly invalidPacket: (buffered: Uint8Array) => Term;
   /** Whether `{ssl_closed, S}` follows `{ssl_error, S, Reason}` in active mode. */
   readonly closedAfterError: boolean;
 }
 
-const ssl39Words: EndWords = { reason: (r) => r, closedAfterError: true };
+/** 3.9 framed on a gen_tcp socket, whose reason for a packet it cannot frame is emsgsize. */
+const ssl39Words: EndWords = { reason: (r) => r, invalidPacket: () => reason.emsgsize, closedAfterError: true };
 
 /** The sockets of one bridge, by Id. */
 export class SocketTable {

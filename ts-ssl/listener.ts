@@ -13,6 +13,14 @@ import { fail, reason, reasonOf, SslError } from "./errors.js";
 import { Options } from "./options.js";
 import { SslSocket } from "./socket.js";
 
+/** The reply to the handshake of each socket accepted on a listener that refuses handshakes. */
+const refusals = new WeakMap<SslSocket, Term>();
+
+/** What `ssl_accept` on this accepted socket answers instead of a handshake, if anything. */
+export function handshakeRefusal(socket: SslSocket): Term | undefined {
+  return refusals.get(socket);
+}
+
 interface Waiter {
   readonly owner: Pid;
   readonly done: (result: SslSocket | SslError) => void;
@@ -24,6 +32,7 @@ export class ListenSocket extends Endpoint {
   readonly setup: TlsSetup;
   readonly #queue: Socket[] = [];
   readonly #waiters: Waiter[] = [];
+  #handshakeRefusal: Term | undefined;
 
   private constructor(table: SocketTable, owner: Pid, server: Server, options: Options, setup: TlsSetup) {
     super(table, owner);
@@ -59,11 +68,19 @@ export class ListenSocket extends Endpoint {
   }
 
   /**
+   * Accepts connections as usual, but answers each one's handshake with `reply` (OTP's `ssl`
+   * reads its certificate and key files at each handshake: files it cannot read fail those).
+   */
+  refuseHandshakes(reply: Term): void {
+    this.#handshakeRefusal = reply;
+  }
+
+  /**
    * `transport_accept/1,2`: the next connection, owned by `caller`. A listener without its own
    * certificate cannot serve TLS: `enoservercert` (manual, ERRORS).
    */
   transportAccept(caller: Pid, signal: AbortSignal | undefined): Promise<SslSocket> {
-    if (!this.setup.hasCertificate) fail(reason.enoservercert);
+    if (!this.setup.hasCertificate && this.#handshakeRefusal === undefined) fail(reason.enoservercert);
     return new Promise<SslSocket>((resolve, reject) => {
       let unwatch: (() => void) | undefined;
       const waiter: Waiter = {
@@ -118,7 +135,9 @@ export class ListenSocket extends Endpoint {
     while (this.#queue.length > 0 && this.#waiters.length > 0) {
       const socket = this.#queue.shift()!;
       const waiter = this.#waiters.shift()!;
-      waiter.done(SslSocket.accepted(this.table, waiter.owner, socket, this.#options, this.setup));
+      const accepted = SslSocket.accepted(this.table, waiter.owner, socket, this.#options, this.setup);
+      if (this.#handshakeRefusal !== undefined) refusals.set(accepted, this.#handshakeRefusal);
+      waiter.done(accepted);
     }
   }
 

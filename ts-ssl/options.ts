@@ -150,6 +150,11 @@ const specs: ReadonlyMap<string, Spec> = new Map<string, Spec>([
 
 const fileTags = new Set(["certfile", "keyfile", "cacertfile"]);
 
+/** Whether the bridge takes an option of this tag somewhere (connect, listen or setopts). */
+export function isOptionTag(tag: string): boolean {
+  return specs.has(tag);
+}
+
 /** The contents ts_ssl read for a file option: the bytes, or the `{error, Posix}` it got. */
 export type FileContents = Uint8Array | Tuple;
 

@@ -9,7 +9,11 @@
 import { Atom, atom, charlist, error, isTagged, listElements, ok, Pid, tuple, Tuple, type Term } from "../etf/terms.js";
 import { isSocketTerm, type EndWords } from "./endpoint.js";
 import { fail, reason, SslError } from "./errors.js";
-import { Options, type Context } from "./options.js";
+import { timeout } from "./args.js";
+import { tlsSetup } from "./context.js";
+import { within } from "./deadline.js";
+import { handshakeRefusal } from "./listener.js";
+import { isOptionTag, Options, type Context } from "./options.js";
 import { otpReason } from "./otp-reasons.js";
 import type { Handler, SslService } from "./service.js";
 
@@ -18,6 +22,7 @@ const optionsAt: ReadonlyMap<string, { readonly index: number; readonly context:
   ["connect", { index: 2, context: "connect" as Context }],
   ["listen", { index: 1, context: "listen" as Context }],
   ["setopts", { index: 1, context: "setopts" as Context }],
+  ["handshake", { index: 1, context: "listen" as Context }],
 ]);
 
 const howValues: ReadonlyMap<Term, "read" | "write" | "read_write"> = new Map([
@@ -29,8 +34,69 @@ const howValues: ReadonlyMap<Term, "read" | "write" | "read_write"> = new Map([
 /** `getstat/1,2`'s items, inet's names. */
 const statItems = ["recv_cnt", "recv_max", "recv_avg", "recv_oct", "recv_dvi", "send_cnt", "send_max", "send_avg", "send_oct", "send_pend"];
 
+const fileTags: readonly string[] = ["certfile", "keyfile", "cacertfile"];
+
 /** Handlers of the requests only the modern API has, and of those it answers otherwise. */
 const modern: ReadonlyMap<string, Handler> = new Map<string, Handler>([
+  [
+    // OTP's `ssl` reads the certificate, key and CA files at each handshake, not at listen: a
+    // file it cannot read fails each handshake with `{options, {Tag, Path, {error, Posix}}}`, a
+    // key it cannot use with `{options, {keyfile, Path, []}}`, and a CA file with no
+    // certificate in it is left out. Such a listen socket is made without the files, and
+    // refuses every handshake so.
+    "listen/2",
+    async (s, [portNumber, optionList], from, request) => {
+      const items = listElements(optionList!) ?? [];
+      const without = (tags: readonly string[]) =>
+        tuple(atom("listen"), portNumber!, items.filter((o) => !tags.some((tag) => isTagged(o, atom(tag), 3))));
+      const refusing = async (option: Term) => {
+        const reply = await s.dispatch(without(fileTags), from);
+        if (isTagged(reply, ok, 2)) s.listener((reply as Tuple).elements[1]!).refuseHandshakes(tuple(error, tuple(atom("options"), option)));
+        return reply;
+      };
+      const unreadable = fileTags.map((tag) => fileOption(items, tag)).find((o) => o !== undefined && (o as Tuple).size === 3);
+      if (unreadable !== undefined) return refusing(unreadable);
+      try {
+        return await s.dispatch(request, from);
+      } catch (err) {
+        if (!(err instanceof SslError)) throw err;
+        if (err.reason === reason.ecacertfile) return s.dispatch(without(["cacertfile"]), from);
+        const key = fileOption(items, "keyfile");
+        if (err.reason === reason.ekeyfile && key !== undefined) return refusing(tuple(atom("keyfile"), (key as Tuple).elements[1]!, []));
+        throw err;
+      }
+    },
+  ],
+  ["ssl_accept/2", (s, [socket], from, request) => refused(s, socket!) ?? s.dispatch(request, from)],
+  [
+    // handshake/3: TLS options for this connection, over the listener's. OTP's `ssl` takes
+    // nothing else here (socket options are left as they are, unread).
+    "handshake/3",
+    async (s, [socket, optionList, time]) => {
+      const refusal = refused(s, socket!);
+      if (refusal !== undefined) return refusal;
+      const conn = s.connection(socket!, reason.ebadstate);
+      const t = timeout(time!) ?? fail(reason.einval);
+      const own = (listElements(optionList!) ?? []).filter((o) => readerOf(o) === "ssl");
+      try {
+        let given: Options;
+        try {
+          given = Options.parse(own, "listen");
+        } catch (err) {
+          if (!(err instanceof SslError) || err.reason !== reason.eoptions) throw err;
+          // OTP 25's handshake/3 wraps its option error twice.
+          return tuple(error, tuple(error, tuple(atom("options"), optionError(own, "listen"))));
+        }
+        const options = conn.options.merge(given);
+        const setup = tlsSetup(options.tls, "server");
+        await within(t, (signal) => conn.sslAccept(signal, { options, setup }));
+        return ok;
+      } finally {
+        // A handshake that did not happen ends the connection, as a failed one does.
+        if (conn.modernSession === undefined) conn.close();
+      }
+    },
+  ],
   [
     "shutdown/2",
     (s, [socket, how]) => {
@@ -86,6 +152,14 @@ const modern: ReadonlyMap<string, Handler> = new Map<string, Handler>([
   ],
 ]);
 
+/** The reply of a handshake on a socket whose listener refuses them, which closes it. */
+function refused(s: SslService, socket: Term): Term | undefined {
+  const conn = s.connection(socket, reason.ebadstate);
+  const refusal = handshakeRefusal(conn);
+  if (refusal !== undefined) conn.close();
+  return refusal;
+}
+
 /** The request's name and arguments (a bare atom has none). */
 function parts(request: Term): [string | undefined, Term[]] {
   if (request instanceof Atom) return [request.name, []];
@@ -93,17 +167,64 @@ function parts(request: Term): [string | undefined, Term[]] {
   return [undefined, []];
 }
 
-/** The option of `list` that `context` refuses: OTP's `{options, Option}` names it. */
-function badOption(list: Term | undefined, context: Context): Term {
-  for (const item of (list === undefined ? undefined : listElements(list)) ?? []) {
+/**
+ * Who reads an option in OTP's `ssl`: `ssl` itself (its TLS options), `ssl` on gen_tcp's behalf
+ * (the options it emulates on the data it decrypts), or gen_tcp (every other option, those it
+ * does not know included: OTP's `ssl` passes them on and gen_tcp refuses them).
+ */
+type Reader = "ssl" | "emulated" | "gen_tcp";
+
+const emulated: ReadonlySet<string> = new Set(["mode", "packet", "active", "header", "packet_size"]);
+const genTcp: ReadonlySet<string> = new Set(["nodelay", "keepalive", "reuseaddr", "ip", "port", "backlog", "line_delimiter"]);
+
+function readerOf(option: Term): Reader {
+  if (option === atom("binary") || option === atom("list")) return "emulated";
+  const tag = option instanceof Tuple && option.elements[0] instanceof Atom ? option.elements[0].name : undefined;
+  if (tag === undefined || genTcp.has(tag) || !isOptionTag(tag)) return "gen_tcp";
+  return emulated.has(tag) ? "emulated" : "ssl";
+}
+
+/**
+ * What OTP's `ssl` gives gen_tcp besides the caller's options when it opens a connection: the
+ * emulated options at the values its own reading needs.
+ */
+const genTcpInternal: readonly Term[] = [
+  tuple(atom("packet_size"), 0),
+  tuple(atom("packet"), 0),
+  tuple(atom("header"), 0),
+  tuple(atom("active"), atom("false")),
+  tuple(atom("mode"), atom("binary")),
+];
+
+/**
+ * OTP's `What` in `{error, {options, What}}` for an option list that `context` refuses. A bad
+ * ssl or emulated option is named alone (setopts: as `{socket_options, Option}`); anything else
+ * reached gen_tcp, whose refusal OTP reports with the list it gave it: connect and listen
+ * `{socket_options, GenTcpOptions ++ Internal}` (`ts_ssl_otp` makes listen's the badarg exit
+ * gen_tcp:listen raises), setopts `{socket_options, GenTcpOptions, einval}`.
+ */
+function optionError(list: Term | undefined, context: Context): Term {
+  const items = list === undefined ? undefined : listElements(list);
+  if (items === undefined) return tuple(atom("not_a_proplist"), list ?? atom("undefined"));
+  const rejected = items.filter((item) => {
     try {
       Options.parse([item], context);
+      return false;
     } catch (err) {
-      if (err instanceof SslError) return item;
+      if (err instanceof SslError) return true;
       throw err;
     }
+  });
+  const socketOptions = atom("socket_options");
+  // OTP's `ssl` hands gen_tcp the options it does not read itself in the reverse of their order.
+  if (context === "setopts") {
+    const bad = rejected.find((o) => readerOf(o) === "emulated");
+    if (bad !== undefined) return tuple(socketOptions, bad);
+    return tuple(socketOptions, items.filter((o) => readerOf(o) !== "emulated").reverse(), reason.einval);
   }
-  return list ?? atom("undefined");
+  const bad = rejected.find((o) => readerOf(o) !== "gen_tcp");
+  if (bad !== undefined) return bad;
+  return tuple(socketOptions, [...items.filter((o) => readerOf(o) === "gen_tcp").reverse(), ...genTcpInternal]);
 }
 
 /** A file option as OTP names it when its file is unusable: `{Tag, Path, {error, Posix}}`, or `{Tag, Path}`. */
@@ -133,11 +254,7 @@ function failure(name: string, args: Term[], err: SslError): Term {
   const where = optionsAt.get(name);
   if (where !== undefined) {
     const list = args[where.index];
-    if (r === reason.eoptions) {
-      const option = badOption(list, where.context);
-      // setopts takes socket options only, and OTP says so.
-      return tuple(error, tuple(atom("options"), name === "setopts" ? tuple(atom("socket_options"), option) : option));
-    }
+    if (r === reason.eoptions) return tuple(error, tuple(atom("options"), optionError(list, where.context)));
     if (r === reason.ecipher) return tuple(error, tuple(atom("options"), tupleOf(list, "ciphers")));
     const tag = fileReasons.get(r);
     const option = tag === undefined ? undefined : fileOption(list, tag);
@@ -152,8 +269,15 @@ function tupleOf(list: Term | undefined, tag: string): Term {
   return found ?? atom(tag);
 }
 
-/** OTP's: its reasons, and no `{ssl_closed, S}` after `{ssl_error, S, Reason}`. */
-const otpWords: EndWords = { reason: otpReason, closedAfterError: false };
+/**
+ * OTP's: its reasons, `{invalid_packet, Bytes}` with what its buffer held, and no
+ * `{ssl_closed, S}` after `{ssl_error, S, Reason}`.
+ */
+const otpWords: EndWords = {
+  reason: otpReason,
+  invalidPacket: (buffered) => tuple(atom("invalid_packet"), buffered),
+  closedAfterError: false,
+};
 
 /** A socket the modern API made tells its owner of its end in OTP's words. */
 function adopt(s: SslService, reply: Term): void {

@@ -9,15 +9,19 @@
  * - `{active, true}` sends `{ssl, S, Data}` per packet; `once` one packet, then passive;
  *   `{active, N}` N packets, then `{ssl_passive, S}` and passive (setopts adds to the count, and
  *   a count at or below 0 goes passive at once). Passive mode answers `recv`s in their order.
- * - TLS is read only while someone wants data: a waiting `recv`, an active owner. In
- *   `{active, true}` and `{active, N}` reading stops while the distribution connection to the
- *   owner's node is backed up, and starts again once it drains; `{active, once}` owes one
- *   message at most and reads on.
+ * - TLS is read while someone wants data (a waiting `recv`, an active owner) and, while nobody
+ *   does, ahead until `readAhead` bytes wait to be delivered, as OTP's `ssl` reads ahead of a
+ *   passive owner: a peer that sends and then closes, or resets, loses nothing the bridge could
+ *   have read, and a peer that sends to an owner that does not read is still stopped once the
+ *   bound is reached. In `{active, true}` and `{active, N}` reading stops while the distribution
+ *   connection to the owner's node is backed up, and starts again once it drains;
+ *   `{active, once}` owes one message at most and reads on.
  * - When the peer closes, active mode gets the rest of a raw stream, then `{ssl_closed, S}`;
  *   passive `recv(S, 0)` gets the raw rest, then `{error, closed}`. A failure (a reset, a fatal
  *   alert, a packet that cannot be framed) is told once, as `{ssl_error, S, Reason}` (followed
  *   by `{ssl_closed, S}` in 3.9's words) or as the next `recv`'s `{error, Reason}`; `closed`
- *   after that. A stream that cannot be framed destroys the connection, as gen_tcp closes it.
+ *   after that. A stream that cannot be framed destroys the connection, as gen_tcp and OTP's
+ *   `ssl` close it; the API's words name the reason (`emsgsize`, `{invalid_packet, Bytes}`).
  * - Sends waiting for the TLS socket to drain, and waiting `recv`s, get `{error, closed}` when
  *   the connection ends or the socket closes.
  */
@@ -77,6 +81,9 @@ export type SocketAction =
   /** The stream cannot be framed: drop the connection. */
   | { readonly type: "destroy" };
 
+/** How many decrypted bytes a socket holds, by default, for an owner that is not asking for them. */
+const READ_AHEAD = 64 * 1024;
+
 interface Recv {
   readonly id: CallId;
   readonly length: number;
@@ -90,8 +97,11 @@ export class SocketMachine {
   readonly #sends = new Set<CallId>();
   #started = false;
   #closed = false;
-  /** Set when nothing more will come from the peer: undefined reason = it closed cleanly. */
-  #ended: { reason: Term | undefined; detail?: FailureDetail } | undefined;
+  /**
+   * Set when nothing more will come from the peer: undefined reason = it closed cleanly;
+   * `invalid` = the bytes that could not be framed.
+   */
+  #ended: { reason: Term | undefined; detail?: FailureDetail; invalid?: Uint8Array } | undefined;
   /** `{ssl_closed, S}` has been sent. */
   #closedSent = false;
   /** The end's reason has been told, as `{ssl_error, S, R}` or as a recv's `{error, R}`. */
@@ -103,8 +113,16 @@ export class SocketMachine {
   /** The actions of the event being handled. */
   #out: SocketAction[] = [];
 
-  /** `words` gives the API's words for the end at the time it is told (the API may set them after). */
-  constructor(framing: FramingOptions, active: Active, words: () => EndWords) {
+  /**
+   * `words` gives the API's words for the end at the time it is told (the API may set them
+   * after); `readAhead` bounds what is read while nobody wants data.
+   */
+  constructor(
+    framing: FramingOptions,
+    active: Active,
+    words: () => EndWords,
+    readonly readAhead = READ_AHEAD,
+  ) {
     this.#framer = new Framer(framing);
     this.#active = active;
     this.#words = words;
@@ -270,9 +288,9 @@ export class SocketMachine {
     } catch (err) {
       if (!(err instanceof FramingError)) throw err;
       // gen_tcp closes a socket whose packets cannot be framed, and delivers nothing more.
-      this.#framer.discard();
+      const invalid = this.#framer.discard();
       this.#out.push({ type: "destroy" });
-      this.#ended = { reason: err.reason };
+      this.#ended = { reason: err.reason, invalid };
       this.#failSends();
     }
     if (this.#ended !== undefined) this.#reportEnd();
@@ -326,15 +344,21 @@ export class SocketMachine {
   #tellEnd(): Term {
     const ended = this.#reasonTold ? undefined : this.#ended!;
     this.#reasonTold = true;
+    if (ended?.invalid !== undefined) return this.#words().invalidPacket(ended.invalid);
     return ended?.reason === undefined ? reason.closed : this.#words().reason(ended.reason, ended.detail);
   }
 
-  /** Reads from TLS only while someone wants data and the owner's connection keeps up. */
+  /**
+   * Reads from TLS while someone wants data and the owner's connection keeps up, and while
+   * passive up to `readAhead` buffered bytes.
+   */
   #flow(): void {
     if (!this.#started || this.#closed || this.#ended !== undefined) return;
     const want =
       !this.#readShut &&
-      (this.#active === false ? this.#recvs.length > 0 : this.#active === "once" || !this.#ownerBackedUp);
+      (this.#active === false
+        ? this.#recvs.length > 0 || this.#framer.buffered < this.readAhead
+        : this.#active === "once" || !this.#ownerBackedUp);
     if (want === this.#reading) return;
     this.#reading = want;
     this.#out.push({ type: "read", on: want });

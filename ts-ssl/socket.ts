@@ -82,6 +82,8 @@ export class SslSocket extends Endpoint {
   #modernSession: ModernSession | undefined;
   /** `getstat/1,2`: application data packets and bytes each way. */
   readonly #stats = { recvCnt: 0, recvMax: 0, sendCnt: 0, sendMax: 0 };
+  /** The TCP connection's bytes each way when last seen (node:tls drops its handle at the end). */
+  #wire = { read: 0, written: 0 };
 
   private constructor(table: SocketTable, owner: Pid, kind: SocketKind, options: Options, state: State) {
     super(table, owner);
@@ -139,9 +141,17 @@ export class SslSocket extends Endpoint {
     return s;
   }
 
-  /** `ssl_accept/1,2`. A failed handshake closes the socket (3.9: the socket is then unusable). */
-  async sslAccept(signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * `ssl_accept/1,2`. A failed handshake closes the socket (3.9: the socket is then unusable).
+   * `own`: this connection's options and TLS settings, in place of the listener's (the modern
+   * API's `handshake/3`).
+   */
+  async sslAccept(signal: AbortSignal | undefined, own?: { readonly options: Options; readonly setup: TlsSetup }): Promise<void> {
     if (this.#state !== "accepted" || this.#raw === undefined || this.#setup === undefined) fail(reason.ebadstate);
+    if (own !== undefined) {
+      this.#options = own.options;
+      this.#setup = own.setup;
+    }
     this.#state = "handshaking";
     try {
       const tls = await acceptTls(this.#raw, this.#setup, signal);
@@ -489,14 +499,18 @@ export class SslSocket extends Endpoint {
   }
 
   /**
-   * `getstat/1,2`'s counters, inet's names: bytes as they crossed the network (TLS records
-   * included), packets and sizes as the application sent and received them.
+   * `getstat/1,2`'s counters, inet's names: bytes as they crossed the TCP connection (the
+   * handshake and TLS records included), as OTP's `ssl` counts them; packets and sizes as the
+   * application sent and received them (node:tls counts no TCP packets).
    */
   statistics(): Record<string, number> {
     const tls = this.#tls;
     const st = this.#stats;
-    const recvOct = tls?.bytesRead ?? 0;
-    const sendOct = tls?.bytesWritten ?? 0;
+    // node:tls's TLSSocket counts application bytes; the TCP handle under it counts the wire's.
+    const tcp = (tls as { _handle?: { _parent?: { bytesRead?: unknown; bytesWritten?: unknown } } } | undefined)?._handle?._parent;
+    if (typeof tcp?.bytesRead === "number" && typeof tcp.bytesWritten === "number") this.#wire = { read: tcp.bytesRead, written: tcp.bytesWritten };
+    const recvOct = this.#wire.read;
+    const sendOct = this.#wire.written;
     return {
       recv_oct: recvOct,
       recv_cnt: st.recvCnt,

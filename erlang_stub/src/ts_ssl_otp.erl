@@ -29,9 +29,12 @@
 
 %% OTP's default `depth'.
 -define(DEPTH, 10).
-%% Options OTP's `ssl' takes that change nothing here: the bridge's listen sockets reuse their
-%% address already, and the bridge logs for itself.
--define(IGNORED, [reuseaddr, log_level, log_alert, hibernate_after]).
+%% Options OTP's `ssl' takes that change nothing here: the bridge logs for itself, and its
+%% connections are IPv4 unless an address says otherwise.
+-define(IGNORED, [log_level, log_alert, hibernate_after]).
+-define(IGNORED_ATOMS, [inet]).
+%% gen_tcp's options that are not {Key, Value} pairs, which OTP's `ssl' passes on.
+-define(BARE_OPTIONS, [binary, list, inet, inet6]).
 
 %%% Application
 
@@ -45,20 +48,23 @@ stop() ->
 
 %%% Connections
 
-%% Upgrading a gen_tcp socket: its TCP connection is in this node, TLS is in the bridge.
+%% Upgrading a gen_tcp socket: its TCP connection is in this node, TLS is in the bridge. OTP's
+%% `ssl' answers what it does not support (renegotiate/1 in TLS 1.3, for one) with notsup.
 -spec connect(TCPSocket :: gen_tcp:socket(), [tls_option()]) -> {error, reason()}.
 connect(_TCPSocket, _Options) ->
-    {error, enotsup}.
+    {error, notsup}.
 
 -spec connect(host(), inet:port_number(), [tls_option()]) ->
           {ok, sslsocket()} | {error, reason()}.
 connect(Host, Port, Options) ->
     connect(Host, Port, Options, infinity).
 
+%% As OTP's: an option that is not a {Key, Value} pair is refused before anything else, with
+%% that refusal as connect's return value.
 -spec connect(host(), inet:port_number(), [tls_option()], timeout()) ->
-          {ok, sslsocket()} | {error, reason()}.
-connect(Host, Port, Options, Timeout) ->
-    case tls_options(client, Options) of
+          {ok, sslsocket()} | {error, reason()} | {option_not_a_key_value_tuple, term()}.
+connect(Host, Port, Options, Timeout) when is_list(Options) ->
+    try tls_options(client, Options) of
         {ok, Translated, HostnameCheck} ->
             case request({connect, Host, Port, Translated, Timeout}) of
                 {ok, Socket} -> check_hostname(Socket, Host, Options, HostnameCheck);
@@ -66,13 +72,24 @@ connect(Host, Port, Options, Timeout) ->
             end;
         {error, _} = Error ->
             Error
+    catch
+        throw:{option_not_a_key_value_tuple, _} = Refusal -> Refusal
     end.
 
+%% As OTP's: an option that is not a {Key, Value} pair is thrown; one that gen_tcp refuses (an
+%% option nobody knows, a bad value of gen_tcp's) makes gen_tcp:listen exit with badarg.
 -spec listen(inet:port_number(), [tls_option()]) -> {ok, sslsocket()} | {error, reason()}.
-listen(Port, Options) ->
+listen(Port, Options) when is_list(Options) ->
     case tls_options(server, Options) of
-        {ok, Translated, _} -> request({listen, Port, Translated});
-        {error, _} = Error -> Error
+        {ok, Translated, _} ->
+            case request({listen, Port, Translated}) of
+                {error, {options, {socket_options, GenTcpOptions}}} when is_list(GenTcpOptions) ->
+                    exit(badarg);
+                Reply ->
+                    Reply
+            end;
+        {error, _} = Error ->
+            Error
     end.
 
 -spec transport_accept(sslsocket()) -> {ok, sslsocket()} | {error, reason()}.
@@ -96,12 +113,21 @@ handshake(Socket, Timeout) ->
         Error -> Error
     end.
 
-%% The listen socket's options apply; options given here for one connection are not served.
+%% Options for this connection, over those it has from its listen socket (OTP's defaults, and
+%% the CA certificates `verify_peer' needs, may come from there).
 -spec handshake(sslsocket(), [tls_option()], timeout()) -> {ok, sslsocket()} | {error, reason()}.
 handshake(Socket, [], Timeout) ->
     handshake(Socket, Timeout);
-handshake(_Socket, [Option | _], _Timeout) ->
-    {error, {options, Option}}.
+handshake(Socket, Options, Timeout) when is_list(Options) ->
+    case translated(Options) of
+        {ok, Translated} ->
+            case on_socket(Socket, {handshake, Socket, Translated, Timeout}) of
+                ok -> {ok, Socket};
+                Error -> Error
+            end;
+        {error, _} = Error ->
+            Error
+    end.
 
 -spec close(sslsocket()) -> ok | {error, reason()}.
 close(Socket) ->
@@ -251,13 +277,13 @@ information({sni_hostname, Name}) ->
 
 %% {ok, Options for the bridge, how to check the server's host name (client, verify_peer) or
 %% `none'}. OTP refuses `verify_peer' without CA certificates before anything else.
--spec tls_options(client | server, term()) ->
+-spec tls_options(client | server, list()) ->
           {ok, term(), none | {check, list()}} | {error, reason()}.
 tls_options(_Role, []) ->
     {ok, [], none};
-tls_options(Role, Options) when is_list(Options) ->
-    try lists:flatmap(fun option/1, Options) of
-        Translated ->
+tls_options(Role, Options) ->
+    case translated(Options) of
+        {ok, Translated} ->
             Verify = proplists:get_value(verify, Translated, verify_none),
             HasCa = lists:keymember(cacertfile, 1, Translated),
             if
@@ -277,12 +303,28 @@ tls_options(Role, Options) when is_list(Options) ->
                             end,
                     {ok, [O || O <- Translated, not is_tagged(customize_hostname_check, O)]
                          ++ Depth, Check}
-            end
+            end;
+        {error, _} = Error ->
+            Error
+    end.
+
+%% The options as the bridge takes them, OTP's defaults not added.
+-spec translated(list()) -> {ok, list()} | {error, reason()}.
+translated(Options) ->
+    lists:foreach(fun key_value/1, Options),
+    try
+        {ok, lists:flatmap(fun option/1, Options)}
     catch
         throw:{bad_option, Option} -> {error, {options, Option}}
-    end;
-tls_options(_Role, Options) ->
-    {ok, Options, none}.
+    end.
+
+key_value({Key, _}) when is_atom(Key) -> ok;
+key_value({raw, _, _, _}) -> ok;
+key_value(Option) ->
+    case lists:member(Option, ?BARE_OPTIONS) of
+        true -> ok;
+        false -> throw({option_not_a_key_value_tuple, Option})
+    end.
 
 is_tagged(Tag, Option) ->
     is_tuple(Option) andalso tuple_size(Option) >= 1 andalso element(1, Option) =:= Tag.
@@ -320,7 +362,10 @@ option({Tag, _} = Option) ->
         false -> [Option]
     end;
 option(Option) ->
-    [Option].
+    case lists:member(Option, ?IGNORED_ATOMS) of
+        true -> [];
+        false -> [Option]
+    end.
 
 option({cert, Ders}, Option) ->
     [{certfile, "cert", pem([{'Certificate', Der} || Der <- ders(Option, Ders)])}].

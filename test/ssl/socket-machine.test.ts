@@ -11,15 +11,19 @@ import { ACTIVE_MAX, type Active } from "../../ts-ssl/options.js";
 import { defaultFramingOptions, type FramingOptions } from "../../ts-ssl/packet/framer.js";
 import { SocketMachine, type SocketAction, type SocketEvent } from "../../ts-ssl/socket-machine.js";
 
-const words39: EndWords = { reason: (r) => r, closedAfterError: true };
-const wordsOtp: EndWords = { reason: (r) => tuple(atom("tls_alert"), r), closedAfterError: false };
+const words39: EndWords = { reason: (r) => r, invalidPacket: () => atom("emsgsize"), closedAfterError: true };
+const wordsOtp: EndWords = {
+  reason: (r) => tuple(atom("tls_alert"), r),
+  invalidPacket: (buffered) => tuple(atom("invalid_packet"), buffered),
+  closedAfterError: false,
+};
 const raw: FramingOptions = { ...defaultFramingOptions, mode: "binary" };
 const packet1: FramingOptions = { ...raw, packet: 1 };
 const econnreset = atom("econnreset");
 const request = tuple(atom("recv"), 0);
 
-function machine(active: Active, framing = raw, words = words39): SocketMachine {
-  const m = new SocketMachine(framing, active, () => words);
+function machine(active: Active, framing = raw, words = words39, readAhead?: number): SocketMachine {
+  const m = new SocketMachine(framing, active, () => words, readAhead);
   m.handle({ type: "started" });
   return m;
 }
@@ -58,19 +62,20 @@ describe("active modes", () => {
     expect(show(m.handle(data(3)))).toEqual(["ssl <<3>>"]);
   });
 
-  it("{active, once} delivers one packet, then is passive with no message; reading stops", () => {
-    const m = machine("once", packet1);
-    expect(show(m.handle(data(1, 5, 1, 6)))).toEqual(["ssl <<5>>", "pause"]);
+  it("{active, once} delivers one packet, then is passive with no message, and reads ahead", () => {
+    const m = machine("once", packet1, words39, 3);
+    expect(show(m.handle(data(1, 5, 1, 6)))).toEqual(["ssl <<5>>"]);
     expect(m.active).toBe(false);
-    expect(show(m.handle(active("once", packet1)))).toEqual(["ssl <<6>>"]);
-    expect(show(m.handle(active("once", packet1)))).toEqual(["resume"]);
+    expect(show(m.handle(data(1, 7)))).toEqual(["pause"]);
+    expect(show(m.handle(active("once", packet1)))).toEqual(["ssl <<6>>", "resume"]);
+    expect(show(m.handle(active("once", packet1)))).toEqual(["ssl <<7>>"]);
   });
 
   it("{active, N} counts down to {ssl_passive, S}; setopts adds to the count; N <= 0 is passive at once", () => {
     const m = machine(2, packet1);
     expect(show(m.handle(active(1, packet1)))).toEqual([]);
     expect(m.active).toBe(3);
-    expect(show(m.handle(data(1, 1, 1, 2, 1, 3, 1, 4)))).toEqual(["ssl <<1>>", "ssl <<2>>", "ssl <<3>>", "ssl_passive", "pause"]);
+    expect(show(m.handle(data(1, 1, 1, 2, 1, 3, 1, 4)))).toEqual(["ssl <<1>>", "ssl <<2>>", "ssl <<3>>", "ssl_passive"]);
     expect(show(m.handle(active(-5, packet1)))).toEqual(["ssl_passive"]);
     expect(m.active).toBe(false);
     expect(show(m.handle(active(1, packet1)))).toEqual(["ssl <<4>>", "ssl_passive"]);
@@ -85,13 +90,39 @@ describe("active modes", () => {
 });
 
 describe("passive mode", () => {
-  it("answers recvs in their order, and reads TLS only while one waits", () => {
+  it("answers recvs in their order", () => {
     const m = machine(false);
-    expect(show(m.handle(recv(1)))).toEqual(["resume"]);
+    expect(show(m.handle(recv(1)))).toEqual([]);
     expect(show(m.handle(recv(2, 3)))).toEqual([]);
     expect(show(m.handle(data(1, 2)))).toEqual(["reply 1 {ok,<<1,2>>}"]);
     expect(show(m.handle(data(3, 4)))).toEqual([]);
-    expect(show(m.handle(data(5)))).toEqual(["reply 2 {ok,<<3,4,5>>}", "pause"]);
+    expect(show(m.handle(data(5)))).toEqual(["reply 2 {ok,<<3,4,5>>}"]);
+  });
+
+  it("reads ahead while nobody asks until the bound is buffered, and on once a recv takes some", () => {
+    const m = new SocketMachine(raw, false, () => words39, 4);
+    expect(show(m.handle({ type: "started" }))).toEqual(["resume"]);
+    expect(show(m.handle(data(1, 2)))).toEqual([]);
+    expect(show(m.handle(data(3, 4, 5)))).toEqual(["pause"]);
+    expect(show(m.handle(recv(1, 1)))).toEqual(["reply 1 {ok,<<1>>}"]);
+    expect(show(m.handle(recv(2, 1)))).toEqual(["reply 2 {ok,<<2>>}", "resume"]);
+    expect(show(m.handle(data(6)))).toEqual(["pause"]);
+  });
+
+  it("a waiting recv reads past the bound: a packet may be larger than what is read ahead", () => {
+    const m = machine(false, packet1, words39, 2);
+    expect(show(m.handle(data(5, 1, 2)))).toEqual(["pause"]);
+    expect(show(m.handle(recv(1)))).toEqual(["resume"]);
+    expect(show(m.handle(data(3, 4, 5)))).toEqual(["reply 1 {ok,<<1,2,3,4,5>>}"]);
+  });
+
+  it("what was read ahead before the peer closed is delivered, then closed", () => {
+    const m = machine(false, packet1);
+    m.handle(data(1, 1, 2, 2));
+    expect(show(m.handle(end(undefined, bytes(2))))).toEqual([]);
+    expect(show(m.handle(recv(1)))).toEqual(["reply 1 {ok,<<1>>}"]);
+    expect(show(m.handle(recv(2)))).toEqual(["reply 2 {ok,<<2,2>>}"]);
+    expect(show(m.handle(recv(3)))).toEqual(["reply 3 {error,closed}"]);
   });
 
   it("a timed out recv goes with {error, timeout}; a recv whose caller exited takes no packet", () => {
@@ -101,7 +132,7 @@ describe("passive mode", () => {
     m.handle(recv(3));
     expect(show(m.handle({ type: "recv_timeout", id: 1 }))).toEqual(["reply 1 {error,timeout}"]);
     expect(show(m.handle({ type: "caller_gone", id: 2 }))).toEqual(["reply 2 {error,closed}"]);
-    expect(show(m.handle(data(5)))).toEqual(["reply 3 {ok,<<5>>}", "pause"]);
+    expect(show(m.handle(data(5)))).toEqual(["reply 3 {ok,<<5>>}"]);
     expect(show(m.handle({ type: "recv_timeout", id: 3 }))).toEqual([]);
   });
 
@@ -109,7 +140,8 @@ describe("passive mode", () => {
     expect(() => machine(true).handle(recv(1))).toThrow(SslError);
     const m = machine(false, packet1);
     expect(() => m.handle(recv(1, 2))).toThrow(SslError);
-    expect(show(m.handle(recv(2)))).toEqual(["resume"]);
+    expect(show(m.handle(recv(2)))).toEqual([]);
+    expect(show(m.handle(data(1, 3)))).toEqual(["reply 2 {ok,<<3>>}"]);
   });
 
   it("a recv(S, N) that a setopts to a packet type overtook waits; recv(S, 0) gets the packet", () => {
@@ -117,7 +149,7 @@ describe("passive mode", () => {
     m.handle(recv(1, 5));
     m.handle(data(1, 6));
     expect(show(m.handle({ type: "setopts", framing: packet1, active: undefined }))).toEqual([]);
-    expect(show(m.handle({ type: "recv_timeout", id: 1 }))).toEqual(["reply 1 {error,timeout}", "pause"]);
+    expect(show(m.handle({ type: "recv_timeout", id: 1 }))).toEqual(["reply 1 {error,timeout}"]);
     expect(show(m.handle(recv(2)))).toEqual(["reply 2 {ok,<<6>>}"]);
   });
 });
@@ -171,6 +203,16 @@ describe("the end", () => {
     const m = machine(true, { ...packet1, packetSize: 2 });
     expect(show(m.handle(data(1, 1, 3, 1, 1, 1)))).toEqual(["ssl <<1>>", "destroy", "ssl_error emsgsize", "ssl_closed"]);
     expect(show(m.handle(end(econnreset)))).toEqual([]);
+  });
+
+  it("in OTP's words, with the bytes that could not be framed: {ssl_error, S, {invalid_packet, Bytes}} alone, or recv's error once", () => {
+    const m = machine(true, { ...packet1, packetSize: 2 }, wordsOtp);
+    expect(show(m.handle(data(1, 1, 3, 1, 1, 1)))).toEqual(["ssl <<1>>", "destroy", "ssl_error {invalid_packet,<<3,1,1,1>>}"]);
+    const passive = machine(false, { ...packet1, packetSize: 2 }, wordsOtp);
+    passive.handle(data(3, 1, 1));
+    passive.handle(data(1));
+    expect(show(passive.handle(recv(1)))).toEqual(["destroy", "reply 1 {error,{invalid_packet,<<3,1,1,1>>}}"]);
+    expect(show(passive.handle(recv(2)))).toEqual(["reply 2 {error,closed}"]);
   });
 
   it("close answers waiting recvs and sends with closed, and acts on nothing after", () => {
@@ -289,8 +331,16 @@ class Model {
     active: Active,
     readonly framing: FramingOptions,
     readonly words: EndWords,
+    readonly readAhead: number,
   ) {
     this.active = active;
+  }
+
+  /** Bytes the peer sent that no one has been given yet (a packet's included until it is whole). */
+  unread(): number {
+    if (this.framing.packet === "raw") return this.sent.length - this.consumed;
+    const { packets } = this.packets();
+    return this.sent.length - packets.slice(0, this.packetsDelivered).reduce((n, p) => n + 1 + p.length, 0);
   }
 
   /** The packets of `sent` as packet 1 frames them: complete ones, and whether one is too large. */
@@ -389,14 +439,14 @@ class Model {
 
   /** Whether TLS should be read now, by the rules (while the connection is up). */
   wantsToRead(): boolean {
-    if (this.active === false) return this.waiting.length > 0;
+    if (this.active === false) return this.waiting.length > 0 || this.unread() < this.readAhead;
     return this.active === "once" || !this.backedUp;
   }
 }
 
-function runSteps(steps: Step[], start: Active, framing: FramingOptions, words: EndWords): void {
-  const m = new SocketMachine(framing, start, () => words);
-  const model = new Model(start, framing, words);
+function runSteps(steps: Step[], start: Active, framing: FramingOptions, words: EndWords, readAhead: number): void {
+  const m = new SocketMachine(framing, start, () => words, readAhead);
+  const model = new Model(start, framing, words, readAhead);
   let nextId = 1;
   const fire = (e: SocketEvent) => model.apply(e, m.handle(e));
   fire({ type: "started" });
@@ -498,10 +548,12 @@ function runSteps(steps: Step[], start: Active, framing: FramingOptions, words: 
 describe("random event sequences against gen_tcp's rules", () => {
   const start = fc.oneof(fc.boolean(), fc.constant("once" as const), fc.integer({ min: 1, max: 4 }));
   const words = fc.constantFrom(words39, wordsOtp);
+  // Small bounds, so that the peer's few bytes reach them.
+  const readAhead = fc.integer({ min: 1, max: 12 });
 
-  it("raw: every byte reaches the owner or a recv once, in order; the end is told once; active N counts", () => {
+  it("raw: every byte reaches the owner or a recv once, in order; the end is told once; active N counts; passive reads ahead to the bound", () => {
     fc.assert(
-      fc.property(fc.array(step, { maxLength: 60 }), start, words, (steps, a, w) => runSteps(steps, a, raw, w)),
+      fc.property(fc.array(step, { maxLength: 60 }), start, words, readAhead, (steps, a, w, r) => runSteps(steps, a, raw, w, r)),
       { numRuns: 500 },
     );
   });
@@ -509,7 +561,7 @@ describe("random event sequences against gen_tcp's rules", () => {
   it("packet 1: whole packets in order, none twice; a packet over packet_size ends the socket with emsgsize, told once", () => {
     const framing = fc.constantFrom(packet1, { ...packet1, packetSize: 2 });
     fc.assert(
-      fc.property(fc.array(step, { maxLength: 60 }), start, words, framing, (steps, a, w, f) => runSteps(steps, a, f, w)),
+      fc.property(fc.array(step, { maxLength: 60 }), start, words, framing, readAhead, (steps, a, w, f, r) => runSteps(steps, a, f, w, r)),
       { numRuns: 500 },
     );
   });

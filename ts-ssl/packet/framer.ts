@@ -156,10 +156,10 @@ export class Framer {
     return deliver(this.#queue.take(this.#queue.length), this.#options);
   }
 
-  /** Drops what is buffered: the stream could not be framed, and the socket closes. */
-  discard(): void {
-    this.#queue.skip(this.#queue.length);
+  /** Takes out what is buffered, undelivered: the stream could not be framed, or is no longer read. */
+  discard(): Uint8Array {
     this.#wanted = 1;
+    return this.#queue.take(this.#queue.length);
   }
 
   /** setopts: the new options apply from the next packet on, to bytes already buffered too. */

@@ -24,32 +24,4 @@ rules() ->
        match => fun({error, {tls_alert, {Alert, {'#AlertText', _, received}}}}, {error, closed}) ->
                         lists:member(Alert, [handshake_failure, certificate_required, unknown_ca,
                                              bad_certificate, certificate_expired])
-                end},
-     #{name => packet_errors,
-       otp => "a packet that cannot be framed (over `packet_size`): `{error, {invalid_packet, "
-              "Bytes}}`, and the socket stays open",
-       ts_ssl => "`{error, emsgsize}`, and the socket closes",
-       why => "Not a limit of node:tls: the two modules share one socket implementation, which "
-              "frames as gen_tcp (and ssl 3.9) do.",
-       calls => [recv],
-       match => fun({error, {invalid_packet, _}}, {error, emsgsize}) -> true end},
-     #{name => files_read_at_listen,
-       otp => "`listen` succeeds with a certificate or key file that cannot be read; each "
-              "handshake then fails",
-       ts_ssl => "`listen` fails: `{error, {options, {Tag, Path, {error, Posix}}}}`",
-       why => "Not a limit of node:tls: the listen socket the two modules share loads its "
-              "files when it is made, as ssl 3.9 did.",
-       calls => [listen],
-       match => fun({ok, S}, {error, {options, {Tag, _, {error, _}}}}) ->
-                        is_atom(S) andalso lists:member(Tag, [certfile, keyfile, cacertfile])
-                end},
-     #{name => unknown_option,
-       otp => "an option it does not know: `{error, {options, {socket_options, [Option | "
-              "InternalOptions]}}}`, the list being what OTP's `ssl` was about to give `gen_tcp`",
-       ts_ssl => "`{error, {options, Option}}`",
-       why => "Not a limit of node:tls: the rest of OTP's list is its own internal state, which "
-              "the bridge does not have; the option refused is named in both.",
-       calls => [connect],
-       match => fun({error, {options, {socket_options, [Option | _]}}}, {error, {options, Option}}) ->
-                        true
                 end}].

@@ -9,7 +9,8 @@
          shutdown_read_write/1, send_after_shutdown_write/1,
          owner_exit_closes/1, controlling_process_moves_messages/1,
          controlling_process_queued_stay/1, controlling_process_by_other/1,
-         close_listen_socket_keeps_connections/1, recv_gets_data_before_close/1]).
+         close_listen_socket_keeps_connections/1, recv_gets_data_before_close/1,
+         records_then_close_unread/1]).
 
 peer_closes_passive(#{mod := M} = C) ->
     {Client, Server} = conf:pair(C, [binary, {active, false}]),
@@ -125,3 +126,15 @@ recv_gets_data_before_close(#{mod := M} = C) ->
     ok = M:close(Client),
     ?note(data, M:recv(Server, 0, ?WAIT)),
     ?note(then, M:recv(Server, 0, ?WAIT)).
+
+%% A client sends many records and closes at once, with what the server sent after the handshake
+%% (a TLS 1.3 server's session tickets) unread: its TCP stack resets the connection. The server's
+%% owner starts reading only then, and gets every byte before the end.
+records_then_close_unread(#{mod := M} = C) ->
+    {S, Peer} = conf:peer_pair(C, server, {[binary, {active, false}], []}),
+    Records = [binary:copy(<<I>>, 1 + I rem 64) || I <- lists:seq(1, 500)],
+    [ok = conf:peer_send(Peer, R) || R <- Records],
+    ok = ssl:close(Peer),
+    conf:pause(),
+    ?note(received, conf:passive_bytes({M, S}, iolist_size(Records), []) =:= iolist_to_binary(Records)),
+    ?note('end', M:recv(S, 0, ?WAIT)).

@@ -3,7 +3,9 @@
 
 -include("conf.hrl").
 
--export([handshake_1/1, handshake_2_timeout/1, handshake_3_no_options/1,
+-export([handshake_1/1, handshake_2_timeout/1, handshake_3_no_options/1, handshake_3_alpn/1,
+         handshake_3_certificate/1, handshake_3_socket_options/1, handshake_2_options/1,
+         handshake_3_bad_options/1,
          connect_3_and_4/1, connect_refused/1, connect_nxdomain/1, connect_timeout/1,
          handshake_timeout/1, transport_accept_timeout/1, transport_accept_after_close/1,
          handshake_with_plain_tcp_client/1, connect_to_plain_tcp_server/1,
@@ -34,6 +36,60 @@ handshake_2_timeout(#{mod := M} = C) ->
     {ok, Cs} = ?note(connect, conf:await(Client)),
     ?note(send, M:send(S, "hello")),
     ?note(recv, M:recv(Cs, 0, ?WAIT)).
+
+%% handshake/3's TLS options are this connection's, over the listen socket's (ALPN, a certificate
+%% of its own); socket options given there are left unread; a bad option fails the handshake.
+handshake_3_alpn(#{mod := M} = C) ->
+    {Server, Client} = handshake_3(C, [{alpn_preferred_protocols, [<<"h2">>]}],
+                                   [{alpn_advertised_protocols, [<<"http/1.1">>, <<"h2">>]}]),
+    ?note(server, M:negotiated_protocol(Server)),
+    ?note(client, ssl:negotiated_protocol(Client)).
+
+handshake_3_certificate(C) ->
+    {_Server, Client} = handshake_3(C, conf:server(C, "client"), []),
+    {ok, Der} = ssl:peercert(Client),
+    {ok, Pem} = file:read_file(conf:file(C, "client.pem")),
+    [{'Certificate', Client1, _} | _] = public_key:pem_decode(Pem),
+    ?note(is_the_connections, Der =:= Client1).
+
+handshake_3_socket_options(#{mod := M} = C) ->
+    {Server, Client} = handshake_3(C, [binary, {packet, 2}, {active, once}], [{packet, 2}]),
+    ?note(getopts, M:getopts(Server, [mode, packet, active])),
+    ok = ssl:send(Client, <<"framed">>),
+    ?note(message, conf:next(Server)).
+
+handshake_2_options(#{mod := M} = C) ->
+    {ok, L} = M:listen(0, [{ip, conf:loopback()} | conf:server(C)]),
+    Client = conf:connecting(ssl, "localhost", conf:port(M, L),
+                             [{verify, verify_none}, {alpn_advertised_protocols, [<<"h2">>]}]),
+    {ok, T} = M:transport_accept(L, ?WAIT),
+    {ok, S} = ?note(handshake, M:handshake(T, [{alpn_preferred_protocols, [<<"h2">>]}])),
+    _ = conf:await(Client),
+    ?note(server, M:negotiated_protocol(S)).
+
+handshake_3_bad_options(#{mod := M} = C) ->
+    Handshake = fun(Options) ->
+                        {ok, L} = M:listen(0, [{ip, conf:loopback()} | conf:server(C)]),
+                        Client = conf:connecting(ssl, "localhost", conf:port(M, L),
+                                                 [{verify, verify_none}]),
+                        {ok, T} = M:transport_accept(L, ?WAIT),
+                        Result = M:handshake(T, Options, ?WAIT),
+                        ok = M:close(L),
+                        {Result, element(1, conf:await(Client))}
+                end,
+    ?note(bad_ssl_value, Handshake([{depth, x}])),
+    ?note(bad_emulated_value, Handshake([{active, sometimes}])),
+    ?note(missing_certfile, Handshake([{certfile, conf:file(C, "no_such_cert.pem")}])),
+    ?note(verify_peer_with_listeners_ca, Handshake([{verify, verify_peer}])).
+
+%% An accepted connection whose handshake/3 gets Options, and a native client given ClientOptions.
+handshake_3(#{mod := M} = C, Options, ClientOptions) ->
+    {ok, L} = M:listen(0, [{ip, conf:loopback()}, {active, false} | conf:server(C)] ++ conf:ca(C)),
+    Client = conf:connecting(ssl, "localhost", conf:port(M, L), [{verify, verify_none} | ClientOptions]),
+    {ok, T} = M:transport_accept(L, ?WAIT),
+    {ok, S} = ?note(handshake, M:handshake(T, Options, ?WAIT)),
+    {ok, Cs} = conf:await(Client),
+    {S, Cs}.
 
 handshake_3_no_options(#{mod := M} = C) ->
     {ok, L} = M:listen(0, conf:server(C) ++ [{active, false}]),

@@ -9,7 +9,9 @@
          packet_line/1, send_not_iodata/1, send_iolist/1, recv_in_active_mode/1,
          getopts_order/1, setopts_then_getopts/1, setopts_bad_value/1, connect_bad_mode/1,
          connect_bad_verify/1, connect_verify_code/1, large_transfer/1, empty_send/1, header_option/1,
-         packet_size_exceeded/1]).
+         packet_size_exceeded/1, packet_size_exceeded_active/1,
+         packet_size_exceeded_active_once/1, packet_size_exceeded_active_n/1,
+         passive_owner_not_reading/1]).
 
 passive_binary(#{mod := M} = C) ->
     {Client, Server} = conf:pair(C, [binary, {active, false}]),
@@ -141,8 +143,48 @@ header_option(#{mod := M} = C) ->
     ok = M:send(Client, <<"abcdef">>),
     ?note(recv, M:recv(Server, 0, ?WAIT)).
 
+%% A packet over packet_size: the reason names what was buffered, once, and the connection
+%% closes (the peer sees it close too).
 packet_size_exceeded(#{mod := M} = C) ->
     {Client, Server} = conf:pair(C, [binary, {active, false}]),
     ok = M:setopts(Server, [{packet, 2}, {packet_size, 4}]),
     ok = M:send(Client, <<0, 10, "0123456789">>),
-    ?note(recv, M:recv(Server, 0, ?WAIT)).
+    ?note(recv, M:recv(Server, 0, ?WAIT)),
+    ?note(again, M:recv(Server, 0, ?WAIT)),
+    ?note(peer, M:recv(Client, 0, ?WAIT)).
+
+packet_size_exceeded_active(C) ->
+    packet_size_exceeded_in(C, true).
+
+packet_size_exceeded_active_once(C) ->
+    packet_size_exceeded_in(C, once).
+
+packet_size_exceeded_active_n(C) ->
+    packet_size_exceeded_in(C, 3).
+
+packet_size_exceeded_in(#{mod := M} = C, Active) ->
+    {Client, Server} = conf:pair(C, [binary, {active, false}]),
+    ok = M:setopts(Server, [{packet, 2}, {packet_size, 4}, {active, Active}]),
+    ok = M:send(Client, <<0, 2, "ok", 0, 10, "0123456789">>),
+    ?note(first, conf:next(Server)),
+    ?note(error, conf:next(Server)),
+    ?note(then, conf:next(Server, 500)),
+    ?note(recv, M:recv(Server, 0, ?WAIT)),
+    ?note(peer, M:recv(Client, 0, ?WAIT)).
+
+%% An owner that does not read holds the peer up: what is read ahead for it is bounded (the peer's
+%% sends stop well short of 64 MiB), and its recvs then get every byte in order.
+passive_owner_not_reading(#{mod := M} = C) ->
+    {S, Peer} = conf:peer_pair(C, server, {[binary, {active, false}], []}),
+    Chunks = [crypto:strong_rand_bytes(65536) || _ <- lists:seq(1, 1024)],
+    Sent = counters:new(1, []),
+    Sending = conf:async(fun() ->
+                                 [begin ok = conf:peer_send(Peer, Chunk), counters:add(Sent, 1, 1) end
+                                  || Chunk <- Chunks],
+                                 ok
+                         end),
+    timer:sleep(1000),
+    ?note(peer_held_up, counters:get(Sent, 1) < length(Chunks)),
+    ?note(all_in_order, conf:passive_bytes({M, S}, 65536 * length(Chunks), [])
+                        =:= iolist_to_binary(Chunks)),
+    ?note(sent, conf:await(Sending)).

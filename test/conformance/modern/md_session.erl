@@ -8,7 +8,7 @@
          connection_information_1/1, connection_information_2/1, versions_tls12_only/1,
          versions_tls13_only/1, versions_no_overlap/1, ciphers_as_suite_maps/1,
          ciphers_as_openssl_string/1, ciphers_none_known/1, cipher_suites_offered/1,
-         versions_0/1, getstat/1, format_error/1]).
+         versions_0/1, getstat/1, getstat_counts_the_connection/1, format_error/1]).
 
 alpn_negotiated(#{mod := M} = C) ->
     {Client, Server} = conf:pair(C, [{alpn_advertised_protocols, [<<"h2">>, <<"http/1.1">>]}],
@@ -120,6 +120,21 @@ getstat(#{mod := M} = C) ->
     ?note(items, [Item || {Item, _} <- Two]),
     ?note(counted, proplists:get_value(recv_oct, Two) >= 12
                        andalso proplists:get_value(recv_cnt, Two) >= 1).
+
+%% The octets are the TCP connection's, as inet counts them: the handshake and the TLS records
+%% around the data included, the same bytes at both ends once all has arrived.
+getstat_counts_the_connection(#{mod := M} = C) ->
+    {Client, Server} = conf:pair(C, [binary, {active, false}]),
+    ok = M:send(Client, <<"twelve bytes">>),
+    {ok, <<"twelve bytes">>} = M:recv(Server, 12, ?WAIT),
+    ok = M:send(Server, <<"back">>),
+    {ok, <<"back">>} = M:recv(Client, 4, ?WAIT),
+    conf:pause(),
+    {ok, [{send_oct, CSent}, {recv_oct, CReceived}]} = M:getstat(Client, [send_oct, recv_oct]),
+    {ok, [{send_oct, SSent}, {recv_oct, SReceived}]} = M:getstat(Server, [send_oct, recv_oct]),
+    ?note(client_to_server, CSent =:= SReceived),
+    ?note(server_to_client, SSent =:= CReceived),
+    ?note(handshake_counted, SSent > 500 andalso CSent > 100).
 
 format_error(#{mod := M}) ->
     ?note(closed, M:format_error(closed)),
