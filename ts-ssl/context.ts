@@ -6,8 +6,12 @@
  * (set_ssl_parameters: CA file, certificate, key, key against certificate, ciphers), so that the
  * first bad one gives its own reason: node:tls alone would take a key that does not match the
  * certificate, or a CA file with no certificate in it, without a word.
+ *
+ * A connect's settings are kept for the connects that follow with the same options (see
+ * clientSetups): making an OpenSSL context, and checking the files that go into it, costs more
+ * than a TLS client's side of a handshake.
  */
-import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
+import { createHash, createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
 import type { Term } from "../etf/terms.js";
 import { fail, reason, reasonOf } from "./errors.js";
@@ -182,8 +186,51 @@ function extraCurves(certs: readonly X509Certificate[]): string[] {
   return [...new Set(curves)].filter((c) => !defaultGroups.includes(c));
 }
 
+/**
+ * The settings of the most recent connects, by a digest of everything they were made from: the
+ * file contents `ts_ssl` sent (it reads the files at each call, so a file changed on disk makes
+ * another key), the password and every other TLS option. Least recently used first; a few dozen
+ * cover the option lists a program connects with. Only settings that loaded are kept, so an
+ * option list that fails is checked, and refused, afresh each time. A client context is used by
+ * one handshake at a time per connection and keeps no sessions (node:tls keeps none for clients),
+ * so connections that share one see nothing of each other. Listen sockets make their own: a
+ * server context holds the keys of its session tickets, and those stay with one listen socket.
+ */
+const clientSetups = new Map<string, TlsSetup>();
+const CLIENT_SETUPS_KEPT = 32;
+
+/** A digest of every option a setup is made from, each part length-prefixed so none runs into the next. */
+function setupKey(o: TlsOptions): string {
+  const hash = createHash("sha256");
+  const part = (bytes: Uint8Array) => hash.update(`${bytes.length}:`).update(bytes);
+  const file = (contents: FileContents | undefined) =>
+    contents === undefined ? hash.update("none;") : contents instanceof Uint8Array ? part(contents) : hash.update("unread;");
+  file(o.certfile);
+  file(o.keyfile);
+  file(o.cacertfile);
+  const { verify, depth, password, ciphers, versions, serverName, cachetimeout } = o;
+  part(Buffer.from(JSON.stringify([verify, depth, password ?? null, ciphers ?? null, versions ?? null, serverName ?? null, cachetimeout])));
+  for (const list of [o.alpnAdvertised, o.alpnPreferred]) {
+    hash.update(`${list.length}[`);
+    list.forEach(part);
+  }
+  return hash.digest("base64");
+}
+
 /** Throws SslError with the reason of the first option that does not load. */
 export function tlsSetup(o: TlsOptions, side: "client" | "server"): TlsSetup {
+  if (side === "server") return makeSetup(o, side);
+  const key = setupKey(o);
+  const kept = clientSetups.get(key);
+  // Taken out and put back: a Map iterates in insertion order, so the first key is the least recently used.
+  if (kept !== undefined) clientSetups.delete(key);
+  const setup = kept ?? makeSetup(o, side);
+  clientSetups.set(key, setup);
+  if (clientSetups.size > CLIENT_SETUPS_KEPT) clientSetups.delete(clientSetups.keys().next().value!);
+  return setup;
+}
+
+function makeSetup(o: TlsOptions, side: "client" | "server"): TlsSetup {
   const password = o.password;
   const caFile = o.cacertfile;
   const ca = caFile === undefined ? undefined : certificates(caFile, reason.ecacertfile);
