@@ -63,9 +63,11 @@ export class SslSocket extends Endpoint {
   }
 
   /**
-   * `connect/3,4` for `owner`. While the handshake runs the caller is watched, not linked: its
-   * exit abandons the handshake and closes the TCP connection (as a call into gen_tcp dies with
-   * its caller), and a connect that fails leaves no exit signal for a caller that traps exits.
+   * `connect/3,4` for `owner`, linked from the start: the owner's exit during the handshake
+   * abandons it and closes the TCP connection (as a call into gen_tcp dies with its caller). A
+   * connect that fails unlinks before it closes, so that a caller that traps exits gets no exit
+   * signal. (Linking at once, rather than watching the caller until the handshake is done, spares
+   * a monitor and a demonitor across the distribution connection on every connect.)
    */
   static async connect(
     table: SocketTable,
@@ -78,12 +80,14 @@ export class SslSocket extends Endpoint {
     const s = new SslSocket(table, owner, "connect", options, "handshaking");
     const abandon = new AbortController();
     s.#abandon = abandon;
-    const unwatch = s.watch(owner, () => s.close());
+    s.linkOwner();
+    // The deadline ends the handshake through the one signal it listens to.
+    const onDeadline = () => abandon.abort(signal?.reason);
+    if (signal?.aborted) onDeadline();
+    else signal?.addEventListener("abort", onDeadline, { once: true });
     try {
-      const tls = await connectTls(target, setup, signal === undefined ? abandon.signal : AbortSignal.any([signal, abandon.signal]));
+      const tls = await connectTls(target, setup, abandon.signal);
       s.#abandon = undefined;
-      // Linked from now on; an owner that is already gone closes the socket at once.
-      if (s.open) s.linkOwner();
       if (!s.open) {
         tls.destroy();
         fail(reason.closed);
@@ -92,10 +96,11 @@ export class SslSocket extends Endpoint {
       s.#start(tls);
       return s;
     } catch (err) {
+      s.process.unlink(owner);
       s.close();
       throw err;
     } finally {
-      unwatch();
+      signal?.removeEventListener("abort", onDeadline);
     }
   }
 

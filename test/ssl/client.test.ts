@@ -69,6 +69,25 @@ describe("connect/3,4", () => {
     silent.close();
   });
 
+  it("a connect that fails leaves no exit signal for a caller that traps exits", async () => {
+    const owner = bench.caller(true);
+    const refused = await silentServer();
+    refused.close();
+    const silent = await silentServer();
+    const failures = [
+      await owner.call("connect", s("127.0.0.1"), refused.port, [], infinity),
+      await owner.call("connect", s("127.0.0.1"), silent.port, [], 100),
+      // A handshake that completes, then a peer certificate that {verify, 2} refuses.
+      await owner.call("connect", s("localhost"), server.port, [t(a("verify"), 2), t(a("cacertfile"), s("/ca.pem"), pki.rogueRoot.cert)], infinity),
+    ];
+    silent.close();
+    expect(failures.map(show)).toEqual(["{error,econnrefused}", "{error,timeout}", "{error,enoissuercert}"]);
+    // The first message is the exit of a socket that was made and closed: none came before it.
+    const [S] = await connected(owner, []);
+    expect(show(await owner.call("close", S))).toBe("ok");
+    expect(await owner.next()).toBe(`{'EXIT',${show(S.elements[2]!)},normal}`);
+  });
+
   it("binds {ip, Addr} and {port, P}", async () => {
     const owner = bench.caller();
     const [S, peer] = await connected(owner, [t(a("ip"), t(127, 0, 0, 1)), t(a("port"), 0)]);
