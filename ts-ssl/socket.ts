@@ -5,6 +5,7 @@
  * once, reading paced by the owner); this class gives the machine node:tls's events and carries
  * out its actions.
  */
+import type { X509Certificate } from "node:crypto";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { atom, charlist, error, ok, tuple, type Pid, type Term } from "../etf/terms.js";
@@ -48,7 +49,7 @@ export class SslSocket extends Endpoint {
   /** Aborts the handshake of `connect` when the socket closes before it is done. */
   #abandon: AbortController | undefined;
   /** What the handshake settled, kept for after the connection is gone. */
-  #session: { protocol: Term | undefined; cipher: string | undefined; peerCert: Buffer | undefined } | undefined;
+  #session: { protocol: Term | undefined; cipher: string | undefined; peerCert: X509Certificate | undefined } | undefined;
   /** The modern API's facts of the session (otp-api.ts): IANA's cipher name, ALPN, SNI. */
   #modernSession: ModernSession | undefined;
   /** `getstat/1,2`: application data packets and bytes each way. */
@@ -136,15 +137,17 @@ export class SslSocket extends Endpoint {
   #start(tls: TLSSocket): void {
     this.#tls = tls;
     const version = tls.getProtocol();
-    const peer = tls.getPeerCertificate();
+    const cipher = tls.getCipher();
     this.#session = {
       protocol: [...protocols].find(([, v]) => v === version)?.[0],
-      cipher: tls.getCipher()?.name,
-      peerCert: peer?.raw,
+      cipher: cipher?.name,
+      // A reference to OpenSSL's copy, which outlives the connection; its DER is made only when
+      // peercert asks (getPeerCertificate would parse every field of it on every connection).
+      peerCert: tls.getPeerX509Certificate(),
     };
     const servername = (tls as { servername?: unknown }).servername;
     this.#modernSession = {
-      cipherStandardName: tls.getCipher()?.standardName,
+      cipherStandardName: cipher?.standardName,
       alpn: typeof tls.alpnProtocol === "string" ? tls.alpnProtocol : undefined,
       serverName: typeof servername === "string" ? servername : undefined,
     };
@@ -356,7 +359,7 @@ export class SslSocket extends Endpoint {
     const session = this.#session;
     if (session === undefined) fail(reason.ebadstate);
     if (session.peerCert === undefined) fail(reason.enopeercert);
-    return tuple(ok, session.peerCert);
+    return tuple(ok, session.peerCert.raw);
   }
 
   // ---- the modern API's extras (otp-api.ts)

@@ -517,12 +517,14 @@ describe("options on a socket", () => {
     old.close();
   });
 
-  it("peercert/1 gives the server's certificate as DER", async () => {
+  it("peercert/1 gives the server's certificate as DER, also once the connection is gone", async () => {
     const owner = bench.caller();
-    const [S] = await connected(owner, []);
-    const r = (await owner.call("peercert", S)) as Tuple;
-    const der = r.elements[1] as Uint8Array;
+    const [S, peer] = await connected(owner, []);
     const expected = pki.server.cert.toString("latin1").replace(/-----[A-Z ]+-----|\s/g, "");
-    expect(Buffer.from(der).toString("base64")).toBe(expected);
+    const peercert = async () => Buffer.from(((await owner.call("peercert", S)) as Tuple).elements[1] as Uint8Array).toString("base64");
+    expect(await peercert()).toBe(expected);
+    peer.destroy();
+    expect(await owner.next(S)).toBe("{ssl_closed,S}");
+    expect(await peercert()).toBe(expected);
   });
 });
