@@ -187,27 +187,40 @@ function extraCurves(certs: readonly X509Certificate[]): string[] {
 }
 
 /**
- * The settings of the most recent connects, by a digest of everything they were made from: the
- * file contents `ts_ssl` sent (it reads the files at each call, so a file changed on disk makes
- * another key), the password and every other TLS option. Least recently used first; a few dozen
- * cover the option lists a program connects with. Only settings that loaded are kept, so an
- * option list that fails is checked, and refused, afresh each time. A client context is used by
- * one handshake at a time per connection and keeps no sessions (node:tls keeps none for clients),
- * so connections that share one see nothing of each other. Listen sockets make their own: a
- * server context holds the keys of its session tickets, and those stay with one listen socket.
+ * The settings of the most recent connects, each kept with the file contents `ts_ssl` sent for
+ * it (it reads the files at each call, so a file changed on disk is new contents, and a new
+ * setup). Least recently used first; a few dozen cover the option lists a program connects with.
+ * Only settings that loaded are kept, so an option list that fails is checked, and refused,
+ * afresh each time. Connections that share a client context see nothing of each other: node:tls
+ * keeps no client sessions in it. Listen sockets make their own: a server context holds the keys
+ * of its session tickets, and those stay with one listen socket.
  */
-const clientSetups = new Map<string, TlsSetup>();
+const clientSetups = new Map<string, { readonly files: ReadonlyArray<FileContents | undefined>; readonly setup: TlsSetup }>();
 const CLIENT_SETUPS_KEPT = 32;
 
-/** A digest of every option a setup is made from, each part length-prefixed so none runs into the next. */
+const fileOptions = (o: TlsOptions) => [o.certfile, o.keyfile, o.cacertfile];
+
+/** Bytes sampled from each file for the key: this many runs of SAMPLE_RUN bytes, spread over it. */
+const SAMPLE_RUNS = 8;
+const SAMPLE_RUN = 32;
+
+/**
+ * A digest of every option a setup is made from, with each file as its length and samples of
+ * its bytes: hashing the whole of a CA bundle of some hundred KiB takes ten times as long as
+ * comparing it, so the contents are compared byte for byte once the key has found a setup, and
+ * one whose key matches but whose files differ is made again. Each part is length-prefixed so
+ * that none runs into the next.
+ */
 function setupKey(o: TlsOptions): string {
   const hash = createHash("sha256");
   const part = (bytes: Uint8Array) => hash.update(`${bytes.length}:`).update(bytes);
-  const file = (contents: FileContents | undefined) =>
-    contents === undefined ? hash.update("none;") : contents instanceof Uint8Array ? part(contents) : hash.update("unread;");
-  file(o.certfile);
-  file(o.keyfile);
-  file(o.cacertfile);
+  for (const f of fileOptions(o)) {
+    if (!(f instanceof Uint8Array)) hash.update(f === undefined ? "none;" : "unread;");
+    else {
+      hash.update(`${f.length};`);
+      for (let i = 0; i < SAMPLE_RUNS; i++) part(f.subarray(Math.floor((f.length * i) / SAMPLE_RUNS)).subarray(0, SAMPLE_RUN));
+    }
+  }
   const { verify, depth, password, ciphers, versions, serverName, cachetimeout } = o;
   part(Buffer.from(JSON.stringify([verify, depth, password ?? null, ciphers ?? null, versions ?? null, serverName ?? null, cachetimeout])));
   for (const list of [o.alpnAdvertised, o.alpnPreferred]) {
@@ -217,15 +230,23 @@ function setupKey(o: TlsOptions): string {
   return hash.digest("base64");
 }
 
+function sameContents(a: FileContents | undefined, b: FileContents | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a instanceof Uint8Array && b instanceof Uint8Array && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
+
 /** Throws SslError with the reason of the first option that does not load. */
 export function tlsSetup(o: TlsOptions, side: "client" | "server"): TlsSetup {
   if (side === "server") return makeSetup(o, side);
   const key = setupKey(o);
+  const files = fileOptions(o);
   const kept = clientSetups.get(key);
   // Taken out and put back: a Map iterates in insertion order, so the first key is the least recently used.
   if (kept !== undefined) clientSetups.delete(key);
-  const setup = kept ?? makeSetup(o, side);
-  clientSetups.set(key, setup);
+  const reuse = kept !== undefined && kept.files.every((f, i) => sameContents(f, files[i]));
+  const setup = reuse ? kept.setup : makeSetup(o, side);
+  // Copies: what came off the wire may be a view into a larger buffer, which must not be held.
+  clientSetups.set(key, reuse ? kept : { files: files.map((f) => (f instanceof Uint8Array ? f.slice() : f)), setup });
   if (clientSetups.size > CLIENT_SETUPS_KEPT) clientSetups.delete(clientSetups.keys().next().value!);
   return setup;
 }

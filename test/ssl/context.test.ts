@@ -163,6 +163,31 @@ describe("a connect's context is kept for the connects that follow with the same
     expect(client(own(pki.client)).context).toBe(first.context);
   });
 
+  it("files of the same length with other contents make a new context", () => {
+    // Text around a PEM block is ignored: each pair padded to the longer one's length.
+    const padded = (a: Buffer, b: Buffer) => Buffer.concat([a, Buffer.alloc(Math.max(a.length, b.length) - a.length, "\n")]);
+    const [certA, certB] = [padded(pki.client.cert, pki.server.cert), padded(pki.server.cert, pki.client.cert)];
+    const [keyA, keyB] = [padded(pki.client.key, pki.server.key), padded(pki.server.key, pki.client.key)];
+    expect(certA.length).toBe(certB.length);
+    const first = client([file("certfile", certA), file("keyfile", keyA)]);
+    const second = client([file("certfile", certB), file("keyfile", keyB)]);
+    expect(second.context).not.toBe(first.context);
+    expect(client([file("certfile", certB), file("keyfile", keyB)]).context).toBe(second.context);
+  });
+
+  it("a file that differs only between the bytes its key samples makes a new context", () => {
+    // A CA file whose certificate is followed by text (which PEM parsing ignores), then the same
+    // with one character changed in the middle of that text, away from the key's samples.
+    const text = Buffer.alloc(4096, "x");
+    const base = Buffer.concat([pki.root.cert, text]);
+    const changed = Buffer.from(base);
+    const at = Math.floor(base.length / 8) + 48;
+    expect(at).toBeGreaterThan(pki.root.cert.length);
+    changed[at] = "y".charCodeAt(0);
+    const first = client([file("cacertfile", base)]);
+    expect(client([file("cacertfile", changed)]).context).not.toBe(first.context);
+  });
+
   it("different verify, depth or CA options never share a context", () => {
     const ca = file("cacertfile", pki.root.cert);
     const contexts = [
