@@ -13,7 +13,8 @@
  */
 import { createHash, createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
-import type { Term } from "../etf/terms.js";
+import { formatTerm } from "../etf/format.js";
+import { Tuple, type Term } from "../etf/terms.js";
 import { fail, reason, reasonOf } from "./errors.js";
 import { protocols, type FileContents, type TlsOptions, type TlsVersion } from "./options.js";
 
@@ -195,58 +196,56 @@ function extraCurves(certs: readonly X509Certificate[]): string[] {
  * keeps no client sessions in it. Listen sockets make their own: a server context holds the keys
  * of its session tickets, and those stay with one listen socket.
  */
-const clientSetups = new Map<string, { readonly files: ReadonlyArray<FileContents | undefined>; readonly setup: TlsSetup }>();
+const clientSetups = new Map<string, { readonly files: readonly Uint8Array[]; readonly setup: TlsSetup }>();
 const CLIENT_SETUPS_KEPT = 32;
 
-const fileOptions = (o: TlsOptions) => [o.certfile, o.keyfile, o.cacertfile];
+/** The file contents among the options, in their order: what a hit compares byte for byte. */
+const fileContents = (o: TlsOptions) => Object.values(o).filter((v): v is Uint8Array => v instanceof Uint8Array);
 
 /** Bytes sampled from each file for the key: this many runs of SAMPLE_RUN bytes, spread over it. */
 const SAMPLE_RUNS = 8;
 const SAMPLE_RUN = 32;
 
 /**
- * A digest of every option a setup is made from, with each file as its length and samples of
- * its bytes: hashing the whole of a CA bundle of some hundred KiB takes ten times as long as
- * comparing it, so the contents are compared byte for byte once the key has found a setup, and
- * one whose key matches but whose files differ is made again. Each part is length-prefixed so
- * that none runs into the next.
+ * A digest of every TLS option, each under its name (so that an option added to TlsOptions is in
+ * the key without a word here), a file as its length and samples of its bytes: hashing the whole
+ * of a CA bundle of some hundred KiB takes ten times as long as comparing it, so the contents are
+ * compared once the key has found a setup, and one whose key matches but whose files differ is
+ * made again. Each part is length-prefixed so that none runs into the next.
  */
 function setupKey(o: TlsOptions): string {
   const hash = createHash("sha256");
-  const part = (bytes: Uint8Array) => hash.update(`${bytes.length}:`).update(bytes);
-  for (const f of fileOptions(o)) {
-    if (!(f instanceof Uint8Array)) hash.update(f === undefined ? "none;" : "unread;");
-    else {
-      hash.update(`${f.length};`);
-      for (let i = 0; i < SAMPLE_RUNS; i++) part(f.subarray(Math.floor((f.length * i) / SAMPLE_RUNS)).subarray(0, SAMPLE_RUN));
+  const part = (bytes: Uint8Array | string) => hash.update(`${bytes.length}:`).update(bytes);
+  for (const [name, value] of Object.entries(o) as Array<[string, unknown]>) {
+    part(name);
+    if (value instanceof Uint8Array) {
+      hash.update(`${value.length};`);
+      for (let i = 0; i < SAMPLE_RUNS; i++) part(value.subarray(Math.floor((value.length * i) / SAMPLE_RUNS)).subarray(0, SAMPLE_RUN));
+    } else if (value instanceof Tuple) {
+      // `{error, Posix}`: the file could not be read, and such a setup fails to load.
+      part(formatTerm(value));
+    } else if (Array.isArray(value) && value.every((v) => v instanceof Uint8Array)) {
+      hash.update(`${value.length}[`);
+      value.forEach(part);
+    } else {
+      part(JSON.stringify(value ?? null));
     }
   }
-  const { verify, depth, password, ciphers, versions, serverName, cachetimeout } = o;
-  part(Buffer.from(JSON.stringify([verify, depth, password ?? null, ciphers ?? null, versions ?? null, serverName ?? null, cachetimeout])));
-  for (const list of [o.alpnAdvertised, o.alpnPreferred]) {
-    hash.update(`${list.length}[`);
-    list.forEach(part);
-  }
   return hash.digest("base64");
-}
-
-function sameContents(a: FileContents | undefined, b: FileContents | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return a instanceof Uint8Array && b instanceof Uint8Array && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
 /** Throws SslError with the reason of the first option that does not load. */
 export function tlsSetup(o: TlsOptions, side: "client" | "server"): TlsSetup {
   if (side === "server") return makeSetup(o, side);
   const key = setupKey(o);
-  const files = fileOptions(o);
+  const files = fileContents(o);
   const kept = clientSetups.get(key);
   // Taken out and put back: a Map iterates in insertion order, so the first key is the least recently used.
   if (kept !== undefined) clientSetups.delete(key);
-  const reuse = kept !== undefined && kept.files.every((f, i) => sameContents(f, files[i]));
+  const reuse = kept !== undefined && kept.files.every((f, i) => Buffer.from(f.buffer, f.byteOffset, f.byteLength).equals(files[i]!));
   const setup = reuse ? kept.setup : makeSetup(o, side);
   // Copies: what came off the wire may be a view into a larger buffer, which must not be held.
-  clientSetups.set(key, reuse ? kept : { files: files.map((f) => (f instanceof Uint8Array ? f.slice() : f)), setup });
+  clientSetups.set(key, reuse ? kept : { files: files.map((f) => f.slice()), setup });
   if (clientSetups.size > CLIENT_SETUPS_KEPT) clientSetups.delete(clientSetups.keys().next().value!);
   return setup;
 }
