@@ -6,10 +6,15 @@
  * (set_ssl_parameters: CA file, certificate, key, key against certificate, ciphers), so that the
  * first bad one gives its own reason: node:tls alone would take a key that does not match the
  * certificate, or a CA file with no certificate in it, without a word.
+ *
+ * A connect's settings are kept for the connects that follow with the same options (see
+ * clientSetups): making an OpenSSL context, and checking the files that go into it, costs more
+ * than a TLS client's side of a handshake.
  */
-import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
+import { createHash, createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
-import type { Term } from "../etf/terms.js";
+import { formatTerm } from "../etf/format.js";
+import { Tuple, type Term } from "../etf/terms.js";
 import { fail, reason, reasonOf } from "./errors.js";
 import { protocols, type FileContents, type TlsOptions, type TlsVersion } from "./options.js";
 
@@ -182,8 +187,70 @@ function extraCurves(certs: readonly X509Certificate[]): string[] {
   return [...new Set(curves)].filter((c) => !defaultGroups.includes(c));
 }
 
+/**
+ * The settings of the most recent connects, each kept with the file contents `ts_ssl` sent for
+ * it (it reads the files at each call, so a file changed on disk is new contents, and a new
+ * setup). Least recently used first; a few dozen cover the option lists a program connects with.
+ * Only settings that loaded are kept, so an option list that fails is checked, and refused,
+ * afresh each time. Connections that share a client context see nothing of each other: node:tls
+ * keeps no client sessions in it. Listen sockets make their own: a server context holds the keys
+ * of its session tickets, and those stay with one listen socket.
+ */
+const clientSetups = new Map<string, { readonly files: readonly Uint8Array[]; readonly setup: TlsSetup }>();
+const CLIENT_SETUPS_KEPT = 32;
+
+/** The file contents among the options, in their order: what a hit compares byte for byte. */
+const fileContents = (o: TlsOptions) => Object.values(o).filter((v): v is Uint8Array => v instanceof Uint8Array);
+
+/** Bytes sampled from each file for the key: this many runs of SAMPLE_RUN bytes, spread over it. */
+const SAMPLE_RUNS = 8;
+const SAMPLE_RUN = 32;
+
+/**
+ * A digest of every TLS option, each under its name (so that an option added to TlsOptions is in
+ * the key without a word here), a file as its length and samples of its bytes: hashing the whole
+ * of a CA bundle of some hundred KiB takes ten times as long as comparing it, so the contents are
+ * compared once the key has found a setup, and one whose key matches but whose files differ is
+ * made again. Each part is length-prefixed so that none runs into the next.
+ */
+function setupKey(o: TlsOptions): string {
+  const hash = createHash("sha256");
+  const part = (bytes: Uint8Array | string) => hash.update(`${bytes.length}:`).update(bytes);
+  for (const [name, value] of Object.entries(o) as Array<[string, unknown]>) {
+    part(name);
+    if (value instanceof Uint8Array) {
+      hash.update(`${value.length};`);
+      for (let i = 0; i < SAMPLE_RUNS; i++) part(value.subarray(Math.floor((value.length * i) / SAMPLE_RUNS)).subarray(0, SAMPLE_RUN));
+    } else if (value instanceof Tuple) {
+      // `{error, Posix}`: the file could not be read, and such a setup fails to load.
+      part(formatTerm(value));
+    } else if (Array.isArray(value) && value.every((v) => v instanceof Uint8Array)) {
+      hash.update(`${value.length}[`);
+      value.forEach(part);
+    } else {
+      part(JSON.stringify(value ?? null));
+    }
+  }
+  return hash.digest("base64");
+}
+
 /** Throws SslError with the reason of the first option that does not load. */
 export function tlsSetup(o: TlsOptions, side: "client" | "server"): TlsSetup {
+  if (side === "server") return makeSetup(o, side);
+  const key = setupKey(o);
+  const files = fileContents(o);
+  const kept = clientSetups.get(key);
+  // Taken out and put back: a Map iterates in insertion order, so the first key is the least recently used.
+  if (kept !== undefined) clientSetups.delete(key);
+  const reuse = kept !== undefined && kept.files.every((f, i) => Buffer.from(f.buffer, f.byteOffset, f.byteLength).equals(files[i]!));
+  const setup = reuse ? kept.setup : makeSetup(o, side);
+  // Copies: what came off the wire may be a view into a larger buffer, which must not be held.
+  clientSetups.set(key, reuse ? kept : { files: files.map((f) => f.slice()), setup });
+  if (clientSetups.size > CLIENT_SETUPS_KEPT) clientSetups.delete(clientSetups.keys().next().value!);
+  return setup;
+}
+
+function makeSetup(o: TlsOptions, side: "client" | "server"): TlsSetup {
   const password = o.password;
   const caFile = o.cacertfile;
   const ca = caFile === undefined ? undefined : certificates(caFile, reason.ecacertfile);

@@ -5,6 +5,7 @@
  * once, reading paced by the owner); this class gives the machine node:tls's events and carries
  * out its actions.
  */
+import type { X509Certificate } from "node:crypto";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { Node, Process } from "../bridge/api.js";
@@ -77,7 +78,7 @@ export class SslSocket extends Endpoint {
   /** Aborts the handshake of `connect` when the socket closes before it is done. */
   #abandon: AbortController | undefined;
   /** What the handshake settled, kept for after the connection is gone. */
-  #session: { protocol: Term | undefined; cipher: string | undefined; peerCert: Buffer | undefined } | undefined;
+  #session: { protocol: Term | undefined; cipher: string | undefined; peerCert: X509Certificate | undefined } | undefined;
   /** The modern API's facts of the session (otp-api.ts): IANA's cipher name, ALPN, SNI. */
   #modernSession: ModernSession | undefined;
   /** `getstat/1,2`: application data packets and bytes each way. */
@@ -94,9 +95,11 @@ export class SslSocket extends Endpoint {
   }
 
   /**
-   * `connect/3,4` for `owner`. While the handshake runs the caller is watched, not linked: its
-   * exit abandons the handshake and closes the TCP connection (as a call into gen_tcp dies with
-   * its caller), and a connect that fails leaves no exit signal for a caller that traps exits.
+   * `connect/3,4` for `owner`, linked from the start: the owner's exit during the handshake
+   * abandons it and closes the TCP connection (as a call into gen_tcp dies with its caller). A
+   * connect that fails unlinks before it closes, so that a caller that traps exits gets no exit
+   * signal. (Linking at once, rather than watching the caller until the handshake is done, spares
+   * a monitor and a demonitor across the distribution connection on every connect.)
    */
   static async connect(
     table: SocketTable,
@@ -109,12 +112,14 @@ export class SslSocket extends Endpoint {
     const s = new SslSocket(table, owner, "connect", options, "handshaking");
     const abandon = new AbortController();
     s.#abandon = abandon;
-    const unwatch = s.watch(owner, () => s.close());
+    s.linkOwner();
+    // The deadline ends the handshake through the one signal it listens to.
+    const onDeadline = () => abandon.abort(signal?.reason);
+    if (signal?.aborted) onDeadline();
+    else signal?.addEventListener("abort", onDeadline, { once: true });
     try {
-      const tls = await connectTls(target, setup, signal === undefined ? abandon.signal : AbortSignal.any([signal, abandon.signal]));
+      const tls = await connectTls(target, setup, abandon.signal);
       s.#abandon = undefined;
-      // Linked from now on; an owner that is already gone closes the socket at once.
-      if (s.open) s.linkOwner();
       if (!s.open) {
         tls.destroy();
         fail(reason.closed);
@@ -123,10 +128,11 @@ export class SslSocket extends Endpoint {
       s.#start(tls);
       return s;
     } catch (err) {
+      s.process.unlink(owner);
       s.close();
       throw err;
     } finally {
-      unwatch();
+      signal?.removeEventListener("abort", onDeadline);
     }
   }
 
@@ -170,15 +176,17 @@ export class SslSocket extends Endpoint {
   #start(tls: TLSSocket): void {
     this.#tls = tls;
     const version = tls.getProtocol();
-    const peer = tls.getPeerCertificate();
+    const cipher = tls.getCipher();
     this.#session = {
       protocol: [...protocols].find(([, v]) => v === version)?.[0],
-      cipher: tls.getCipher()?.name,
-      peerCert: peer?.raw,
+      cipher: cipher?.name,
+      // A reference to OpenSSL's copy, which outlives the connection; its DER is made only when
+      // peercert asks (getPeerCertificate would parse every field of it on every connection).
+      peerCert: tls.getPeerX509Certificate(),
     };
     const servername = (tls as { servername?: unknown }).servername;
     this.#modernSession = {
-      cipherStandardName: tls.getCipher()?.standardName,
+      cipherStandardName: cipher?.standardName,
       alpn: typeof tls.alpnProtocol === "string" ? tls.alpnProtocol : undefined,
       serverName: typeof servername === "string" ? servername : undefined,
     };
@@ -473,7 +481,7 @@ export class SslSocket extends Endpoint {
     const session = this.#session;
     if (session === undefined) fail(reason.ebadstate);
     if (session.peerCert === undefined) fail(reason.enopeercert);
-    return tuple(ok, session.peerCert);
+    return tuple(ok, session.peerCert.raw);
   }
 
   // ---- the modern API's extras (otp-api.ts)

@@ -69,6 +69,25 @@ describe("connect/3,4", () => {
     silent.close();
   });
 
+  it("a connect that fails leaves no exit signal for a caller that traps exits", async () => {
+    const owner = bench.caller(true);
+    const refused = await silentServer();
+    refused.close();
+    const silent = await silentServer();
+    const failures = [
+      await owner.call("connect", s("127.0.0.1"), refused.port, [], infinity),
+      await owner.call("connect", s("127.0.0.1"), silent.port, [], 100),
+      // A handshake that completes, then a peer certificate that {verify, 2} refuses.
+      await owner.call("connect", s("localhost"), server.port, [t(a("verify"), 2), t(a("cacertfile"), s("/ca.pem"), pki.rogueRoot.cert)], infinity),
+    ];
+    silent.close();
+    expect(failures.map(show)).toEqual(["{error,econnrefused}", "{error,timeout}", "{error,enoissuercert}"]);
+    // The first message is the exit of a socket that was made and closed: none came before it.
+    const [S] = await connected(owner, []);
+    expect(show(await owner.call("close", S))).toBe("ok");
+    expect(await owner.next()).toBe(`{'EXIT',${show(S.elements[2]!)},normal}`);
+  });
+
   it("binds {ip, Addr} and {port, P}", async () => {
     const owner = bench.caller();
     const [S, peer] = await connected(owner, [t(a("ip"), t(127, 0, 0, 1)), t(a("port"), 0)]);
@@ -498,12 +517,14 @@ describe("options on a socket", () => {
     old.close();
   });
 
-  it("peercert/1 gives the server's certificate as DER", async () => {
+  it("peercert/1 gives the server's certificate as DER, also once the connection is gone", async () => {
     const owner = bench.caller();
-    const [S] = await connected(owner, []);
-    const r = (await owner.call("peercert", S)) as Tuple;
-    const der = r.elements[1] as Uint8Array;
+    const [S, peer] = await connected(owner, []);
     const expected = pki.server.cert.toString("latin1").replace(/-----[A-Z ]+-----|\s/g, "");
-    expect(Buffer.from(der).toString("base64")).toBe(expected);
+    const peercert = async () => Buffer.from(((await owner.call("peercert", S)) as Tuple).elements[1] as Uint8Array).toString("base64");
+    expect(await peercert()).toBe(expected);
+    peer.destroy();
+    expect(await owner.next(S)).toBe("{ssl_closed,S}");
+    expect(await peercert()).toBe(expected);
   });
 });

@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { atom, charlist, error, formatTerm, tuple, type Term } from "../../etf/index.js";
 import { tlsSetup } from "../../ts-ssl/context.js";
@@ -139,5 +140,93 @@ describe("a certificate OpenSSL will not use is the file's reason, with OpenSSL'
   it("ekeyfile says why the key does not load", () => {
     const list = [file("certfile", pki.encrypted.cert), file("keyfile", pki.encrypted.key), tuple(atom("password"), charlist("wrong"))];
     expect(refusal(list)).toMatch(/^key does not load: .*bad decrypt/);
+  });
+});
+
+describe("a connect's context is kept for the connects that follow with the same options", () => {
+  const client = (list: Term[]) => tlsSetup(Options.parse(list, "connect").tls, "client");
+  const server = (list: Term[]) => tlsSetup(Options.parse(list, "listen").tls, "server");
+  const own = (c: { cert: Buffer; key: Buffer }) => [file("certfile", c.cert), file("keyfile", c.key)];
+
+  it("the same options and file contents take the same context", () => {
+    const list = [...own(pki.client), file("cacertfile", pki.root.cert), tuple(atom("verify"), 2)];
+    expect(client(list).context).toBe(client(list).context);
+    expect(client([]).context).toBe(client([]).context);
+  });
+
+  it("a file whose contents changed (same path) makes a new context, with the new certificate", () => {
+    const first = client(own(pki.client));
+    const changed = client(own(pki.server));
+    expect(changed.context).not.toBe(first.context);
+    expect(changed.hasCertificate).toBe(true);
+    // And back: the first one's context again, the cache holding both.
+    expect(client(own(pki.client)).context).toBe(first.context);
+  });
+
+  it("files of the same length with other contents make a new context", () => {
+    // Text around a PEM block is ignored: each pair padded to the longer one's length.
+    const padded = (a: Buffer, b: Buffer) => Buffer.concat([a, Buffer.alloc(Math.max(a.length, b.length) - a.length, "\n")]);
+    const [certA, certB] = [padded(pki.client.cert, pki.server.cert), padded(pki.server.cert, pki.client.cert)];
+    const [keyA, keyB] = [padded(pki.client.key, pki.server.key), padded(pki.server.key, pki.client.key)];
+    expect(certA.length).toBe(certB.length);
+    const first = client([file("certfile", certA), file("keyfile", keyA)]);
+    const second = client([file("certfile", certB), file("keyfile", keyB)]);
+    expect(second.context).not.toBe(first.context);
+    expect(client([file("certfile", certB), file("keyfile", keyB)]).context).toBe(second.context);
+  });
+
+  it("a file that differs only between the bytes its key samples makes a new context", () => {
+    // A CA file whose certificate is followed by text (which PEM parsing ignores), then the same
+    // with one character changed in the middle of that text, away from the key's samples.
+    const text = Buffer.alloc(4096, "x");
+    const base = Buffer.concat([pki.root.cert, text]);
+    const changed = Buffer.from(base);
+    const at = Math.floor(base.length / 8) + 48;
+    expect(at).toBeGreaterThan(pki.root.cert.length);
+    changed[at] = "y".charCodeAt(0);
+    const first = client([file("cacertfile", base)]);
+    expect(client([file("cacertfile", changed)]).context).not.toBe(first.context);
+  });
+
+  it("different verify, depth or CA options never share a context", () => {
+    const ca = file("cacertfile", pki.root.cert);
+    const contexts = [
+      client([ca]),
+      client([ca, tuple(atom("verify"), 1)]),
+      client([ca, tuple(atom("verify"), 2)]),
+      client([ca, tuple(atom("verify"), 2), tuple(atom("depth"), 3)]),
+      client([file("cacertfile", pki.rogueRoot.cert), tuple(atom("verify"), 2)]),
+      client([tuple(atom("verify"), 2)]),
+    ].map((s) => s.context);
+    expect(new Set(contexts).size).toBe(contexts.length);
+    expect(client([ca, tuple(atom("verify"), 2)]).trusted.map((c) => c.subject)).toEqual([pki.root.cert].map((p) => new X509Certificate(p).subject));
+  });
+
+  it("an option list that fails is refused the same way every time, also after one that loaded", () => {
+    const list = [file("certfile", pki.encrypted.cert), file("keyfile", pki.encrypted.key)];
+    const password = (p: string) => tuple(atom("password"), charlist(p));
+    expect(attempt([...list, password(pki.password)], "client", () => "loaded")).toBe("loaded");
+    for (let i = 0; i < 3; i++) {
+      expect(attempt([...list, password("wrong")], "client", () => "loaded")).toBe("ekeyfile");
+      expect(attempt(list, "client", () => "loaded")).toBe("ekeyfile");
+    }
+    expect(client([...list, password(pki.password)]).context).toBe(client([...list, password(pki.password)]).context);
+  });
+
+  it("keeps the 32 most recently used", () => {
+    const alpn = (i: number) => [tuple(atom("alpn_advertised_protocols"), [Buffer.from(`p${i}`)])];
+    const first = client(alpn(0)).context;
+    const second = client(alpn(1)).context;
+    for (let i = 2; i < 32; i++) client(alpn(i));
+    expect(client(alpn(0)).context).toBe(first);
+    client(alpn(32));
+    // The 33rd pushed out the least recently used, the second (the first was used again).
+    expect(client(alpn(1)).context).not.toBe(second);
+    expect(client(alpn(0)).context).toBe(first);
+  });
+
+  it("listen sockets make contexts of their own (a server context holds its session tickets' keys)", () => {
+    const list = own(pki.server);
+    expect(server(list).context).not.toBe(server(list).context);
   });
 });

@@ -8,13 +8,14 @@
  * closes when that eval returns (its owner exits): scenarios that keep a socket make it in a
  * long-lived owner (`ts_ssl_interop:owner/0`).
  */
+import { X509Certificate } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Node } from "../../bridge/api.js";
 import { MemoryLogger } from "../../bridge/log.js";
-import { makePki, type Pki } from "../support/certs.js";
+import { makePki, type Credential, type Pki } from "../support/certs.js";
 import { startSslBridge } from "../support/bridge.js";
 import { Epmd, ErlNode, erlc, randomCookie, stopAll } from "../support/erlang.js";
 import { OpensslPeer, readBytes, TlsPeerServer } from "./peers.js";
@@ -259,6 +260,47 @@ describe("peers other than native ssl, from an erl node", () => {
     expect((await readBytes(peer, 8)).toString()).toBe("from erl");
     expect(await answer).toBe('"from node:tls"');
     server.close();
+  });
+
+  it("ts_ssl:connect with a certificate file that changed on disk presents the new certificate (OTP's ssl: the old one, from its PEM cache)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ts-ssl-changed-"));
+    const seen: Array<string | undefined> = [];
+    const server = await TlsPeerServer.start({ cert: pki.server.cert, key: pki.server.key, requestCert: true, rejectUnauthorized: false }, (s) =>
+      seen.push(s.getPeerX509Certificate()?.subject),
+    );
+    try {
+      const [certFile, keyFile] = [join(dir, "own.pem"), join(dir, "own.key")];
+      const use = (c: Credential) => {
+        writeFileSync(certFile, c.cert);
+        writeFileSync(keyFile, c.key);
+      };
+      // The subject of the certificate the server saw from one connect.
+      const presented = async (mod: string) => {
+        const connected = erl(`
+          {ok, S} = ${mod}:connect("127.0.0.1", ${server.port}, [{verify, verify_none}, {certfile, "${certFile}"}, {keyfile, "${keyFile}"}, {active, false}], 5000),
+          ${mod}:close(S)`);
+        await server.accepted();
+        expect(await connected).toBe("ok");
+        return seen.shift();
+      };
+      const [client, other] = [new X509Certificate(pki.client.cert).subject, new X509Certificate(pki.server.cert).subject];
+      await erl(`application:set_env(ts_ssl, bridge, B)`);
+      for (const mod of ["ts_ssl", "ts_ssl_otp"]) {
+        use(pki.client);
+        expect(await presented(mod)).toBe(client);
+        use(pki.server);
+        expect(await presented(mod)).toBe(other);
+      }
+      // OTP's ssl, on the same files, keeps what it read first until its PEM cache is cleared.
+      await erl(`ssl:clear_pem_cache()`);
+      use(pki.client);
+      expect(await presented("ssl")).toBe(client);
+      use(pki.server);
+      expect(await presented("ssl")).toBe(client);
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("openssl s_client to a listen socket, with a client certificate checked ({verify, 2})", async () => {
