@@ -28,6 +28,8 @@ const sendLimitNotice = atom("ts_ssl_send_limit");
 const sendFlushNotice = atom("ts_ssl_send_flush");
 const sendAtom = atom("send");
 const infinity = atom("infinity");
+/** The largest plaintext a TLS record carries (RFC 8446, 5.1; RFC 5246, 6.2.1). */
+const TLS_RECORD = 16 * 1024;
 
 /**
  * The process that sends each node's send-limit notices. It sends nothing else, so it never has
@@ -311,14 +313,15 @@ export class SslSocket extends Endpoint {
       throw err;
     }
     if (parts.length === 0) return ok;
-    // Writes of one event-loop turn leave together.
-    if (!this.#corked) {
+    // Small writes of one event-loop turn leave together, in as few records as they fit. A send
+    // of a full record or more goes at once, after those: node:tls copies writes gathered by a
+    // cork into one buffer before it encrypts them, which for 64 KiB sends cost more CPU than
+    // writing each alone (about 80 against 57 ms per 64 MiB, measured with node:tls alone).
+    if (data.length >= TLS_RECORD) this.#uncork();
+    else if (!this.#corked) {
       this.#corked = true;
       tls.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        tls.uncork();
-      });
+      process.nextTick(() => this.#uncork());
     }
     let below = true;
     this.#stats.sendCnt += 1;
@@ -334,6 +337,13 @@ export class SslSocket extends Endpoint {
     const answer = new Promise<Term>((resolve) => this.#calls.set(id, resolve));
     this.#run({ type: "send_blocked", id });
     return answer;
+  }
+
+  /** Lets go the writes held since the turn's first small send, if they still are. */
+  #uncork(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.#tls!.uncork();
   }
 
   /** The write callback of send `id`: answers it if it waits; a failed write ends the connection, which answers it. */

@@ -59,6 +59,16 @@ it("sends in flight when the owner closes: every byte answered ok arrives (SHA-2
   expect(await holds(n, "ok =:= rel:wait_until(fun() -> rel:senders() =:= [] end, 5000)")).toBe(true);
 });
 
+it("small sends and sends of a TLS record or more, interleaved in one burst (the small ones gathered per turn, the others written alone): every byte arrives in order (SHA-256), as with native ssl", async () => {
+  // Each side of 16 KiB, the largest record's plaintext, and well past it.
+  const sizes = "lists:append(lists:duplicate(20, [1, 16383, 16384, 16385, 7, 65536, 300, 131072, 16384, 2]))";
+  await n.eval(`Mixed = [crypto:strong_rand_bytes(Size) || Size <- ${sizes}], ok`);
+  const native = await n.eval("rel:burst_then_close(ssl, SinkPort, Col, Mixed)");
+  const ts = await n.eval("rel:burst_then_close(ts_ssl, SinkPort, Col, Mixed)");
+  expect(native.text).toBe("{[ok],ok,[],closed,true,[]}");
+  expect(ts.text).toBe(native.text);
+});
+
 it("a send waiting above the high-water mark meets the peer's close: the same answers as native ssl's, the sender stopped meanwhile", async () => {
   const native = await n.eval("rel:blocked_then_closed(ssl, StallPort, Col)");
   const ts = await n.eval("rel:blocked_then_closed(ts_ssl, StallPort, Col)");
