@@ -15,7 +15,7 @@ import type { TlsSetup } from "./context.js";
 import { Endpoint, type SocketTable } from "./endpoint.js";
 import { errorCode, fail, reason, reasonOf, SslError, type FailureDetail } from "./errors.js";
 import { injectFault } from "./fault.js";
-import { acceptTls, connectTls, type ConnectTarget } from "./handshake.js";
+import { acceptTls, connectTls, type ConnectTarget, type StreamTarget } from "./handshake.js";
 import { activeTerm, Options, protocols, type SocketKind } from "./options.js";
 import { framePacket, FramingError, largestPacket } from "./packet/framer.js";
 import { SocketMachine, type CallId, type OwnerMessage, type SocketEvent } from "./socket-machine.js";
@@ -83,6 +83,8 @@ export class SslSocket extends Endpoint {
   #modernSession: ModernSession | undefined;
   /** `getstat/1,2`: application data packets and bytes each way. */
   readonly #stats = { recvCnt: 0, recvMax: 0, sendCnt: 0, sendMax: 0 };
+  /** The addresses of a TCP connection made elsewhere (`connect` over a stream): node:tls has none. */
+  #addresses: StreamTarget["peer" | "local"][] | undefined;
   /** The TCP connection's bytes each way when last seen (node:tls drops its handle at the end). */
   #wire = { read: 0, written: 0 };
 
@@ -110,6 +112,7 @@ export class SslSocket extends Endpoint {
     signal: AbortSignal | undefined,
   ): Promise<SslSocket> {
     const s = new SslSocket(table, owner, "connect", options, "handshaking");
+    if ("stream" in target) s.#addresses = [target.peer, target.local];
     const abandon = new AbortController();
     s.#abandon = abandon;
     s.linkOwner();
@@ -457,15 +460,22 @@ export class SslSocket extends Endpoint {
   }
 
   peername(): Term {
+    if (this.#addresses !== undefined) return this.#address(0);
     const s = this.#network();
     if (s?.remoteAddress === undefined || s.remotePort === undefined) fail(reason.enotconn);
     return tuple(ok, tuple(ipTuple(s.remoteAddress), s.remotePort));
   }
 
   sockname(): Term {
+    if (this.#addresses !== undefined) return this.#address(1);
     const s = this.#network();
     if (s?.localAddress === undefined || s.localPort === undefined) fail(reason.enotconn);
     return tuple(ok, tuple(ipTuple(s.localAddress), s.localPort));
+  }
+
+  #address(which: 0 | 1): Term {
+    const { address, port } = this.#addresses![which]!;
+    return tuple(ok, tuple(ipTuple(address), port));
   }
 
   /** `connection_info/1`: `{ok, {Protocol, CipherName}}`, the cipher as OpenSSL names it. */

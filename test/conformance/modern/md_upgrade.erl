@@ -1,0 +1,155 @@
+%% connect/2,3 on a connected gen_tcp socket (STARTTLS) with OTP 25's API: a plaintext line
+%% each way, then TLS on the same connection; the server is OTP's ssl upgrading its own gen_tcp
+%% socket.
+-module(md_upgrade).
+
+-include("conf.hrl").
+
+-export([starttls_exchange/1, starttls_connect_2/1, server_sends_after_handshake/1,
+         refused_unknown_ca/1, upgrade_timeout/1, peer_closes_passive/1, peer_closes_active/1,
+         not_owner/1, options_refused/1]).
+
+starttls_exchange(#{mod := M} = C) ->
+    {S, Server, Tcp} = upgraded(C, [{verify, verify_none}]),
+    ?note(getopts, M:getopts(S, [mode, active, packet])),
+    ?note(peername, M:peername(S) =:= inet:peername(Tcp)),
+    ?note(sockname, M:sockname(S) =:= inet:sockname(Tcp)),
+    ?note(protocol, M:connection_information(S, [protocol])),
+    ?note(peercert, element(1, M:peercert(S))),
+    ?note(send, M:send(S, <<"EHLO client">>)),
+    ?note(server_recv, conf:passive_bytes({ssl, Server}, 11, [])),
+    ?note(server_send, ssl:send(Server, <<"250 ok">>)),
+    ?note(recv, conf:passive_bytes({M, S}, 6, [])),
+    ?note(close, M:close(S)),
+    ?note(server_sees, ssl:recv(Server, 0, ?WAIT)),
+    ?note(tcp, closes(Tcp, ?WAIT)).
+
+%% connect/2 has no timeout; the TLS socket takes the gen_tcp socket's options.
+starttls_connect_2(#{mod := M} = C) ->
+    {L, Port} = conf:tcp_listen(),
+    Client = client(M, Port, fun(Tcp) -> M:connect(Tcp, []) end),
+    Server = server(C, L),
+    {{ok, S}, _, _} = ?note(connect, conf:await(Client)),
+    ?note(getopts, M:getopts(S, [mode, active])),
+    ok = ssl:send(Server, <<"data">>),
+    ?note(recv, M:recv(S, 0, ?WAIT)).
+
+server_sends_after_handshake(#{mod := M} = C) ->
+    {L, Port} = conf:tcp_listen(),
+    Client = client(M, Port, fun(Tcp) -> M:connect(Tcp, [{active, true}], ?WAIT) end),
+    Server = server(C, L),
+    ok = ssl:send(Server, <<"banner">>),
+    {{ok, S}, _, _} = conf:await(Client),
+    ?note(message, conf:active_bytes(S, 6, [])).
+
+%% verify_peer against a server whose CA the client does not trust: OTP's alert, and the TCP
+%% connection as the refusal leaves it.
+refused_unknown_ca(#{mod := M} = C) ->
+    {L, Port} = conf:tcp_listen(),
+    Client = client(M, Port, fun(Tcp) -> M:connect(Tcp, [{verify, verify_peer} | conf:ca(C)], ?WAIT) end),
+    TcpS = plaintext(L),
+    _ = ssl:handshake(TcpS, [{certfile, conf:file(C, "stranger.pem")},
+                             {keyfile, conf:file(C, "stranger.key")}], ?WAIT),
+    {{error, {tls_alert, {Alert, _}}}, _, State} = conf:await(Client),
+    ?note(alert, Alert),
+    ?note(tcp, State).
+
+%% A server that answers the line but never speaks TLS.
+upgrade_timeout(#{mod := M}) ->
+    {L, Port} = conf:tcp_listen(),
+    Client = client(M, Port, fun(Tcp) -> M:connect(Tcp, [], 300) end),
+    TcpS = plaintext(L),
+    {Result, _, State} = conf:await(Client),
+    ?note(connect, Result),
+    ?note(tcp, State),
+    ?note(server_sees, read_to_end(TcpS)).
+
+peer_closes_passive(#{mod := M} = C) ->
+    {S, Server, _Tcp} = upgraded(C, [binary, {active, false}]),
+    ?note(close, ssl:close(Server)),
+    ?note(recv, M:recv(S, 0, ?WAIT)).
+
+peer_closes_active(#{mod := M} = C) ->
+    {S, Server, _Tcp} = upgraded(C, [binary, {active, true}]),
+    ?note(close, ssl:close(Server)),
+    ?note(message, conf:next(S)).
+
+%% Only the gen_tcp socket's owner may upgrade it.
+not_owner(#{mod := M}) ->
+    {L, Port} = conf:tcp_listen(),
+    Tcp = conf:tcp_connect(Port),
+    _TcpS = conf:tcp_accept(L),
+    Other = conf:async(fun() -> M:connect(Tcp, [], ?WAIT) end),
+    ?note(connect, conf:await(Other)),
+    ?note(tcp, tcp_state(Tcp)).
+
+%% Options refused before the upgrade begins leave the socket with its owner.
+options_refused(#{mod := M}) ->
+    {L, Port} = conf:tcp_listen(),
+    Tcp = conf:tcp_connect(Port),
+    _TcpS = conf:tcp_accept(L),
+    ?note(connect, M:connect(Tcp, [{verify, verify_peer}], ?WAIT)),
+    ?note(tcp, tcp_state(Tcp)),
+    ?note(send, gen_tcp:send(Tcp, <<"still plain">>)).
+
+%%% The two ends
+
+%% {S, Server, Tcp}: M's TLS socket upgraded with Options from the gen_tcp socket Tcp (passive,
+%% binary), OTP's ssl on the other end (passive, binary).
+upgraded(#{mod := M} = C, Options) ->
+    {L, Port} = conf:tcp_listen(),
+    Client = client(M, Port, fun(Tcp) -> M:connect(Tcp, Options, ?WAIT) end),
+    Server = server(C, L),
+    {{ok, S}, Tcp, _} = conf:await(Client),
+    {S, Server, Tcp}.
+
+%% The STARTTLS client in a process of its own: a gen_tcp connection, passive and binary, the
+%% line sent and its answer read, then Upgrade(Tcp). {Result, Tcp, the TCP socket's state right
+%% after}, a TLS socket handed to the caller.
+client(M, Port, Upgrade) ->
+    Parent = self(),
+    conf:async(fun() ->
+                       Tcp = conf:tcp_connect(Port),
+                       ok = gen_tcp:send(Tcp, <<"STARTTLS\r\n">>),
+                       {ok, <<"OK\r\n">>} = gen_tcp:recv(Tcp, 4, ?WAIT),
+                       Result = Upgrade(Tcp),
+                       State = tcp_state(Tcp),
+                       case Result of
+                           {ok, S} -> ok = M:controlling_process(S, Parent);
+                           _ -> ok
+                       end,
+                       {Result, Tcp, State}
+               end).
+
+%% The server's side: the line read and answered, then OTP's ssl on the same connection.
+server(C, L) ->
+    TcpS = plaintext(L),
+    {ok, Server} = ssl:handshake(TcpS, conf:server(C) ++ [binary, {active, false}], ?WAIT),
+    Server.
+
+plaintext(L) ->
+    TcpS = conf:tcp_accept(L),
+    ok = gen_tcp:close(L),
+    {ok, <<"STARTTLS\r\n">>} = gen_tcp:recv(TcpS, 10, ?WAIT),
+    ok = gen_tcp:send(TcpS, <<"OK\r\n">>),
+    TcpS.
+
+%% Whether the client's end of the TCP connection is still there (bytes it sent are skipped).
+read_to_end(TcpS) ->
+    case gen_tcp:recv(TcpS, 0, ?WAIT) of
+        {ok, _} -> read_to_end(TcpS);
+        {error, Reason} -> Reason
+    end.
+
+%% `closed' once the TCP socket is, `open' if it is still there after Ms milliseconds.
+closes(Tcp, Ms) ->
+    case tcp_state(Tcp) of
+        open when Ms > 0 -> timer:sleep(10), closes(Tcp, Ms - 10);
+        State -> State
+    end.
+
+tcp_state(Tcp) ->
+    case erlang:port_info(Tcp, connected) of
+        undefined -> closed;
+        {connected, _} -> open
+    end.
