@@ -7,7 +7,8 @@
 
 -export([starttls_exchange/1, starttls_connect_2/1, server_sends_after_handshake/1,
          refused_unknown_ca/1, upgrade_timeout/1, peer_closes_passive/1, peer_closes_active/1,
-         not_owner/1, options_refused/1]).
+         not_owner/1, options_refused/1, large_both_ways/1, owner_exit_closes_tcp/1,
+         controlling_process_then_close/1]).
 
 starttls_exchange(#{mod := M} = C) ->
     {S, Server, Tcp} = upgraded(C, [{verify, verify_none}]),
@@ -34,12 +35,15 @@ starttls_connect_2(#{mod := M} = C) ->
     ok = ssl:send(Server, <<"data">>),
     ?note(recv, M:recv(S, 0, ?WAIT)).
 
+%% The server's first bytes may come with the end of the handshake; they wait in the socket
+%% until its owner takes them.
 server_sends_after_handshake(#{mod := M} = C) ->
     {L, Port} = conf:tcp_listen(),
-    Client = client(M, Port, fun(Tcp) -> M:connect(Tcp, [{active, true}], ?WAIT) end),
+    Client = client(M, Port, fun(Tcp) -> M:connect(Tcp, [{active, false}], ?WAIT) end),
     Server = server(C, L),
     ok = ssl:send(Server, <<"banner">>),
     {{ok, S}, _, _} = conf:await(Client),
+    ok = M:setopts(S, [{active, true}]),
     ?note(message, conf:active_bytes(S, 6, [])).
 
 %% verify_peer against a server whose CA the client does not trust: OTP's alert, and the TCP
@@ -73,6 +77,39 @@ peer_closes_active(#{mod := M} = C) ->
     {S, Server, _Tcp} = upgraded(C, [binary, {active, true}]),
     ?note(close, ssl:close(Server)),
     ?note(message, conf:next(S)).
+
+%% More than any one chunk or write each way at once: every byte arrives, in order.
+large_both_ways(#{mod := M} = C) ->
+    {S, Server, _Tcp} = upgraded(C, [binary, {active, false}]),
+    Data = crypto:strong_rand_bytes(1 bsl 20),
+    Sending = conf:async(fun() -> ssl:send(Server, Data) end),
+    ?note(send, M:send(S, Data)),
+    ?note(server_recv, conf:passive_bytes({ssl, Server}, byte_size(Data), []) =:= Data),
+    ?note(recv, conf:passive_bytes({M, S}, byte_size(Data), []) =:= Data),
+    ?note(server_send, conf:await(Sending)).
+
+%% The TLS socket, and with it the TCP connection, ends with its owner.
+owner_exit_closes_tcp(#{mod := M} = C) ->
+    {S, Server, Tcp} = upgraded(C, [binary, {active, false}]),
+    Owner = spawn(fun() -> receive stop -> ok end end),
+    ok = M:controlling_process(S, Owner),
+    Owner ! stop,
+    ?note(server_sees, ssl:recv(Server, 0, ?WAIT)),
+    ?note(tcp, closes(Tcp, ?WAIT)).
+
+%% A socket given away keeps working for its new owner, until it closes it.
+controlling_process_then_close(#{mod := M} = C) ->
+    {S, Server, Tcp} = upgraded(C, [binary, {active, false}]),
+    Parent = self(),
+    Other = spawn(fun() ->
+                          Got = M:recv(S, 0, ?WAIT),
+                          Parent ! {got, Got, M:close(S)}
+                  end),
+    ok = M:controlling_process(S, Other),
+    ok = ssl:send(Server, <<"to the new owner">>),
+    ?note(other, receive {got, _, _} = Got -> Got after ?WAIT -> none end),
+    ?note(server_sees, ssl:recv(Server, 0, ?WAIT)),
+    ?note(tcp, closes(Tcp, ?WAIT)).
 
 %% Only the gen_tcp socket's owner may upgrade it.
 not_owner(#{mod := M}) ->
