@@ -17,6 +17,7 @@ starttls_exchange(#{mod := M} = C) ->
     ?note(sockname, M:sockname(S) =:= inet:sockname(Tcp)),
     ?note(protocol, M:connection_information(S, [protocol])),
     ?note(peercert, element(1, M:peercert(S))),
+    ?note(getstat, octets(M:getstat(S, [recv_oct, send_oct]))),
     ?note(send, M:send(S, <<"EHLO client">>)),
     ?note(server_recv, conf:passive_bytes({ssl, Server}, 11, [])),
     ?note(server_send, ssl:send(Server, <<"250 ok">>)),
@@ -170,6 +171,9 @@ plaintext(L) ->
     {ok, <<"STARTTLS\r\n">>} = gen_tcp:recv(TcpS, 10, ?WAIT),
     ok = gen_tcp:send(TcpS, <<"OK\r\n">>),
     TcpS.
+
+octets({ok, Counts}) -> [{Name, N > 0} || {Name, N} <- Counts];
+octets(Other) -> Other.
 
 %% Whether the client's end of the TCP connection is still there (bytes it sent are skipped).
 read_to_end(TcpS) ->
