@@ -10,7 +10,7 @@
  * connecting. The TLS socket is destroyed on failure.
  */
 import { X509Certificate } from "node:crypto";
-import { isIPv6, type Socket } from "node:net";
+import { isIPv6, Socket as NetSocket, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { connect as tlsConnect, TLSSocket, type ConnectionOptions, type PeerCertificate } from "node:tls";
 import type { TlsSetup } from "./context.js";
@@ -29,7 +29,7 @@ interface AddressTarget {
 /** A TCP connection made elsewhere (the caller's gen_tcp socket, relay.ts), with its addresses. */
 export interface StreamTarget {
   readonly stream: Duplex;
-  /** The peer's address, for SNI as `connect` would send it (an address sends none). */
+  /** The peer's address, for SNI as `connect` would send it (an address sends none); unused on a server. */
   readonly host: string;
   readonly peer: { readonly address: string; readonly port: number };
   readonly local: { readonly address: string; readonly port: number };
@@ -62,14 +62,20 @@ export function connectTls(target: ConnectTarget, setup: TlsSetup, signal: Abort
     checkServerIdentity: () => undefined,
   };
   const socket = tlsConnect(options);
-  // node:tls lets go of a stream it was given without ending it: the TLS socket's end is the
-  // connection's (as OTP's `ssl` closes a gen_tcp socket it upgraded, on failure too).
-  if ("stream" in target) socket.once("close", () => target.stream.destroy());
+  if ("stream" in target) endsWith(socket, target.stream);
   return settle(socket, "secureConnect", "connect", setup, signal);
 }
 
-/** `ssl_accept/1,2`: the server side of the handshake on an accepted TCP socket. */
-export function acceptTls(raw: Socket, setup: TlsSetup, signal: AbortSignal | undefined): Promise<TLSSocket> {
+/**
+ * node:tls lets go of a stream it was given without ending it: the TLS socket's end is the
+ * connection's (as OTP's `ssl` closes a gen_tcp socket it upgraded, on failure too).
+ */
+function endsWith(socket: TLSSocket, stream: Duplex): void {
+  socket.once("close", () => stream.destroy());
+}
+
+/** `ssl_accept/1,2`: the server side of the handshake on an accepted TCP socket (or a stream of one). */
+export function acceptTls(raw: Socket | Duplex, setup: TlsSetup, signal: AbortSignal | undefined): Promise<TLSSocket> {
   const socket = new TLSSocket(raw, {
     isServer: true,
     secureContext: setup.context,
@@ -77,6 +83,7 @@ export function acceptTls(raw: Socket, setup: TlsSetup, signal: AbortSignal | un
     rejectUnauthorized: false,
     ...(setup.alpn !== undefined ? { ALPNProtocols: setup.alpn } : {}),
   });
+  if (!(raw instanceof NetSocket)) endsWith(socket, raw);
   return settle(socket, "secure", "accept", setup, signal);
 }
 

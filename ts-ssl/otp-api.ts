@@ -23,6 +23,7 @@ import { SslSocket } from "./socket.js";
 const optionsAt: ReadonlyMap<string, { readonly index: number; readonly context: Context }> = new Map([
   ["connect", { index: 2, context: "connect" as Context }],
   ["upgrade", { index: 3, context: "connect" as Context }],
+  ["accept_upgrade", { index: 3, context: "listen" as Context }],
   ["listen", { index: 1, context: "listen" as Context }],
   ["setopts", { index: 1, context: "setopts" as Context }],
   ["handshake", { index: 1, context: "listen" as Context }],
@@ -75,15 +76,20 @@ const modern: ReadonlyMap<string, Handler> = new Map<string, Handler>([
     // the TLS client of connect/3,4 over it. The relay was given the socket; a request refused
     // before the relay is started leaves the socket to ts_ssl_otp to give back.
     "upgrade/5",
-    async (s, [relay, peer, local, optionList, time], from) => {
-      const options = Options.parse(optionList!, "connect");
-      const t = timeout(time!) ?? fail(reason.einval);
-      const peerAddress = address(peer!);
-      const localAddress = address(local!);
-      if (!(relay instanceof Pid)) fail(reason.einval);
+    async (s, args, from) => {
+      const { target, options, t } = upgrade(s, args, "connect");
       const setup = tlsSetup(options.tls, "client");
-      const target = { stream: new RelayStream(s.sockets.node, relay), host: peerAddress.address, peer: peerAddress, local: localAddress };
       return tuple(ok, (await within(t, (signal) => SslSocket.connect(s.sockets, from.pid, target, setup, options, signal))).term);
+    },
+  ],
+  [
+    // handshake/2,3 on the caller's gen_tcp socket: the server's side of connect/2,3.
+    "accept_upgrade/5",
+    async (s, args, from) => {
+      const { target, options, t } = upgrade(s, args, "listen");
+      const conn = SslSocket.accepted(s.sockets, from.pid, target, options, tlsSetup(options.tls, "server"));
+      await within(t, (signal) => conn.sslAccept(signal));
+      return tuple(ok, conn.term);
     },
   ],
   ["ssl_accept/2", (s, [socket], from, request) => refused(s, socket!) ?? s.dispatch(request, from)],
@@ -170,6 +176,20 @@ const modern: ReadonlyMap<string, Handler> = new Map<string, Handler>([
     },
   ],
 ]);
+
+/**
+ * The arguments of `upgrade` and `accept_upgrade` (`Relay, Peer, Local, Options, Timeout`), all
+ * checked before the relay is started with the stream over its connection.
+ */
+function upgrade(s: SslService, [relay, peer, local, optionList, time]: Term[], context: Context) {
+  const options = Options.parse(optionList!, context);
+  const t = timeout(time!) ?? fail(reason.einval);
+  const peerAddress = address(peer!);
+  const localAddress = address(local!);
+  if (!(relay instanceof Pid)) fail(reason.einval);
+  const stream = new RelayStream(s.sockets.node, relay);
+  return { target: { stream, host: peerAddress.address, peer: peerAddress, local: localAddress }, options, t };
+}
 
 /** `{Address, Port}` of inet:peername/1 and inet:sockname/1. */
 function address(t: Term): { address: string; port: number } {

@@ -7,6 +7,7 @@
  */
 import type { X509Certificate } from "node:crypto";
 import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import type { Node, Process } from "../bridge/api.js";
 import { atom, charlist, error, ok, tuple, type Pid, type Term } from "../etf/terms.js";
@@ -56,7 +57,8 @@ type State = "accepted" | "handshaking" | "open";
 export class SslSocket extends Endpoint {
   readonly kind: SocketKind;
   #state: State;
-  #raw: Socket | undefined;
+  /** An accepted TCP connection (or a stream of one made elsewhere) until its handshake. */
+  #raw: Socket | Duplex | undefined;
   /** An accepted socket's TLS settings, the listener's. */
   #setup: TlsSetup | undefined;
   #tls: TLSSocket | undefined;
@@ -140,13 +142,15 @@ export class SslSocket extends Endpoint {
   }
 
   /** `transport_accept/1,2`: a TCP connection; TLS starts at `ssl_accept`. */
-  static accepted(table: SocketTable, owner: Pid, raw: Socket, options: Options, setup: TlsSetup): SslSocket {
+  static accepted(table: SocketTable, owner: Pid, raw: Socket | StreamTarget, options: Options, setup: TlsSetup): SslSocket {
     const s = new SslSocket(table, owner, "accept", options, "accepted");
     s.linkOwner();
-    s.#raw = raw;
+    if ("stream" in raw) s.#addresses = [raw.peer, raw.local];
+    const connection = "stream" in raw ? raw.stream : raw;
+    s.#raw = connection;
     s.#setup = setup;
-    raw.on("error", () => {});
-    if (!s.open) raw.destroy();
+    connection.on("error", () => {});
+    if (!s.open) connection.destroy();
     return s;
   }
 
@@ -455,20 +459,25 @@ export class SslSocket extends Endpoint {
     return this.#options;
   }
 
-  #network(): Socket | undefined {
+  #network(): Socket | Duplex | undefined {
     return this.#tls ?? this.#raw;
+  }
+
+  /** The TCP connection's own socket, for its addresses: a stream of one has them in `#addresses`. */
+  #tcp(): Socket | undefined {
+    return this.#addresses === undefined ? (this.#network() as Socket | undefined) : undefined;
   }
 
   peername(): Term {
     if (this.#addresses !== undefined) return this.#address(0);
-    const s = this.#network();
+    const s = this.#tcp();
     if (s?.remoteAddress === undefined || s.remotePort === undefined) fail(reason.enotconn);
     return tuple(ok, tuple(ipTuple(s.remoteAddress), s.remotePort));
   }
 
   sockname(): Term {
     if (this.#addresses !== undefined) return this.#address(1);
-    const s = this.#network();
+    const s = this.#tcp();
     if (s?.localAddress === undefined || s.localPort === undefined) fail(reason.enotconn);
     return tuple(ok, tuple(ipTuple(s.localAddress), s.localPort));
   }
@@ -555,7 +564,7 @@ export class SslSocket extends Endpoint {
       return;
     }
     socket.once("close", this.settle);
-    if (socket === this.#tls) socket.destroySoon();
+    if (socket === this.#tls) this.#tls.destroySoon();
     else socket.destroy();
   }
 }

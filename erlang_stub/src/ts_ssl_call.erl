@@ -33,7 +33,7 @@
       | ciphers
       | version
       | {seed, Data :: binary()}.
-%% What ts_ssl_otp wraps as `{otp, Request}': the same requests, and six of its own.
+%% What ts_ssl_otp wraps as `{otp, Request}': the same requests, and seven of its own.
 -type otp_request() :: request_39() | otp_only_request().
 -type otp_only_request() ::
         {shutdown, Socket :: socket(), How :: read | write | read_write}
@@ -41,7 +41,8 @@
       | {negotiated_protocol, Socket :: socket()}
       | {connection_information, Socket :: socket()}
       | {handshake, Socket :: socket(), Options :: sent_options(), Timeout :: timeout()}
-      | {upgrade, Relay :: pid(), Peer :: {inet:ip_address(), inet:port_number()},
+      | {upgrade | accept_upgrade, Relay :: pid(),
+         Peer :: {inet:ip_address(), inet:port_number()},
          Local :: {inet:ip_address(), inet:port_number()}, Options :: sent_options(),
          Timeout :: timeout()}.
 -type send_request() :: {send, Socket :: socket(), Data :: binary()}.

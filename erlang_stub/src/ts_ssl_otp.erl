@@ -57,7 +57,7 @@ connect(TCPSocket, Options) when is_port(TCPSocket) ->
 -spec connect(host() | gen_tcp:socket(), inet:port_number() | [tls_option()],
               [tls_option()] | timeout()) -> {ok, sslsocket()} | {error, reason()}.
 connect(TCPSocket, Options, Timeout) when is_port(TCPSocket), is_list(Options) ->
-    upgrade(TCPSocket, Options, Timeout);
+    upgrade(client, TCPSocket, Options, Timeout);
 connect(Host, Port, Options) ->
     connect(Host, Port, Options, infinity).
 
@@ -78,18 +78,23 @@ connect(Host, Port, Options, Timeout) when is_list(Options) ->
         throw:{option_not_a_key_value_tuple, _} = Refusal -> Refusal
     end.
 
-%% As OTP's: the TLS socket takes the gen_tcp socket's mode, packet, active, header and
+%% connect/2,3 (client) and handshake/2,3 (server) on a gen_tcp socket. As OTP's: the TLS
+%% socket takes the gen_tcp socket's mode, packet, active, header and
 %% packet_size unless Options say otherwise, and its host name check is against the peer's
 %% address. A refused upgrade closes the TCP connection, as OTP's does; options refused before
 %% it began leave the socket to the caller.
-upgrade(TCPSocket, Options, Timeout) ->
+upgrade(Role, TCPSocket, Options, Timeout) ->
     case addresses(TCPSocket) of
         {ok, Emulated, {PeerIp, _} = Peer, Local} ->
-            try tls_options(client, Emulated ++ Options) of
+            try tls_options(Role, Emulated ++ Options) of
                 {ok, Translated, HostnameCheck} ->
                     case ts_ssl_relay:start(TCPSocket) of
                         {ok, Relay} ->
-                            case request({upgrade, Relay, Peer, Local, Translated, Timeout}) of
+                            Tag = case Role of
+                                      client -> upgrade;
+                                      server -> accept_upgrade
+                                  end,
+                            case request({Tag, Relay, Peer, Local, Translated, Timeout}) of
                                 {ok, Socket} ->
                                     check_hostname(Socket, PeerIp, Options, HostnameCheck);
                                 Error ->
@@ -146,7 +151,10 @@ transport_accept(ListenSocket, Timeout) ->
 handshake(Socket) ->
     handshake(Socket, infinity).
 
--spec handshake(sslsocket(), timeout() | [tls_option()]) -> {ok, sslsocket()} | {error, reason()}.
+-spec handshake(sslsocket() | gen_tcp:socket(), timeout() | [tls_option()]) ->
+          {ok, sslsocket()} | {error, reason()}.
+handshake(TCPSocket, Timeout) when is_port(TCPSocket), not is_list(Timeout) ->
+    handshake(TCPSocket, [], Timeout);
 handshake(Socket, Options) when is_list(Options) ->
     handshake(Socket, Options, infinity);
 handshake(Socket, Timeout) ->
@@ -157,7 +165,11 @@ handshake(Socket, Timeout) ->
 
 %% Options for this connection, over those it has from its listen socket (OTP's defaults, and
 %% the CA certificates `verify_peer' needs, may come from there).
--spec handshake(sslsocket(), [tls_option()], timeout()) -> {ok, sslsocket()} | {error, reason()}.
+%% On a connected gen_tcp socket, the server's side of connect/2,3.
+-spec handshake(sslsocket() | gen_tcp:socket(), [tls_option()], timeout()) ->
+          {ok, sslsocket()} | {error, reason()}.
+handshake(TCPSocket, Options, Timeout) when is_port(TCPSocket), is_list(Options) ->
+    upgrade(server, TCPSocket, Options, Timeout);
 handshake(Socket, [], Timeout) ->
     handshake(Socket, Timeout);
 handshake(Socket, Options, Timeout) when is_list(Options) ->

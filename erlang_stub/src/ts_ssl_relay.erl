@@ -1,6 +1,6 @@
-%% @doc The caller's side of `ts_ssl_otp:connect/2,3' on a gen_tcp socket (STARTTLS): a process
-%% that owns the socket and carries its bytes to and from the bridge, where TLS runs over them
-%% (ts-ssl/relay.ts has the messages). One chunk is read from the socket each time the bridge
+%% @doc The caller's side of `ts_ssl_otp:connect/2,3' and `handshake/2,3' on a gen_tcp socket
+%% (STARTTLS): a process that owns the socket and carries its bytes to and from the bridge, where
+%% TLS runs over them (ts-ssl/relay.ts has the messages). One chunk is read from the socket each time the bridge
 %% asks for one, and each write is acknowledged once gen_tcp:send/2 is done, so neither side can
 %% flood the other.
 %%

@@ -69,17 +69,6 @@ describe("ts_ssl_otp where it differs from OTP's ssl (README.md's table)", () =>
     expect(got.text).toBe("refused");
   });
 
-  it("does not upgrade a gen_tcp socket on the server's side (handshake/2,3)", async () => {
-    const got = await erl.eval(
-      inFun(`{ok, L} = gen_tcp:listen(0, [{ip, {127,0,0,1}}]), {ok, P} = inet:port(L),
-       {ok, T} = gen_tcp:connect({127,0,0,1}, P, []), {ok, A} = gen_tcp:accept(L, 5000),
-       R = {ts_ssl_otp:handshake(A, [{certfile, ${str(pki.server.certFile)}}, {keyfile, ${str(pki.server.keyFile)}}], 1000),
-            ts_ssl_otp:handshake(A, 1000)},
-       gen_tcp:close(T), gen_tcp:close(A), gen_tcp:close(L), R`),
-    );
-    expect(got.text).toBe("{{error,einval},{error,einval}}");
-  });
-
   it("counts application sends and sizes in getstat, and the connection's bytes", async () => {
     const got = await erl.eval(
       withPair(`ok = ts_ssl_otp:send(C, <<"twelve bytes">>), {ok, _} = ts_ssl_otp:recv(S, 12, 5000),

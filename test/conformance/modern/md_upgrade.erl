@@ -8,7 +8,7 @@
 -export([starttls_exchange/1, starttls_connect_2/1, server_sends_after_handshake/1,
          refused_unknown_ca/1, upgrade_timeout/1, peer_closes_passive/1, peer_closes_active/1,
          not_owner/1, options_refused/1, large_both_ways/1, owner_exit_closes_tcp/1,
-         controlling_process_then_close/1]).
+         controlling_process_then_close/1, handshake_exchange/1, handshake_timeout/1]).
 
 starttls_exchange(#{mod := M} = C) ->
     {S, Server, Tcp} = upgraded(C, [{verify, verify_none}]),
@@ -112,6 +112,36 @@ controlling_process_then_close(#{mod := M} = C) ->
     ?note(server_sees, ssl:recv(Server, 0, ?WAIT)),
     ?note(tcp, closes(Tcp, ?WAIT)).
 
+%% The server's side: handshake/2,3 on the accepted gen_tcp socket, OTP's ssl upgrading the
+%% client's.
+handshake_exchange(#{mod := M} = C) ->
+    {L, Port} = conf:tcp_listen(),
+    Client = client(ssl, Port, fun(Tcp) -> ssl:connect(Tcp, [{verify, verify_none}], ?WAIT) end),
+    TcpS = plaintext(L),
+    {ok, S} = ?note(handshake, M:handshake(TcpS, conf:server(C), ?WAIT)),
+    {{ok, Peer}, Tcp, _} = conf:await(Client),
+    ?note(getopts, M:getopts(S, [mode, active, packet])),
+    ?note(peername, M:peername(S) =:= inet:peername(TcpS)),
+    ?note(protocol, M:connection_information(S, [protocol])),
+    ?note(send, M:send(S, <<"220 ready">>)),
+    ?note(peer_recv, conf:passive_bytes({ssl, Peer}, 9, [])),
+    ok = ssl:send(Peer, "QUIT"),
+    ?note(recv, M:recv(S, 4, ?WAIT)),
+    ?note(close, M:close(S)),
+    ?note(peer_sees, ssl:recv(Peer, 0, ?WAIT)),
+    ?note(tcp, closes(TcpS, ?WAIT)),
+    ?note(peer_tcp, tcp_state(Tcp)).
+
+%% A client that sends the line but never speaks TLS.
+handshake_timeout(#{mod := M} = C) ->
+    {L, Port} = conf:tcp_listen(),
+    Client = client(ssl, Port, fun(Tcp) -> {ok, Tcp} end),
+    TcpS = plaintext(L),
+    ?note(handshake, M:handshake(TcpS, conf:server(C), 300)),
+    ?note(tcp, tcp_state(TcpS)),
+    {{ok, Tcp}, Tcp, _} = conf:await(Client),
+    ?note(client_sees, gen_tcp:recv(Tcp, 0, ?WAIT)).
+
 %% Only the gen_tcp socket's owner may upgrade it.
 not_owner(#{mod := M}) ->
     {L, Port} = conf:tcp_listen(),
@@ -153,6 +183,7 @@ client(M, Port, Upgrade) ->
                        Result = Upgrade(Tcp),
                        State = tcp_state(Tcp),
                        case Result of
+                           {ok, Tcp} -> ok = gen_tcp:controlling_process(Tcp, Parent);
                            {ok, S} -> ok = M:controlling_process(S, Parent);
                            _ -> ok
                        end,
