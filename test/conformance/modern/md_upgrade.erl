@@ -130,7 +130,7 @@ handshake_exchange(#{mod := M} = C) ->
     ?note(close, M:close(S)),
     ?note(peer_sees, ssl:recv(Peer, 0, ?WAIT)),
     ?note(tcp, closes(TcpS, ?WAIT)),
-    ?note(peer_tcp, tcp_state(Tcp)).
+    ?note(peer_tcp, closes(Tcp, ?WAIT)).
 
 %% A client that sends the line but never speaks TLS.
 handshake_timeout(#{mod := M} = C) ->
