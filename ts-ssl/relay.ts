@@ -11,9 +11,9 @@
  * - stream -> relay: `{ts_ssl_relay_start, Stream}`, `{ts_ssl_tcp_read, Stream}` (read one more
  *   chunk), `{ts_ssl_tcp_send, Stream, Data}`, `{ts_ssl_tcp_shutdown, Stream}` (our FIN),
  *   `{ts_ssl_tcp_close, Stream}`.
- * Both ways one message at a time: the relay reads the next chunk only when asked (the stream
- * asks when node:tls wants more), and the stream sends the next write only once the last one is
- * written (gen_tcp:send blocks the relay meanwhile), so neither can flood the other.
+ * The relay reads a chunk only when asked (the stream keeps a few asked for while node:tls wants
+ * more), and the stream sends the next write only once the last one is written (gen_tcp:send
+ * blocks the relay meanwhile), so neither can flood the other.
  */
 import { Duplex } from "node:stream";
 import type { Node, Process } from "../bridge/api.js";
@@ -30,11 +30,19 @@ const sendTag = atom("ts_ssl_tcp_send");
 const shutdownTag = atom("ts_ssl_tcp_shutdown");
 const closeTag = atom("ts_ssl_tcp_close");
 
+/**
+ * Chunks asked of the relay at once: a few in flight hide the round trip over the distribution
+ * connection that one at a time waits for each, and bound what the bridge holds unread. Measured
+ * on loopback, 32 MiB from OTP's ssl to a passive owner: one at a time 11 MiB/s, four 16 MiB/s;
+ * with the relay's 64 KiB chunks too, 82 to 102 MiB/s (connect/3's socket: 98 to 115).
+ */
+const inFlight = 4;
+
 export class RelayStream extends Duplex {
   readonly #process: Process;
   readonly #relay: Pid;
-  /** node:tls asked for more while no chunk was asked of the relay. */
-  #asked = false;
+  /** Chunks asked of the relay and not yet come. */
+  #asked = 0;
   /** The callback of the write the relay is carrying out. */
   #writing: ((err?: Error | null) => void) | undefined;
 
@@ -62,8 +70,8 @@ export class RelayStream extends Duplex {
     if (isTagged(msg, tcpData, 3) && this.#fromRelay(msg)) {
       const data = msg.elements[2];
       if (!(data instanceof Uint8Array)) return;
-      this.#asked = false;
-      if (this.push(Buffer.from(data))) this.#askOne();
+      this.#asked -= 1;
+      if (this.push(Buffer.from(data))) this.#askMore();
     } else if (isTagged(msg, tcpSent, 2) && this.#fromRelay(msg)) {
       const done = this.#writing;
       this.#writing = undefined;
@@ -79,14 +87,13 @@ export class RelayStream extends Duplex {
     // Anything else is not the relay's and changes nothing.
   }
 
-  #askOne(): void {
-    if (this.#asked || !this.#process.alive) return;
-    this.#asked = true;
-    this.#process.send(this.#relay, tuple(read, this.#process.pid));
+  /** Keeps `inFlight` chunks asked for while node:tls wants more. */
+  #askMore(): void {
+    for (; this.#asked < inFlight && this.#process.alive; this.#asked++) this.#process.send(this.#relay, tuple(read, this.#process.pid));
   }
 
   override _read(): void {
-    this.#askOne();
+    this.#askMore();
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {

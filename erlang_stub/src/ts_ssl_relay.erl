@@ -14,7 +14,11 @@
 -record(relay, {socket :: gen_tcp:socket(),
                 stream :: pid(),
                 %% Read before the bridge asked: what the socket held when it was handed over.
-                held = [] :: [binary() | closed | {error, term()}]}).
+                held = [] :: [binary() | closed | {error, term()}],
+                %% Chunks the bridge has asked for and not yet been sent.
+                credit = 0 :: non_neg_integer(),
+                %% The socket will send the next chunk ({active, once} is set).
+                reading = false :: boolean()}).
 
 %% A relay that owns Socket (the caller must own it), waiting for the bridge.
 -spec start(gen_tcp:socket()) -> {ok, pid()} | {error, term()}.
@@ -46,7 +50,10 @@ waiting(Owner) ->
             %% An active socket has passed what it had read to this process's mailbox.
             _ = inet:setopts(Socket, [{active, false}]),
             Held = held(Socket, []),
-            _ = inet:setopts(Socket, [binary, {packet, 0}, {header, 0}, {packet_size, 0}]),
+            %% Chunks of up to 64 KiB: each is a message to the bridge (gen_tcp's default
+            %% buffer made them a fifth of the speed, see ts-ssl/relay.ts).
+            _ = inet:setopts(Socket, [binary, {packet, 0}, {header, 0}, {packet_size, 0},
+                                      {buffer, 65536}]),
             erlang:demonitor(Ref, [flush]),
             relay(#relay{socket = Socket, stream = Stream, held = Held});
         {ts_ssl_relay_abandon, Caller} ->
@@ -64,26 +71,16 @@ held(Socket, Acc) ->
         lists:reverse(Acc)
     end.
 
-relay(#relay{socket = Socket, stream = Stream, held = Held} = R) ->
+relay(#relay{socket = Socket, stream = Stream} = R) ->
     receive
         {ts_ssl_tcp_read, Stream} ->
-            case Held of
-                [First | Rest] ->
-                    to_stream(R, First),
-                    relay(R#relay{held = Rest});
-                [] ->
-                    _ = inet:setopts(Socket, [{active, once}]),
-                    relay(R)
-            end;
+            relay(pump(R#relay{credit = R#relay.credit + 1}));
         {tcp, Socket, Data} ->
-            to_stream(R, Data),
-            relay(R);
+            relay(pump(sent(R#relay{reading = false}, Data)));
         {tcp_closed, Socket} ->
-            to_stream(R, closed),
-            relay(R);
+            relay(sent(R#relay{reading = false}, closed));
         {tcp_error, Socket, Reason} ->
-            to_stream(R, {error, Reason}),
-            relay(R);
+            relay(sent(R#relay{reading = false}, {error, Reason}));
         {ts_ssl_tcp_send, Stream, Data} ->
             ok = case gen_tcp:send(Socket, Data) of
                      ok -> Stream ! {ts_ssl_tcp_sent, self()}, ok;
@@ -98,6 +95,19 @@ relay(#relay{socket = Socket, stream = Stream, held = Held} = R) ->
         {ts_ssl_relay_abandon, _} ->
             gen_tcp:close(Socket)
     end.
+
+%% What the bridge has asked for: what was held first, then the socket's next chunk.
+pump(#relay{held = [First | Rest], credit = Credit} = R) when Credit > 0 ->
+    pump(sent(R#relay{held = Rest}, First));
+pump(#relay{held = [], credit = Credit, reading = false, socket = Socket} = R) when Credit > 0 ->
+    _ = inet:setopts(Socket, [{active, once}]),
+    R#relay{reading = true};
+pump(R) ->
+    R.
+
+sent(#relay{credit = Credit} = R, What) ->
+    ok = to_stream(R, What),
+    R#relay{credit = max(Credit - 1, 0)}.
 
 to_stream(#relay{stream = Stream}, What) ->
     Stream ! case What of
