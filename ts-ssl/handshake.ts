@@ -10,13 +10,15 @@
  * connecting. The TLS socket is destroyed on failure.
  */
 import { X509Certificate } from "node:crypto";
-import { isIPv6, type Socket } from "node:net";
+import { isIPv6, Socket as NetSocket, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { connect as tlsConnect, TLSSocket, type ConnectionOptions, type PeerCertificate } from "node:tls";
 import type { TlsSetup } from "./context.js";
 import { errorCode, fail, handshakeReason, reason, reasonOf, SslError, verifyReason, type Phase } from "./errors.js";
 import { VERIFY_CODES, verifyChain } from "./verify.js";
 
-export interface ConnectTarget {
+/** Where `connect` makes its TCP connection. */
+interface AddressTarget {
   readonly host: string;
   readonly port: number;
   /** `{ip, Addr}` and `{port, P}`: the local address and port to bind. */
@@ -24,17 +26,35 @@ export interface ConnectTarget {
   readonly localPort: number | undefined;
 }
 
-/** `connect/3,4`: a TLS client socket, handshake done and peer checked, paused. */
-export function connectTls(target: ConnectTarget, setup: TlsSetup, signal: AbortSignal | undefined): Promise<TLSSocket> {
+/** A TCP connection made elsewhere (the caller's gen_tcp socket, relay.ts), with its addresses. */
+export interface StreamTarget {
+  readonly stream: Duplex;
+  /** The peer's address, for SNI as `connect` would send it (an address sends none); unused on a server. */
+  readonly host: string;
+  readonly peer: { readonly address: string; readonly port: number };
+  readonly local: { readonly address: string; readonly port: number };
+}
+
+export type ConnectTarget = AddressTarget | StreamTarget;
+
+/** The TCP connection `connect` makes itself: node:tls's options for it. */
+function connection(target: AddressTarget): ConnectionOptions & { family: 4 | 6 } {
   const ipv6 = isIPv6(target.host) || (target.localAddress !== undefined && isIPv6(target.localAddress));
   // net.connect's `family` reaches tls.connect's socket, though ConnectionOptions does not list it.
-  const options: ConnectionOptions & { family: 4 | 6 } = {
+  return {
     host: target.host,
     port: target.port,
     // gen_tcp's default address family is inet; an IPv6 address asks for inet6.
     family: ipv6 ? 6 : 4,
     ...(target.localAddress !== undefined ? { localAddress: target.localAddress } : {}),
     ...(target.localPort !== undefined ? { localPort: target.localPort } : {}),
+  };
+}
+
+/** `connect/3,4` (or `connect/2,3` over a connection): a TLS client socket, handshake done and peer checked, paused. */
+export function connectTls(target: ConnectTarget, setup: TlsSetup, signal: AbortSignal | undefined): Promise<TLSSocket> {
+  const options: ConnectionOptions = {
+    ...("stream" in target ? { socket: target.stream } : connection(target)),
     secureContext: setup.context,
     ...(setup.serverName !== false ? { servername: setup.serverName ?? serverNameFor(target.host) } : {}),
     ...(setup.alpn !== undefined ? { ALPNProtocols: setup.alpn } : {}),
@@ -42,11 +62,20 @@ export function connectTls(target: ConnectTarget, setup: TlsSetup, signal: Abort
     checkServerIdentity: () => undefined,
   };
   const socket = tlsConnect(options);
+  if ("stream" in target) endsWith(socket, target.stream);
   return settle(socket, "secureConnect", "connect", setup, signal);
 }
 
-/** `ssl_accept/1,2`: the server side of the handshake on an accepted TCP socket. */
-export function acceptTls(raw: Socket, setup: TlsSetup, signal: AbortSignal | undefined): Promise<TLSSocket> {
+/**
+ * node:tls lets go of a stream it was given without ending it: the TLS socket's end is the
+ * connection's (as OTP's `ssl` closes a gen_tcp socket it upgraded, on failure too).
+ */
+function endsWith(socket: TLSSocket, stream: Duplex): void {
+  socket.once("close", () => stream.destroy());
+}
+
+/** `ssl_accept/1,2`: the server side of the handshake on an accepted TCP socket (or a stream of one). */
+export function acceptTls(raw: Socket | Duplex, setup: TlsSetup, signal: AbortSignal | undefined): Promise<TLSSocket> {
   const socket = new TLSSocket(raw, {
     isServer: true,
     secureContext: setup.context,
@@ -54,6 +83,7 @@ export function acceptTls(raw: Socket, setup: TlsSetup, signal: AbortSignal | un
     rejectUnauthorized: false,
     ...(setup.alpn !== undefined ? { ALPNProtocols: setup.alpn } : {}),
   });
+  if (!(raw instanceof NetSocket)) endsWith(socket, raw);
   return settle(socket, "secure", "accept", setup, signal);
 }
 

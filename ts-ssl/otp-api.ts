@@ -9,17 +9,21 @@
 import { Atom, atom, charlist, error, isTagged, listElements, ok, Pid, tuple, Tuple, type Term } from "../etf/terms.js";
 import { isSocketTerm, type EndWords } from "./endpoint.js";
 import { fail, reason, SslError } from "./errors.js";
-import { timeout } from "./args.js";
+import { ipAddress, port, timeout } from "./args.js";
 import { tlsSetup } from "./context.js";
 import { within } from "./deadline.js";
 import { handshakeRefusal } from "./listener.js";
 import { isOptionTag, Options, type Context } from "./options.js";
 import { otpReason } from "./otp-reasons.js";
+import { RelayStream } from "./relay.js";
 import type { Handler, SslService } from "./service.js";
+import { SslSocket } from "./socket.js";
 
 /** Requests whose options an `eoptions` is about, and where they are in the request. */
 const optionsAt: ReadonlyMap<string, { readonly index: number; readonly context: Context }> = new Map([
   ["connect", { index: 2, context: "connect" as Context }],
+  ["upgrade", { index: 3, context: "connect" as Context }],
+  ["accept_upgrade", { index: 3, context: "listen" as Context }],
   ["listen", { index: 1, context: "listen" as Context }],
   ["setopts", { index: 1, context: "setopts" as Context }],
   ["handshake", { index: 1, context: "listen" as Context }],
@@ -65,6 +69,27 @@ const modern: ReadonlyMap<string, Handler> = new Map<string, Handler>([
         if (err.reason === reason.ekeyfile && key !== undefined) return refusing(tuple(atom("keyfile"), (key as Tuple).elements[1]!, []));
         throw err;
       }
+    },
+  ],
+  [
+    // connect/2,3 on the caller's gen_tcp socket, which its relay process carries (relay.ts):
+    // the TLS client of connect/3,4 over it. The relay was given the socket; a request refused
+    // before the relay is started leaves the socket to ts_ssl_otp to give back.
+    "upgrade/5",
+    async (s, args, from) => {
+      const { target, options, t } = upgrade(s, args, "connect");
+      const setup = tlsSetup(options.tls, "client");
+      return tuple(ok, (await within(t, (signal) => SslSocket.connect(s.sockets, from.pid, target, setup, options, signal))).term);
+    },
+  ],
+  [
+    // handshake/2,3 on the caller's gen_tcp socket: the server's side of connect/2,3.
+    "accept_upgrade/5",
+    async (s, args, from) => {
+      const { target, options, t } = upgrade(s, args, "listen");
+      const conn = SslSocket.accepted(s.sockets, from.pid, target, options, tlsSetup(options.tls, "server"));
+      await within(t, (signal) => conn.sslAccept(signal));
+      return tuple(ok, conn.term);
     },
   ],
   ["ssl_accept/2", (s, [socket], from, request) => refused(s, socket!) ?? s.dispatch(request, from)],
@@ -151,6 +176,29 @@ const modern: ReadonlyMap<string, Handler> = new Map<string, Handler>([
     },
   ],
 ]);
+
+/**
+ * The arguments of `upgrade` and `accept_upgrade` (`Relay, Peer, Local, Options, Timeout`), all
+ * checked before the relay is started with the stream over its connection.
+ */
+function upgrade(s: SslService, [relay, peer, local, optionList, time]: Term[], context: Context) {
+  const options = Options.parse(optionList!, context);
+  const t = timeout(time!) ?? fail(reason.einval);
+  const peerAddress = address(peer!);
+  const localAddress = address(local!);
+  if (!(relay instanceof Pid)) fail(reason.einval);
+  const stream = new RelayStream(s.sockets.node, relay);
+  return { target: { stream, host: peerAddress.address, peer: peerAddress, local: localAddress }, options, t };
+}
+
+/** `{Address, Port}` of inet:peername/1 and inet:sockname/1. */
+function address(t: Term): { address: string; port: number } {
+  const [ip, portNumber] = t instanceof Tuple && t.size === 2 ? t.elements : [];
+  const a = ip === undefined ? undefined : ipAddress(ip);
+  const p = port(portNumber);
+  if (a === undefined || p === undefined) fail(reason.einval);
+  return { address: a, port: p };
+}
 
 /** The reply of a handshake on a socket whose listener refuses them, which closes it. */
 function refused(s: SslService, socket: Term): Term | undefined {

@@ -7,6 +7,7 @@
  */
 import type { X509Certificate } from "node:crypto";
 import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import type { Node, Process } from "../bridge/api.js";
 import { atom, charlist, error, ok, tuple, type Pid, type Term } from "../etf/terms.js";
@@ -15,7 +16,7 @@ import type { TlsSetup } from "./context.js";
 import { Endpoint, type SocketTable } from "./endpoint.js";
 import { errorCode, fail, reason, reasonOf, SslError, type FailureDetail } from "./errors.js";
 import { injectFault } from "./fault.js";
-import { acceptTls, connectTls, type ConnectTarget } from "./handshake.js";
+import { acceptTls, connectTls, type ConnectTarget, type StreamTarget } from "./handshake.js";
 import { activeTerm, Options, protocols, type SocketKind } from "./options.js";
 import { framePacket, FramingError, largestPacket } from "./packet/framer.js";
 import { SocketMachine, type CallId, type OwnerMessage, type SocketEvent } from "./socket-machine.js";
@@ -58,7 +59,8 @@ type State = "accepted" | "handshaking" | "open";
 export class SslSocket extends Endpoint {
   readonly kind: SocketKind;
   #state: State;
-  #raw: Socket | undefined;
+  /** An accepted TCP connection (or a stream of one made elsewhere) until its handshake. */
+  #raw: Socket | Duplex | undefined;
   /** An accepted socket's TLS settings, the listener's. */
   #setup: TlsSetup | undefined;
   #tls: TLSSocket | undefined;
@@ -85,6 +87,8 @@ export class SslSocket extends Endpoint {
   #modernSession: ModernSession | undefined;
   /** `getstat/1,2`: application data packets and bytes each way. */
   readonly #stats = { recvCnt: 0, recvMax: 0, sendCnt: 0, sendMax: 0 };
+  /** The addresses of a TCP connection made elsewhere (`connect` over a stream): node:tls has none. */
+  #addresses: StreamTarget["peer" | "local"][] | undefined;
   /** The TCP connection's bytes each way when last seen (node:tls drops its handle at the end). */
   #wire = { read: 0, written: 0 };
 
@@ -112,6 +116,7 @@ export class SslSocket extends Endpoint {
     signal: AbortSignal | undefined,
   ): Promise<SslSocket> {
     const s = new SslSocket(table, owner, "connect", options, "handshaking");
+    if ("stream" in target) s.#addresses = [target.peer, target.local];
     const abandon = new AbortController();
     s.#abandon = abandon;
     s.linkOwner();
@@ -139,13 +144,15 @@ export class SslSocket extends Endpoint {
   }
 
   /** `transport_accept/1,2`: a TCP connection; TLS starts at `ssl_accept`. */
-  static accepted(table: SocketTable, owner: Pid, raw: Socket, options: Options, setup: TlsSetup): SslSocket {
+  static accepted(table: SocketTable, owner: Pid, raw: Socket | StreamTarget, options: Options, setup: TlsSetup): SslSocket {
     const s = new SslSocket(table, owner, "accept", options, "accepted");
     s.linkOwner();
-    s.#raw = raw;
+    if ("stream" in raw) s.#addresses = [raw.peer, raw.local];
+    const connection = "stream" in raw ? raw.stream : raw;
+    s.#raw = connection;
     s.#setup = setup;
-    raw.on("error", () => {});
-    if (!s.open) raw.destroy();
+    connection.on("error", () => {});
+    if (!s.open) connection.destroy();
     return s;
   }
 
@@ -462,20 +469,32 @@ export class SslSocket extends Endpoint {
     return this.#options;
   }
 
-  #network(): Socket | undefined {
+  #network(): Socket | Duplex | undefined {
     return this.#tls ?? this.#raw;
   }
 
+  /** The TCP connection's own socket, for its addresses: a stream of one has them in `#addresses`. */
+  #tcp(): Socket | undefined {
+    return this.#addresses === undefined ? (this.#network() as Socket | undefined) : undefined;
+  }
+
   peername(): Term {
-    const s = this.#network();
+    if (this.#addresses !== undefined) return this.#address(0);
+    const s = this.#tcp();
     if (s?.remoteAddress === undefined || s.remotePort === undefined) fail(reason.enotconn);
     return tuple(ok, tuple(ipTuple(s.remoteAddress), s.remotePort));
   }
 
   sockname(): Term {
-    const s = this.#network();
+    if (this.#addresses !== undefined) return this.#address(1);
+    const s = this.#tcp();
     if (s?.localAddress === undefined || s.localPort === undefined) fail(reason.enotconn);
     return tuple(ok, tuple(ipTuple(s.localAddress), s.localPort));
+  }
+
+  #address(which: 0 | 1): Term {
+    const { address, port } = this.#addresses![which]!;
+    return tuple(ok, tuple(ipTuple(address), port));
   }
 
   /** `connection_info/1`: `{ok, {Protocol, CipherName}}`, the cipher as OpenSSL names it. */
@@ -555,7 +574,7 @@ export class SslSocket extends Endpoint {
       return;
     }
     socket.once("close", this.settle);
-    if (socket === this.#tls) socket.destroySoon();
+    if (socket === this.#tls) this.#tls.destroySoon();
     else socket.destroy();
   }
 }

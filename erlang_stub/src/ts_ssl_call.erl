@@ -33,14 +33,18 @@
       | ciphers
       | version
       | {seed, Data :: binary()}.
-%% What ts_ssl_otp wraps as `{otp, Request}': the same requests, and five of its own.
+%% What ts_ssl_otp wraps as `{otp, Request}': the same requests, and seven of its own.
 -type otp_request() :: request_39() | otp_only_request().
 -type otp_only_request() ::
         {shutdown, Socket :: socket(), How :: read | write | read_write}
       | {getstat, Socket :: socket(), Items :: [atom()]}
       | {negotiated_protocol, Socket :: socket()}
       | {connection_information, Socket :: socket()}
-      | {handshake, Socket :: socket(), Options :: sent_options(), Timeout :: timeout()}.
+      | {handshake, Socket :: socket(), Options :: sent_options(), Timeout :: timeout()}
+      | {upgrade | accept_upgrade, Relay :: pid(),
+         Peer :: {inet:ip_address(), inet:port_number()},
+         Local :: {inet:ip_address(), inet:port_number()}, Options :: sent_options(),
+         Timeout :: timeout()}.
 -type send_request() :: {send, Socket :: socket(), Data :: binary()}.
 -type socket() :: ts_ssl:sslsocket() | ts_ssl_otp:sslsocket().
 %% Options as given, with each file option read where the caller runs (with_files/1):

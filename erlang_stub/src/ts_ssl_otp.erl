@@ -48,14 +48,16 @@ stop() ->
 
 %%% Connections
 
-%% Upgrading a gen_tcp socket: its TCP connection is in this node, TLS is in the bridge. OTP's
-%% `ssl' answers what it does not support (renegotiate/1 in TLS 1.3, for one) with notsup.
--spec connect(TCPSocket :: gen_tcp:socket(), [tls_option()]) -> {error, reason()}.
-connect(_TCPSocket, _Options) ->
-    {error, notsup}.
+%% Upgrading a connected gen_tcp socket (STARTTLS): the connection stays in this node, carried
+%% to and from the bridge's TLS by a relay process (ts_ssl_relay) that takes the socket over.
+-spec connect(gen_tcp:socket(), [tls_option()]) -> {ok, sslsocket()} | {error, reason()}.
+connect(TCPSocket, Options) when is_port(TCPSocket) ->
+    connect(TCPSocket, Options, infinity).
 
--spec connect(host(), inet:port_number(), [tls_option()]) ->
-          {ok, sslsocket()} | {error, reason()}.
+-spec connect(host() | gen_tcp:socket(), inet:port_number() | [tls_option()],
+              [tls_option()] | timeout()) -> {ok, sslsocket()} | {error, reason()}.
+connect(TCPSocket, Options, Timeout) when is_port(TCPSocket), is_list(Options) ->
+    upgrade(client, TCPSocket, Options, Timeout);
 connect(Host, Port, Options) ->
     connect(Host, Port, Options, infinity).
 
@@ -74,6 +76,51 @@ connect(Host, Port, Options, Timeout) when is_list(Options) ->
             Error
     catch
         throw:{option_not_a_key_value_tuple, _} = Refusal -> Refusal
+    end.
+
+%% connect/2,3 (client) and handshake/2,3 (server) on a gen_tcp socket. As OTP's: the TLS
+%% socket takes the gen_tcp socket's mode, packet, active, header and
+%% packet_size unless Options say otherwise, and its host name check is against the peer's
+%% address. A refused upgrade closes the TCP connection, as OTP's does; options refused before
+%% it began leave the socket to the caller.
+upgrade(Role, TCPSocket, Options, Timeout) ->
+    case addresses(TCPSocket) of
+        {ok, Emulated, {PeerIp, _} = Peer, Local} ->
+            try tls_options(Role, Emulated ++ Options) of
+                {ok, Translated, HostnameCheck} ->
+                    case ts_ssl_relay:start(TCPSocket) of
+                        {ok, Relay} ->
+                            Tag = case Role of
+                                      client -> upgrade;
+                                      server -> accept_upgrade
+                                  end,
+                            case request({Tag, Relay, Peer, Local, Translated, Timeout}) of
+                                {ok, Socket} ->
+                                    check_hostname(Socket, PeerIp, Options, HostnameCheck);
+                                Error ->
+                                    ts_ssl_relay:abandon(Relay),
+                                    Error
+                            end;
+                        Error ->
+                            Error
+                    end;
+                {error, _} = Error ->
+                    Error
+            catch
+                throw:{option_not_a_key_value_tuple, _} = Refusal -> Refusal
+            end;
+        {error, _} = Error ->
+            Error
+    end.
+
+addresses(TCPSocket) ->
+    maybe_all([inet:getopts(TCPSocket, [mode, packet, active, header, packet_size]),
+               inet:peername(TCPSocket), inet:sockname(TCPSocket)]).
+
+maybe_all(Results) ->
+    case [Error || {error, _} = Error <- Results] of
+        [Error | _] -> Error;
+        [] -> list_to_tuple([ok | [Value || {ok, Value} <- Results]])
     end.
 
 %% As OTP's: an option that is not a {Key, Value} pair is thrown; one that gen_tcp refuses (an
@@ -104,7 +151,10 @@ transport_accept(ListenSocket, Timeout) ->
 handshake(Socket) ->
     handshake(Socket, infinity).
 
--spec handshake(sslsocket(), timeout() | [tls_option()]) -> {ok, sslsocket()} | {error, reason()}.
+-spec handshake(sslsocket() | gen_tcp:socket(), timeout() | [tls_option()]) ->
+          {ok, sslsocket()} | {error, reason()}.
+handshake(TCPSocket, Timeout) when is_port(TCPSocket), not is_list(Timeout) ->
+    handshake(TCPSocket, [], Timeout);
 handshake(Socket, Options) when is_list(Options) ->
     handshake(Socket, Options, infinity);
 handshake(Socket, Timeout) ->
@@ -115,7 +165,11 @@ handshake(Socket, Timeout) ->
 
 %% Options for this connection, over those it has from its listen socket (OTP's defaults, and
 %% the CA certificates `verify_peer' needs, may come from there).
--spec handshake(sslsocket(), [tls_option()], timeout()) -> {ok, sslsocket()} | {error, reason()}.
+%% On a connected gen_tcp socket, the server's side of connect/2,3.
+-spec handshake(sslsocket() | gen_tcp:socket(), [tls_option()], timeout()) ->
+          {ok, sslsocket()} | {error, reason()}.
+handshake(TCPSocket, Options, Timeout) when is_port(TCPSocket), is_list(Options) ->
+    upgrade(server, TCPSocket, Options, Timeout);
 handshake(Socket, [], Timeout) ->
     handshake(Socket, Timeout);
 handshake(Socket, Options, Timeout) when is_list(Options) ->

@@ -69,15 +69,6 @@ describe("ts_ssl_otp where it differs from OTP's ssl (README.md's table)", () =>
     expect(got.text).toBe("refused");
   });
 
-  it("does not upgrade a gen_tcp socket (connect/2)", async () => {
-    const got = await erl.eval(
-      inFun(`{ok, L} = gen_tcp:listen(0, [{ip, {127,0,0,1}}]), {ok, P} = inet:port(L),
-       {ok, T} = gen_tcp:connect({127,0,0,1}, P, []), R = ts_ssl_otp:connect(T, []),
-       gen_tcp:close(T), gen_tcp:close(L), R`),
-    );
-    expect(got.text).toBe("{error,notsup}");
-  });
-
   it("counts application sends and sizes in getstat, and the connection's bytes", async () => {
     const got = await erl.eval(
       withPair(`ok = ts_ssl_otp:send(C, <<"twelve bytes">>), {ok, _} = ts_ssl_otp:recv(S, 12, 5000),
