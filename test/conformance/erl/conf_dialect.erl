@@ -79,7 +79,7 @@ rules() ->
        ts_ssl => "`listen` fails: `ecertfile`, `ekeyfile`, `ekeymismatch`, `ecacertfile`",
        why => "3.9 loaded the files when the listen socket was made; the manual names these "
               "reasons for them.",
-       match => fun({{ok, S}, {error, _}}, {{error, R}, no_listen_socket}) ->
+       match => fun({{ok, S}, refused}, {{error, R}, no_listen_socket}) ->
                         is_socket(S) andalso
                             lists:member(R, [ecertfile, ekeyfile, ekeymismatch, ecacertfile])
                 end},

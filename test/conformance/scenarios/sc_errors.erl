@@ -69,7 +69,13 @@ bad_server_files(#{mod := M} = C, Options) ->
                  {ok, L} ->
                      Connecting = conf:peer_connect(C, conf:port(M, L)),
                      _ = (catch M:accept(L, ?WAIT)),
-                     conf:await(Connecting);
+                     %% A server that cannot finish its handshake leaves the client to see the
+                     %% connection close or its own wait run out, whichever comes first (with
+                     %% OTP's ssl, either, from run to run): both are a refusal.
+                     case conf:await(Connecting) of
+                         {error, _} -> refused;
+                         Connected -> Connected
+                     end;
                  _ ->
                      no_listen_socket
              end,
