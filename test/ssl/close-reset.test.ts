@@ -92,32 +92,47 @@ function stall(done: () => boolean, ms: number): void {
   while (!done() && Date.now() < until);
 }
 
-async function trial(mod: string, mode: Mode, close: Close, acked: boolean): Promise<Outcome> {
+interface Steps {
+  close: Close;
+  /** The client waits until its kernel has had every byte acknowledged before it closes. */
+  acked: boolean;
+  /** The bridge runs nothing from the client's first record until it has closed. */
+  busy: boolean;
+  records: number;
+  /** Bytes per record. */
+  size: number;
+}
+
+async function trial(mod: string, mode: Mode, steps: Steps): Promise<Outcome> {
   const p = `Pair${pairs++}`;
   const server = `[{certfile, ${JSON.stringify(pki.server.certFile)}}, {keyfile, ${JSON.stringify(pki.server.keyFile)}}]`;
-  await erl.eval(`${p} = close_reset:pair(${mod}, ${server}, ${mode}, ${RECORDS})`);
+  await erl.eval(`${p} = close_reset:pair(${mod}, ${server}, ${mode}, ${steps.records}, ${steps.size})`);
   const marker = join(testDir("ts-ssl-close-reset-"), "closing");
-  const run = erl.eval(`close_reset:run(${p}, #{acked => ${acked}, close => ${close}, marker => ${JSON.stringify(marker)}})`);
-  // The client writes the marker as it starts to close; what its close sends at once (a reset,
-  // or close_notify and FIN) then reaches the bridge's kernel while the bridge still runs nothing.
-  stall(() => existsSync(marker), 10_000);
-  stall(() => false, 100);
+  const run = erl.eval(`close_reset:run(${p}, #{acked => ${steps.acked}, close => ${steps.close}, marker => ${JSON.stringify(marker)}})`);
+  if (steps.busy) {
+    // The client writes the marker as it starts to close; what its close sends at once (a
+    // reset, or close_notify and FIN) then reaches the bridge's kernel while the bridge still
+    // runs nothing.
+    stall(() => existsSync(marker), 10_000);
+    stall(() => false, 100);
+  }
   return outcome(decode((await run).etf));
 }
 
 /** Native first, then ts_ssl, REPEAT times. */
-async function both(mode: Mode, close: Close, acked: boolean): Promise<Array<[Outcome, Outcome]>> {
+async function both(mode: Mode, steps: Steps): Promise<Array<[Outcome, Outcome]>> {
   const out: Array<[Outcome, Outcome]> = [];
-  for (let i = 0; i < REPEAT; i++) out.push([await trial("ts_ssl_native", mode, close, acked), await trial("ts_ssl", mode, close, acked)]);
+  for (let i = 0; i < REPEAT; i++) out.push([await trial("ts_ssl_native", mode, steps), await trial("ts_ssl", mode, steps)]);
   return out;
 }
 
 const delivered = (o: Outcome) => ({ received: o.received, inOrder: o.inOrder, end: o.end });
 const all = { received: RECORDS, inOrder: true };
+const small = { records: RECORDS, size: 1, busy: true };
 
 describe.each<Mode>(["passive", "once"])("a native client's 100 records, then its close, to a %s server socket", (mode) => {
   it("ssl:close/1: every record, then the end, as OTP's server gets them; the client read node:tls's tickets, so its close is no reset", async () => {
-    for (const [native, ts] of await both(mode, "ssl", false)) {
+    for (const [native, ts] of await both(mode, { ...small, close: "ssl", acked: false })) {
       expect(native).toMatchObject(all);
       expect(delivered(ts)).toEqual(delivered(native));
       // OTP's client reads what comes while its user is not reading: the session tickets only
@@ -128,19 +143,28 @@ describe.each<Mode>(["passive", "once"])("a native client's 100 records, then it
   }, 120_000);
 
   it("a reset after the client's close_notify and FIN: every record, then the end, as OTP's server gets them", async () => {
-    for (const [native, ts] of await both(mode, "ssl_then_reset", true)) {
+    for (const [native, ts] of await both(mode, { ...small, close: "ssl_then_reset", acked: true })) {
       expect(native).toMatchObject({ ...all, unsent: 0 });
       expect(delivered(ts)).toEqual(delivered(native));
     }
   }, 120_000);
 
   it("a bare reset once every record had reached the server: every record, then the end, as OTP's server gets them", async () => {
-    for (const [native, ts] of await both(mode, "reset", true)) {
+    for (const [native, ts] of await both(mode, { ...small, close: "reset", acked: true })) {
       expect(native).toMatchObject({ ...all, unsent: 0 });
       expect(delivered(ts)).toEqual(delivered(native));
     }
   }, 120_000);
 });
+
+it("a reset with more than the read-ahead sent: what the bridge read ahead and what its kernel still held come before the end, as from OTP's server", async () => {
+  // 72 KB: the bridge reads 64 KiB ahead of the owner, who reads only after the reset, and stops.
+  const steps: Steps = { records: 72, size: 1000, busy: false, close: "reset", acked: true };
+  for (const [native, ts] of await both("passive", steps)) {
+    expect(native).toMatchObject({ received: 72_000, inOrder: true, unsent: 0 });
+    expect(delivered(ts)).toEqual(delivered(native));
+  }
+}, 120_000);
 
 describe("plain TCP (gen_tcp) on this kernel", () => {
   it("a close with bytes unread is a reset that discards what the closing side had not sent; the other side reads all that arrived, then econnreset", async () => {

@@ -6,18 +6,18 @@
 %% discards that).
 -module(close_reset).
 
--export([pair/4, run/2, tcp_trial/0]).
+-export([pair/5, run/2, tcp_trial/0]).
 
 -define(WAIT, 10000).
 -define(SOL_TCP, 6).
 -define(TCP_INFO, 11).
 
 %% A connected pair, in a process of its own that run/2 drives (each evaluation of a test is a
-%% process that ends): M's server socket in Mode, and the client, waiting.
-%% Mode: passive ({active, false}) or once ({packet, 1}, {active, once}).
-pair(M, ServerOptions, Mode, Records) ->
+%% process that ends): M's server socket in Mode, and the client, waiting to send Records
+%% records of Size bytes. Mode: passive ({active, false}) or once ({packet, 1}, {active, once}).
+pair(M, ServerOptions, Mode, Records, Size) ->
     Caller = self(),
-    Owner = spawn(fun() -> owner(Caller, M, ServerOptions, Mode, Records) end),
+    Owner = spawn(fun() -> owner(Caller, M, ServerOptions, Mode, records(Records, Size)) end),
     receive {Owner, ready} -> Owner after ?WAIT -> exit(no_pair) end.
 
 %% The client sends its records, writes the file `Marker' (or not: none) and closes. Then the
@@ -48,16 +48,19 @@ owner(Caller, M, ServerOptions, Mode, Records) ->
     Facts = receive {Client, F} -> F after ?WAIT -> exit(client_hung) end,
     {Bytes, End} = read_all(M, Mode, S, []),
     _ = M:close(S),
-    Expected = << <<I>> || I <- lists:seq(1, Records) >>,
+    Expected = iolist_to_binary(Records),
     From ! {self(), Facts#{received => byte_size(Bytes), 'end' => End,
                            in_order => binary:longest_common_prefix([Bytes, Expected]) =:= byte_size(Bytes)}}.
+
+records(N, Size) ->
+    [binary:copy(<<(I rem 256)>>, Size) || I <- lists:seq(1, N)].
 
 client(Owner, Port, Options, Records) ->
     {ok, T} = gen_tcp:connect({127, 0, 0, 1}, Port, [binary, {active, false}]),
     {ok, C} = ssl:connect(T, [binary, {active, false}, {verify, verify_none} | Options], ?WAIT),
     Owner ! {self(), ready},
     receive {go, #{acked := Acked, close := Close, marker := Marker}} -> ok end,
-    [ok = ssl:send(C, <<I>>) || I <- lists:seq(1, Records)],
+    [ok = ssl:send(C, R) || R <- Records],
     Acked andalso wait_acked(T, ?WAIT div 10),
     Facts = facts(T),
     Marker =:= none orelse file:write_file(Marker, <<>>),
