@@ -6,7 +6,7 @@
 %% discards that).
 -module(close_reset).
 
--export([pair/5, run/2, tcp_trial/0]).
+-export([pair/5, run/2, client_trial/2, tcp_trial/0]).
 
 -define(WAIT, 10000).
 -define(SOL_TCP, 6).
@@ -116,6 +116,27 @@ read_all(M, once, S, Acc) ->
     after ?WAIT ->
         {iolist_to_binary(lists:reverse(Acc)), nothing}
     end.
+
+%% The other way round: M's client sends 100 records to OTP's server, which sends session tickets
+%% (ServerOptions), and closes; the server's owner reads only then.
+client_trial(M, ServerOptions) ->
+    {ok, L} = ssl:listen(0, [binary, {active, false}, {ip, {127, 0, 0, 1}}, {versions, ['tlsv1.3']} | ServerOptions]),
+    {ok, {_, Port}} = ssl:sockname(L),
+    Records = records(100, 1),
+    Owner = self(),
+    Client = spawn_link(fun() ->
+                                {ok, C} = M:connect({127, 0, 0, 1}, Port, [binary, {active, false}], ?WAIT),
+                                [ok = M:send(C, R) || R <- Records],
+                                ok = M:close(C),
+                                Owner ! {self(), closed}
+                        end),
+    {ok, T} = ssl:transport_accept(L, ?WAIT),
+    {ok, S} = ssl:handshake(T, ?WAIT),
+    ok = ssl:close(L),
+    receive {Client, closed} -> ok after ?WAIT -> exit(client_hung) end,
+    {Bytes, End} = read_all(ssl, passive, S, []),
+    ok = ssl:close(S),
+    {Bytes =:= iolist_to_binary(Records), byte_size(Bytes), End}.
 
 %% Plain TCP, the same shape: the server sends 500 bytes that the client never reads, the client
 %% sends 100 one-byte packets at once and closes (a reset), and the server reads only then.
