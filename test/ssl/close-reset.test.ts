@@ -7,9 +7,11 @@
  * side; its client asks its kernel, just before it closes, what it received, what it left unread
  * and what it had not sent yet.
  *
- * The bridge is kept busy (this process runs nothing) from the client's first record until it
- * has closed, as on a loaded machine: its kernel holds everything, the reset included, before
- * node:tls reads a byte, and every record that reached it must still come before the end.
+ * In the trials of 100 records the bridge is kept busy (this process runs nothing) from the
+ * client's first record until it has closed, as on a loaded machine: its kernel holds
+ * everything, the reset included, before node:tls reads a byte, and every record that reached
+ * it must still come before the end. With 72 KB the bridge reads ahead of the owner and stops,
+ * and the rest waits in its kernel when the reset comes.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
