@@ -141,6 +141,9 @@ export const nodeErrorTable: readonly Row[] = [
   { code: "ECONNRESET", phase: "accept", reason: handshakeFailed, why: "peer left mid-handshake" },
   { code: "EPIPE", phase: "accept", reason: handshakeFailed, why: "peer left mid-handshake" },
   { code: /^ERR_SSL_/, phase: "transfer", reason: to(reason.esslerrssl), why: "SSL protocol failure" },
+  // gen_tcp (without show_econnreset) and OTP's ssl tell a reset as the end of the connection;
+  // whether node:tls reports it at all depends on when it reads (Linux tells the error once).
+  { code: /^(ECONNRESET|EPIPE)$/, phase: "transfer", reason: to(reason.closed), why: "peer reset the connection" },
   { code: /^ERR_TLS_/, phase: "connect", reason: handshakeFailed, why: "node:tls refused the handshake" },
   { code: /^ERR_TLS_/, phase: "accept", reason: handshakeFailed, why: "node:tls refused the handshake" },
   // Name resolution (inet:getaddr gives nxdomain for a name that does not resolve).

@@ -41,7 +41,8 @@ const cases: Array<[string, Phase, string]> = [
   ["EAI_FAIL", "connect", "nxdomain"],
   ["ECONNREFUSED", "connect", "econnrefused"],
   ["EADDRINUSE", "listen", "eaddrinuse"],
-  ["ECONNRESET", "transfer", "econnreset"],
+  ["ECONNRESET", "transfer", "closed"],
+  ["EPIPE", "transfer", "closed"],
   ["EHOSTUNREACH", "connect", "ehostunreach"],
 ];
 

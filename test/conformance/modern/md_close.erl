@@ -127,9 +127,8 @@ recv_gets_data_before_close(#{mod := M} = C) ->
     ?note(data, M:recv(Server, 0, ?WAIT)),
     ?note(then, M:recv(Server, 0, ?WAIT)).
 
-%% A client sends many records and closes at once, with what the server sent after the handshake
-%% (a TLS 1.3 server's session tickets) unread: its TCP stack resets the connection. The server's
-%% owner starts reading only then, and gets every byte before the end.
+%% A client sends many records and closes at once; the server's owner starts reading only then,
+%% and gets every byte before the end.
 records_then_close_unread(#{mod := M} = C) ->
     {S, Peer} = conf:peer_pair(C, server, {[binary, {active, false}], []}),
     Records = [binary:copy(<<I>>, 1 + I rem 64) || I <- lists:seq(1, 500)],
