@@ -29,7 +29,7 @@ import type { DistTransport } from "../bridge/dist-transport.js";
 import { makePki } from "../test/support/certs.js";
 import { Epmd, ErlNode, randomCookie, randomName, stopAll } from "../test/support/erlang.js";
 import { mutualOptfile, tlsDistArgs, tlsDistTransport } from "../test/support/tls-dist.js";
-import { median } from "./stats.js";
+import { ERL_ARGS, median } from "./stats.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SERIAL_CALLS = 20_000;
@@ -37,8 +37,6 @@ const CONCURRENT_CALLERS = 16;
 const CALLS_PER_CALLER = 4_000;
 const BLOBS = 4_000;
 const BLOB_SIZE = 64 * 1024;
-/** Extra `erl` arguments for both Erlang nodes (say, `+sbwt none` to stop scheduler busy-waiting). */
-const ERL_ARGS = (process.env.BENCH_ERL_ARGS ?? "").split(/\s+/).filter(Boolean);
 
 /** The Erlang server: the plainest gen_server there is. */
 const serverModule = `

@@ -15,11 +15,21 @@
  *     of the blocks' p50s.
  *
  * Rounds alternate bridge and native so both see the same machine; each figure is the median of
- * its rounds. Ratios are bridge / native: for times lower is better, for rates higher.
+ * its rounds. Ratios are bridge / native: for times lower is better, for rates higher. A first
+ * round of the bulk rows, not counted, lets both sides reach their steady state (V8 compiles the
+ * bridge's hot paths as it runs; a cold bridge is a third slower).
+ *
+ * On Linux the CPU time of each process (user + system, from /proc) is taken around every
+ * measurement and printed per unit of work: for the bridge's figures the caller's node, the
+ * bridge and the peer; for native's the caller's node and the peer. When the processes keep every
+ * core busy, as on a small machine, the rate follows the total: native's total over the bridge's
+ * is then the ratio to expect. One more upload, by a bare node:tls client in a process of its
+ * own, shows what node:tls alone reaches against the same receiver. BENCH_ERL_ARGS gives both
+ * `erl` nodes extra flags.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,7 +37,7 @@ import { silentLogger } from "../bridge/log.js";
 import { makePki } from "../test/support/certs.js";
 import { startSslBridge } from "../test/support/bridge.js";
 import { Epmd, ErlNode, erlc, randomCookie, stopAll } from "../test/support/erlang.js";
-import { median } from "./stats.js";
+import { ERL_ARGS, median } from "./stats.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BLOCKS = 5;
@@ -183,28 +193,74 @@ handshakes_as_server(Mod, L, Conc, Total) ->
 calls(Fun, Conc, PerCaller) -> parallel(Conc, Conc * PerCaller, Fun).
 `;
 
+/** One side's samples of a row: the figure of each round, and the CPU seconds per unit of work of each process. */
+interface Side {
+  figures: number[];
+  cpu: number[][];
+}
+
 interface Row {
   what: string;
-  bridge: number;
-  native: number;
+  bridge: Side;
+  native: Side;
   /** How the figures read: a time in microseconds, a rate in MiB/s, or in handshakes/s. */
   unit: "us" | "MiB/s" | "/s";
   nativeIs: string;
+  /** The unit of work the CPU times are given for, if they were taken. */
+  per?: string;
 }
+
+const side = (): Side => ({ figures: [], cpu: [] });
 
 function fmt(value: number, unit: Row["unit"]): string {
   const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
   return `${value.toFixed(digits)} ${unit === "us" ? "µs" : unit}`;
 }
 
+/** The median of each process's CPU per unit over the rounds, or undefined if a round had none. */
+function cpuMedians(s: Side): number[] | undefined {
+  if (s.cpu.length === 0 || s.cpu.some((c) => c.length === 0)) return undefined;
+  return s.cpu[0]!.map((_, p) => median(s.cpu.map((c) => c[p]!)));
+}
+
 function report(rows: Row[]): void {
   const w = Math.max(...rows.map((r) => r.what.length));
   console.log(`  ${"".padEnd(w)}  ${"bridge".padStart(14)}  ${"native".padStart(14)}  ratio   native is`);
   for (const r of rows) {
-    const ratio = r.bridge / r.native;
+    const [bridge, native] = [median(r.bridge.figures), median(r.native.figures)];
     console.log(
-      `  ${r.what.padEnd(w)}  ${fmt(r.bridge, r.unit).padStart(14)}  ${fmt(r.native, r.unit).padStart(14)}  ${ratio.toFixed(2).padStart(5)}x  ${r.nativeIs}`,
+      `  ${r.what.padEnd(w)}  ${fmt(bridge, r.unit).padStart(14)}  ${fmt(native, r.unit).padStart(14)}  ${(bridge / native).toFixed(2).padStart(5)}x  ${r.nativeIs}`,
     );
+  }
+  const withCpu = rows.flatMap((r) => {
+    const [bridge, native] = [cpuMedians(r.bridge), cpuMedians(r.native)];
+    return r.per !== undefined && bridge !== undefined && native !== undefined ? [{ r, bridge, native }] : [];
+  });
+  if (withCpu.length === 0) return;
+  const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+  const n = (x: number): string => x.toFixed(x >= 10 ? 1 : 2);
+  console.log(`\nCPU per unit of work (user + system; medians of the rounds):`);
+  console.log(`  ${"".padEnd(w)}  ${"per".padEnd(9)}  bridge: caller + bridge + peer = total    native: caller + peer = total   native/bridge`);
+  for (const { r, bridge, native } of withCpu) {
+    const [b, nat] = [sum(bridge), sum(native)];
+    const bridgeText = `${bridge.map(n).join(" + ")} = ${n(b)}`;
+    const nativeText = `${native.map(n).join(" + ")} = ${n(nat)}`;
+    console.log(`  ${r.what.padEnd(w)}  ${r.per!.padEnd(9)}  ${bridgeText.padEnd(39)}  ${nativeText.padEnd(29)}  ${(nat / b).toFixed(2).padStart(5)}x`);
+  }
+}
+
+/**
+ * CPU seconds (user + system) that process `pid` has used, or undefined without Linux's /proc.
+ * The fields after the command's name (which may hold spaces) start with the state; utime and
+ * stime are the 12th and 13th of them, in clock ticks (USER_HZ, 100 on Linux).
+ */
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
   }
 }
 
@@ -234,8 +290,8 @@ export async function run(): Promise<void> {
   const bridge = await startSslBridge(cookie, epmd.port, silentLogger);
   const peers: ChildProcess[] = [];
   try {
-    const peer = await ErlNode.start({ epmdPort: epmd.port, cookie, codePaths: [dir] });
-    const caller = await ErlNode.start({ epmdPort: epmd.port, cookie, codePaths: [dir], args: ["-ts_ssl", "bridge", bridge.name.name] });
+    const peer = await ErlNode.start({ epmdPort: epmd.port, cookie, codePaths: [dir], args: ERL_ARGS });
+    const caller = await ErlNode.start({ epmdPort: epmd.port, cookie, codePaths: [dir], args: ["-ts_ssl", "bridge", bridge.name.name, ...ERL_ARGS] });
     const certificate = `[{certfile, "${pki.rsaServer.certFile}"}, {keyfile, "${pki.rsaServer.keyFile}"}]`;
     const ports = (
       await peer.eval(`
@@ -259,39 +315,69 @@ export async function run(): Promise<void> {
       if (!/^\d+$/.test(text)) throw new Error(`${expr} gave ${text}`);
       return Number(text);
     };
+    const osPid = async (node: ErlNode) => Number((await node.eval(`list_to_integer(os:getpid())`)).text);
+    const [callerPid, peerPid] = [await osPid(caller), await osPid(peer)];
     const mods = ["ts_ssl", "ssl"] as const;
-    const pair = (): number[][] => [[], []];
+    /**
+     * Runs one measurement of side `s`, which answers its nanoseconds, for `work` units of work
+     * (the figure: units per second), and takes the CPU of the processes involved: the caller's
+     * node, the bridge (for ts_ssl) and the peer, in `cpuUnit` parts of a second per unit.
+     */
+    const measure = async (s: Side, mod: (typeof mods)[number], expr: string, work: number, cpuUnit: number, peerOs: number) => {
+      const pids = mod === "ts_ssl" ? [callerPid, process.pid, peerOs] : [callerPid, peerOs];
+      const before = pids.map(cpuSeconds);
+      const ns = await num(expr);
+      const used = pids.map((pid, p) => (cpuSeconds(pid) ?? NaN) - (before[p] ?? NaN));
+      s.figures.push(work / (ns / 1e9));
+      if (used.every(Number.isFinite)) s.cpu.push(used.map((seconds) => (seconds * cpuUnit) / work));
+    };
 
     // Small calls first, alone on the machine as far as this run goes.
-    const p50 = pair();
+    const p50: Side[] = [side(), side()];
     for (let block = 0; block < BLOCKS; block++) {
-      p50[0]!.push((await num(`ts_ssl_bench:rtt(Sockname, ${ROUND_TRIPS})`)) / 1e3);
-      p50[1]!.push((await num(`ts_ssl_bench:rtt(Call, ${ROUND_TRIPS})`)) / 1e3);
+      p50[0]!.figures.push((await num(`ts_ssl_bench:rtt(Sockname, ${ROUND_TRIPS})`)) / 1e3);
+      p50[1]!.figures.push((await num(`ts_ssl_bench:rtt(Call, ${ROUND_TRIPS})`)) / 1e3);
     }
     const mib = BULK_BYTES / 1048576;
-    const up = pair();
-    const up64k = pair();
-    const down = pair();
-    const hsClient = pair();
-    const hsServer = pair();
-    const calls = pair();
+    const up: Side[] = [side(), side()];
+    const up64k: Side[] = [side(), side()];
+    const down: Side[] = [side(), side()];
+    const hsClient: Side[] = [side(), side()];
+    const hsServer: Side[] = [side(), side()];
+    const calls: Side[] = [side(), side()];
+    const alone = side();
+    const [ms, us] = [1e3, 1e6];
+    // The uncounted first round of the bulk rows.
+    for (const mod of mods) {
+      await num(`ts_ssl_bench:upload(${mod}, Port64k, ${BULK_BYTES}, ${CHUNK})`);
+      await num(`ts_ssl_bench:download(${mod}, Port, ${BULK_BYTES})`);
+    }
     for (let round = 0; round < ROUNDS; round++) {
       for (const [i, mod] of mods.entries()) {
-        up[i]!.push(mib / ((await num(`ts_ssl_bench:upload(${mod}, Port, ${BULK_BYTES}, ${CHUNK})`)) / 1e9));
-        up64k[i]!.push(mib / ((await num(`ts_ssl_bench:upload(${mod}, Port64k, ${BULK_BYTES}, ${CHUNK})`)) / 1e9));
-        down[i]!.push(mib / ((await num(`ts_ssl_bench:download(${mod}, Port, ${BULK_BYTES})`)) / 1e9));
-        hsClient[i]!.push(HANDSHAKES / ((await num(`ts_ssl_bench:handshakes_as_client(${mod}, TlsPort, ${CONCURRENCY}, ${HANDSHAKES})`)) / 1e9));
+        const bulk = (rows: Side[], expr: string) => measure(rows[i]!, mod, expr, mib, ms, peerPid);
+        await bulk(up, `ts_ssl_bench:upload(${mod}, Port, ${BULK_BYTES}, ${CHUNK})`);
+        await bulk(up64k, `ts_ssl_bench:upload(${mod}, Port64k, ${BULK_BYTES}, ${CHUNK})`);
+        await bulk(down, `ts_ssl_bench:download(${mod}, Port, ${BULK_BYTES})`);
+        const clientExpr = `ts_ssl_bench:handshakes_as_client(${mod}, TlsPort, ${CONCURRENCY}, ${HANDSHAKES})`;
+        await measure(hsClient[i]!, mod, clientExpr, HANDSHAKES, ms, tlsServer.child.pid!);
         // Bindings last for the node's life: each listen socket gets a name of its own.
         const l = `L${round}_${i}`;
         const listenPort = await num(`{H${l}, ${l}, P${l}} = ts_ssl_bench:listen(${mod}, Cert), P${l}`);
         const clients = await tlsPeer(["client", String(listenPort), String(CONCURRENCY)]);
         peers.push(clients.child);
-        hsServer[i]!.push(HANDSHAKES / ((await num(`ts_ssl_bench:handshakes_as_server(${mod}, ${l}, ${CONCURRENCY}, ${HANDSHAKES})`)) / 1e9));
+        const serverExpr = `ts_ssl_bench:handshakes_as_server(${mod}, ${l}, ${CONCURRENCY}, ${HANDSHAKES})`;
+        await measure(hsServer[i]!, mod, serverExpr, HANDSHAKES, ms, clients.child.pid!);
         await stopPeer(clients.child);
         await caller.eval(`H${l} ! {close, self()}, receive {H${l}, closed} -> ok end`);
         const fun = mod === "ts_ssl" ? "Sockname" : "Call";
-        calls[i]!.push((CONCURRENCY * CALLS_PER_CALLER) / ((await num(`ts_ssl_bench:calls(${fun}, ${CONCURRENCY}, ${CALLS_PER_CALLER})`)) / 1e9));
+        const callsExpr = `ts_ssl_bench:calls(${fun}, ${CONCURRENCY}, ${CALLS_PER_CALLER})`;
+        await measure(calls[i]!, mod, callsExpr, CONCURRENCY * CALLS_PER_CALLER, us, peerPid);
       }
+      const peerBefore = cpuSeconds(peerPid);
+      const [ns, clientCpu] = await nodeTlsUpload(ports[1]!);
+      alone.figures.push(mib / (ns / 1e9));
+      const peerCpu = (cpuSeconds(peerPid) ?? NaN) - (peerBefore ?? NaN);
+      if (Number.isFinite(peerCpu)) alone.cpu.push([(clientCpu * ms) / mib, 0, (peerCpu * ms) / mib]);
     }
     await caller.eval(`ok = ts_ssl:close(S), Holder ! stop, ok`);
 
@@ -300,21 +386,23 @@ export async function run(): Promise<void> {
       `medians of ${ROUNDS} rounds (${BULK_BYTES >> 20} MiB in ${CHUNK >> 10} KiB sends, ${HANDSHAKES} handshakes and ` +
         `${CALLS_PER_CALLER} calls per caller, ${CONCURRENCY} at a time), and of ${BLOCKS} blocks' p50 of ${ROUND_TRIPS} calls`,
     );
-    const row = (what: string, [bridgeSamples, nativeSamples]: number[][], unit: Row["unit"], nativeIs: string): Row => ({
+    const row = (what: string, [bridgeSide, nativeSide]: Side[], unit: Row["unit"], nativeIs: string, per?: string): Row => ({
       what,
-      bridge: median(bridgeSamples!),
-      native: median(nativeSamples!),
+      bridge: bridgeSide!,
+      native: nativeSide!,
       unit,
       nativeIs,
+      per,
     });
     report([
-      row("upload, 64 KiB sends", up, "MiB/s", "ssl:send/2, receiver's default buffer"),
-      row("upload, 64 KiB sends, {buffer, 65536}", up64k, "MiB/s", "ssl:send/2, receiver with {buffer, 65536}"),
-      row("download, active", down, "MiB/s", "ssl"),
-      row(`handshakes as client, ${CONCURRENCY} at a time`, hsClient, "/s", "ssl:connect + close, node:tls server"),
-      row(`handshakes as server, ${CONCURRENCY} at a time`, hsServer, "/s", "ssl:transport_accept + handshake + close"),
-      row(`calls/s, ${CONCURRENCY} callers (sockname/1)`, calls, "/s", "gen_server:call erl -> erl"),
+      row("upload, 64 KiB sends", up, "MiB/s", "ssl:send/2, receiver's default buffer", "ms/MiB"),
+      row("upload, 64 KiB sends, {buffer, 65536}", up64k, "MiB/s", "ssl:send/2, receiver with {buffer, 65536}", "ms/MiB"),
+      row("download, active", down, "MiB/s", "ssl", "ms/MiB"),
+      row(`handshakes as client, ${CONCURRENCY} at a time`, hsClient, "/s", "ssl:connect + close, node:tls server", "ms/each"),
+      row(`handshakes as server, ${CONCURRENCY} at a time`, hsServer, "/s", "ssl:transport_accept + handshake + close", "ms/each"),
+      row(`calls/s, ${CONCURRENCY} callers (sockname/1)`, calls, "/s", "gen_server:call erl -> erl", "µs/call"),
       row("small call p50 (sockname/1)", p50, "us", "gen_server:call erl -> erl"),
+      row("upload, node:tls alone, {buffer, 65536}", [alone, up64k[1]!], "MiB/s", "as above; bridge: a bare node:tls client", "ms/MiB"),
     ]);
   } finally {
     await Promise.all(peers.map(stopPeer));
@@ -322,5 +410,15 @@ export async function run(): Promise<void> {
     await stopAll();
     pki.remove();
     rmSync(dir, { recursive: true, force: true });
+  }
+
+  /** A bare node:tls client's upload to the native receiver on `port`: its nanoseconds and CPU seconds. */
+  async function nodeTlsUpload(port: number): Promise<[number, number]> {
+    const { child } = await tlsPeer(["upload", String(port), String(BULK_BYTES), String(CHUNK)]);
+    const exited = once(child, "exit");
+    const [line] = (await once(child.stdout!, "data")) as [Buffer];
+    await exited;
+    const [ns, cpu] = line.toString().trim().split(" ").map(Number);
+    return [ns!, cpu!];
   }
 }
