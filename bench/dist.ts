@@ -18,7 +18,7 @@
  * better). BEAM's schedulers spin a while before they sleep (`+sbwt`), which counts as CPU
  * time: BENCH_ERL_ARGS="+sbwt none" measures without that.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Pid, Tuple, atom, type Term } from "../etf/terms.js";
@@ -29,7 +29,7 @@ import type { DistTransport } from "../bridge/dist-transport.js";
 import { makePki } from "../test/support/certs.js";
 import { Epmd, ErlNode, randomCookie, randomName, stopAll } from "../test/support/erlang.js";
 import { mutualOptfile, tlsDistArgs, tlsDistTransport } from "../test/support/tls-dist.js";
-import { ERL_ARGS, median } from "./stats.js";
+import { ERL_ARGS, median, processCpuUs } from "./stats.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SERIAL_CALLS = 20_000;
@@ -218,18 +218,6 @@ async function measure(caller: ErlNode, node: string, name: string, serverCpu: (
 function ownCpuUs(): number {
   const u = process.cpuUsage();
   return u.user + u.system;
-}
-
-/** Another process's CPU time (user and system, all its threads) in microseconds; NaN if unknown. */
-function processCpuUs(pid: number | undefined): number {
-  try {
-    // Fields 14 and 15 of /proc/PID/stat, in clock ticks (USER_HZ, 100 on Linux); the command
-    // name in parentheses may hold spaces, so count from after it.
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * (1e6 / 100);
-  } catch {
-    return NaN;
-  }
 }
 
 function numbers(text: string): number[] {

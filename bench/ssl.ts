@@ -29,7 +29,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,7 +37,7 @@ import { silentLogger } from "../bridge/log.js";
 import { makePki } from "../test/support/certs.js";
 import { startSslBridge } from "../test/support/bridge.js";
 import { Epmd, ErlNode, erlc, randomCookie, stopAll } from "../test/support/erlang.js";
-import { ERL_ARGS, median } from "./stats.js";
+import { ERL_ARGS, median, processCpuUs } from "./stats.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BLOCKS = 5;
@@ -249,21 +249,6 @@ function report(rows: Row[]): void {
   }
 }
 
-/**
- * CPU seconds (user + system) that process `pid` has used, or undefined without Linux's /proc.
- * The fields after the command's name (which may hold spaces) start with the state; utime and
- * stime are the 12th and 13th of them, in clock ticks (USER_HZ, 100 on Linux).
- */
-function cpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The node:tls peer (tls-peer.ts) in a process of its own; the first line it prints, if asked. */
 async function tlsPeer(args: string[]): Promise<{ child: ChildProcess; port: number }> {
   const script = join(dirname(fileURLToPath(import.meta.url)), "tls-peer.js");
@@ -315,21 +300,20 @@ export async function run(): Promise<void> {
       if (!/^\d+$/.test(text)) throw new Error(`${expr} gave ${text}`);
       return Number(text);
     };
-    const osPid = async (node: ErlNode) => Number((await node.eval(`list_to_integer(os:getpid())`)).text);
-    const [callerPid, peerPid] = [await osPid(caller), await osPid(peer)];
+    const [callerPid, peerPid] = [caller.pid, peer.pid];
     const mods = ["ts_ssl", "ssl"] as const;
     /**
      * Runs one measurement of side `s`, which answers its nanoseconds, for `work` units of work
      * (the figure: units per second), and takes the CPU of the processes involved: the caller's
      * node, the bridge (for ts_ssl) and the peer, in `cpuUnit` parts of a second per unit.
      */
-    const measure = async (s: Side, mod: (typeof mods)[number], expr: string, work: number, cpuUnit: number, peerOs: number) => {
+    const measure = async (s: Side, mod: (typeof mods)[number], expr: string, work: number, cpuUnit: number, peerOs?: number) => {
       const pids = mod === "ts_ssl" ? [callerPid, process.pid, peerOs] : [callerPid, peerOs];
-      const before = pids.map(cpuSeconds);
+      const before = pids.map(processCpuUs);
       const ns = await num(expr);
-      const used = pids.map((pid, p) => (cpuSeconds(pid) ?? NaN) - (before[p] ?? NaN));
+      const used = pids.map((pid, p) => processCpuUs(pid) - before[p]!);
       s.figures.push(work / (ns / 1e9));
-      if (used.every(Number.isFinite)) s.cpu.push(used.map((seconds) => (seconds * cpuUnit) / work));
+      if (used.every(Number.isFinite)) s.cpu.push(used.map((us) => (us / 1e6) * (cpuUnit / work)));
     };
 
     // Small calls first, alone on the machine as far as this run goes.
@@ -359,24 +343,24 @@ export async function run(): Promise<void> {
         await bulk(up64k, `ts_ssl_bench:upload(${mod}, Port64k, ${BULK_BYTES}, ${CHUNK})`);
         await bulk(down, `ts_ssl_bench:download(${mod}, Port, ${BULK_BYTES})`);
         const clientExpr = `ts_ssl_bench:handshakes_as_client(${mod}, TlsPort, ${CONCURRENCY}, ${HANDSHAKES})`;
-        await measure(hsClient[i]!, mod, clientExpr, HANDSHAKES, ms, tlsServer.child.pid!);
+        await measure(hsClient[i]!, mod, clientExpr, HANDSHAKES, ms, tlsServer.child.pid);
         // Bindings last for the node's life: each listen socket gets a name of its own.
         const l = `L${round}_${i}`;
         const listenPort = await num(`{H${l}, ${l}, P${l}} = ts_ssl_bench:listen(${mod}, Cert), P${l}`);
         const clients = await tlsPeer(["client", String(listenPort), String(CONCURRENCY)]);
         peers.push(clients.child);
         const serverExpr = `ts_ssl_bench:handshakes_as_server(${mod}, ${l}, ${CONCURRENCY}, ${HANDSHAKES})`;
-        await measure(hsServer[i]!, mod, serverExpr, HANDSHAKES, ms, clients.child.pid!);
+        await measure(hsServer[i]!, mod, serverExpr, HANDSHAKES, ms, clients.child.pid);
         await stopPeer(clients.child);
         await caller.eval(`H${l} ! {close, self()}, receive {H${l}, closed} -> ok end`);
         const fun = mod === "ts_ssl" ? "Sockname" : "Call";
         const callsExpr = `ts_ssl_bench:calls(${fun}, ${CONCURRENCY}, ${CALLS_PER_CALLER})`;
         await measure(calls[i]!, mod, callsExpr, CONCURRENCY * CALLS_PER_CALLER, us, peerPid);
       }
-      const peerBefore = cpuSeconds(peerPid);
+      const peerBefore = processCpuUs(peerPid);
       const [ns, clientCpu] = await nodeTlsUpload(ports[1]!);
       alone.figures.push(mib / (ns / 1e9));
-      const peerCpu = (cpuSeconds(peerPid) ?? NaN) - (peerBefore ?? NaN);
+      const peerCpu = (processCpuUs(peerPid) - peerBefore) / 1e6;
       if (Number.isFinite(peerCpu)) alone.cpu.push([(clientCpu * ms) / mib, 0, (peerCpu * ms) / mib]);
     }
     await caller.eval(`ok = ts_ssl:close(S), Holder ! stop, ok`);
