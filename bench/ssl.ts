@@ -7,7 +7,8 @@
  *   - upload: 64 KiB `send/2`s to the native receiver, once with its default buffer and once
  *     with `{buffer, 65536}`; download: the same receiver's 64 KiB writes in active mode;
  *   - handshakes per second, 16 at a time: as a client (`connect` + `close`) against a node:tls
- *     server (RSA-2048), and as a server (`transport_accept` + `ssl_accept` + `close`, natively
+ *     server (RSA-2048), not verifying it and then verifying it against a CA file of public
+ *     roots and ours, and as a server (`transport_accept` + `ssl_accept` + `close`, natively
  *     `transport_accept` + `handshake` + `close`) for node:tls clients;
  *   - calls per second from 16 concurrent callers: `sockname/1` against `gen_server:call` from
  *     the caller to a process on the second node;
@@ -30,7 +31,8 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { rootCertificates } from "node:tls";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -51,7 +53,7 @@ const CALLS_PER_CALLER = 1_000;
 
 const benchModule = String.raw`
 -module(ts_ssl_bench).
--export([start_server/1, start_echo/0, rtt/2, upload/4, download/3, listen/2, handshakes_as_client/4,
+-export([start_server/1, start_echo/0, rtt/2, upload/4, download/3, listen/2, handshakes_as_client/4, handshakes_verified/5,
          handshakes_as_server/4, calls/3]).
 
 %% The peer: a native ssl server; the first bytes of a connection say what to do:
@@ -169,6 +171,16 @@ repeat(Fun, N) -> Fun(), repeat(Fun, N - 1).
 handshakes_as_client(Mod, Port, Conc, Total) ->
     parallel(Conc, Total, fun() -> {ok, S} = connect(Mod, Port, [binary, {active, false}]), ok = Mod:close(S) end).
 
+%% The same, verifying the server's certificate against the CA file CaFile (no host name check:
+%% ssl 3.9 made none).
+handshakes_verified(Mod, Port, CaFile, Conc, Total) ->
+    Verify = case Mod of
+                 ssl -> [{verify, verify_peer}, {server_name_indication, disable}];
+                 ts_ssl -> [{verify, 2}]
+             end,
+    Options = [binary, {active, false}, {cacertfile, CaFile} | Verify],
+    parallel(Conc, Total, fun() -> {ok, S} = Mod:connect({127,0,0,1}, Port, Options, 10000), ok = Mod:close(S) end).
+
 %% A listen socket on 127.0.0.1 with the given certificate options, held by a process of its own
 %% (each evaluation runs in a short-lived one) until it is told to close it: {Holder, L, Port}.
 listen(Mod, Options) ->
@@ -270,6 +282,10 @@ export async function run(): Promise<void> {
   const pki = makePki();
   const dir = mkdtempSync(join(tmpdir(), "ts-ssl-bench-"));
   writeFileSync(join(dir, "ts_ssl_bench.erl"), benchModule);
+  // What clients verify against in practice: a bundle of public roots (node:tls's), and ours.
+  const caBundle = join(dir, "ca-bundle.pem");
+  writeFileSync(caBundle, [...rootCertificates, readFileSync(pki.caFile, "latin1")].join("\n"));
+  const bundleSize = `${rootCertificates.length + 1} roots`;
   erlc([join(dir, "ts_ssl_bench.erl")], dir);
   const cookie = randomCookie();
   const epmd = await Epmd.start();
@@ -328,6 +344,7 @@ export async function run(): Promise<void> {
     const up64k: Side[] = [side(), side()];
     const down: Side[] = [side(), side()];
     const hsClient: Side[] = [side(), side()];
+    const hsVerified: Side[] = [side(), side()];
     const hsServer: Side[] = [side(), side()];
     const calls: Side[] = [side(), side()];
     const alone = side();
@@ -342,6 +359,8 @@ export async function run(): Promise<void> {
         await bulk(down, `ts_ssl_bench:download(${mod}, Port, ${BULK_BYTES})`);
         const clientExpr = `ts_ssl_bench:handshakes_as_client(${mod}, TlsPort, ${CONCURRENCY}, ${HANDSHAKES})`;
         await measure(counted(hsClient[i]!), mod, clientExpr, HANDSHAKES, ms, tlsServer.child.pid);
+        const verifiedExpr = `ts_ssl_bench:handshakes_verified(${mod}, TlsPort, "${caBundle}", ${CONCURRENCY}, ${HANDSHAKES})`;
+        await measure(counted(hsVerified[i]!), mod, verifiedExpr, HANDSHAKES, ms, tlsServer.child.pid);
         // Bindings last for the node's life: each listen socket gets a name of its own.
         const l = `L${round + 1}_${i}`;
         const listenPort = await num(`{H${l}, ${l}, P${l}} = ts_ssl_bench:listen(${mod}, Cert), P${l}`);
@@ -381,6 +400,7 @@ export async function run(): Promise<void> {
       row("upload, 64 KiB sends, {buffer, 65536}", up64k, "MiB/s", "ssl:send/2, receiver with {buffer, 65536}", "ms/MiB"),
       row("download, active", down, "MiB/s", "ssl", "ms/MiB"),
       row(`handshakes as client, ${CONCURRENCY} at a time`, hsClient, "/s", "ssl:connect + close, node:tls server", "ms/each"),
+      row(`handshakes as client, verifying, ${CONCURRENCY} at a time`, hsVerified, "/s", `the same, verify_peer, CA file of ${bundleSize}`, "ms/each"),
       row(`handshakes as server, ${CONCURRENCY} at a time`, hsServer, "/s", "ssl:transport_accept + handshake + close", "ms/each"),
       row(`calls/s, ${CONCURRENCY} callers (sockname/1)`, calls, "/s", "gen_server:call erl -> erl", "µs/call"),
       row("small call p50 (sockname/1)", p50, "us", "gen_server:call erl -> erl"),
