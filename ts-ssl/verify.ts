@@ -77,9 +77,9 @@ export class TrustStore {
   }
 
   /**
-   * The first trusted certificate that issued `cert`, `usable` or not. Those named as its issuer
-   * come first; OpenSSL compares names in a canonical form, so a name printed differently may
-   * still match, and the others are searched when none of those did.
+   * The first trusted certificate that issued `cert` and is `usable`. Those named as its issuer
+   * are tried first; OpenSSL compares names in a canonical form, so a name printed differently
+   * may still match, and the others are searched when none of those did.
    */
   issuerOf(cert: X509Certificate, usable: (c: X509Certificate) => boolean): X509Certificate | undefined {
     const issued = (t: X509Certificate) => cert.checkIssued(t) && usable(t);
