@@ -5,7 +5,8 @@
  *   - a trivial gen_server:call, 1 caller and 16 concurrent callers: p50, p99, calls/s;
  *   - the CPU time the server and the caller spent per call with 16 callers (from the OS, for
  *     the whole process: the bridge's Node process, the server's and the caller's BEAM);
- *   - one-way throughput of 64 KiB binaries, to the server node and from it.
+ *   - one-way throughput of 64 KiB binaries, to the server node (with the CPU per MiB it cost the
+ *     server and the caller) and from it.
  *
  * All of it twice: over TCP distribution, then over TLS distribution (`-proto_dist inet_tls`
  * for the three erl nodes, the bridge's TLS transport, the same certificates and options: TLS
@@ -107,6 +108,9 @@ interface Figures {
   callerCpu16: number;
   toMiBs: number;
   fromMiBs: number;
+  /** CPU milliseconds per MiB of the 64 KiB binaries sent to the server: the server's, the caller's. */
+  serverCpuTo: number;
+  callerCpuTo: number;
 }
 
 export async function run(): Promise<void> {
@@ -197,6 +201,8 @@ async function measure(caller: ErlNode, node: string, name: string, serverCpu: (
   const calls = CONCURRENT_CALLERS * CALLS_PER_CALLER;
   const [s1, c1] = [serverCpu(), callerCpu()];
   const to = await caller.eval(`SendBlobs({bench_sink, '${node}'}, ${BLOBS}, ${BLOB_SIZE})`);
+  const [s2, c2] = [serverCpu(), callerCpu()];
+  const mib = (BLOBS * BLOB_SIZE) / 1048576;
   const from = await caller.eval(`PullBlobs({bench_source, '${node}'}, ${BLOBS}, ${BLOB_SIZE})`);
   const [p50a, p99a, ratea] = numbers(one.text);
   const [p50b, p99b, rateb] = numbers(many.text);
@@ -211,6 +217,8 @@ async function measure(caller: ErlNode, node: string, name: string, serverCpu: (
     callerCpu16: (c1 - c0) / calls,
     toMiBs: Number(to.text),
     fromMiBs: Number(from.text),
+    serverCpuTo: (s2 - s1) / 1e3 / mib,
+    callerCpuTo: (c2 - c1) / 1e3 / mib,
   };
 }
 
@@ -245,6 +253,8 @@ function report(title: string, b: Figures, e: Figures, withTargets: boolean): vo
     [`server CPU per call, ${CONCURRENT_CALLERS} callers (us)`, b.serverCpu16, e.serverCpu16, ""],
     [`caller CPU per call, ${CONCURRENT_CALLERS} callers (us)`, b.callerCpu16, e.callerCpu16, ""],
     ["64 KiB binaries to the node (MiB/s)", b.toMiBs, e.toMiBs, ""],
+    ["  its server CPU per MiB (ms)", b.serverCpuTo, e.serverCpuTo, ""],
+    ["  its caller CPU per MiB (ms)", b.callerCpuTo, e.callerCpuTo, ""],
     ["64 KiB binaries from the node (MiB/s)", b.fromMiBs, e.fromMiBs, ""],
   ];
   console.log(`${title}: medians of ${ROUNDS} rounds; times measured on the calling erl node, CPU time as the OS counts it`);
@@ -255,5 +265,5 @@ function report(title: string, b: Figures, e: Figures, withTargets: boolean): vo
 }
 
 function fmt(n: number): string {
-  return n >= 1000 ? Math.round(n).toLocaleString("en-US") : n.toFixed(1);
+  return n >= 1000 ? Math.round(n).toLocaleString("en-US") : n.toFixed(n < 10 ? 2 : 1);
 }
