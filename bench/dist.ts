@@ -5,7 +5,8 @@
  *   - a trivial gen_server:call, 1 caller and 16 concurrent callers: p50, p99, calls/s;
  *   - the CPU time the server and the caller spent per call with 16 callers (from the OS, for
  *     the whole process: the bridge's Node process, the server's and the caller's BEAM);
- *   - one-way throughput of 64 KiB binaries, to the server node and from it.
+ *   - one-way throughput of 64 KiB binaries, to the server node (with the CPU per MiB it cost the
+ *     server and the caller) and from it.
  *
  * All of it twice: over TCP distribution, then over TLS distribution (`-proto_dist inet_tls`
  * for the three erl nodes, the bridge's TLS transport, the same certificates and options: TLS
@@ -18,7 +19,7 @@
  * better). BEAM's schedulers spin a while before they sleep (`+sbwt`), which counts as CPU
  * time: BENCH_ERL_ARGS="+sbwt none" measures without that.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Pid, Tuple, atom, type Term } from "../etf/terms.js";
@@ -29,7 +30,7 @@ import type { DistTransport } from "../bridge/dist-transport.js";
 import { makePki } from "../test/support/certs.js";
 import { Epmd, ErlNode, randomCookie, randomName, stopAll } from "../test/support/erlang.js";
 import { mutualOptfile, tlsDistArgs, tlsDistTransport } from "../test/support/tls-dist.js";
-import { median } from "./stats.js";
+import { ERL_ARGS, median, processCpuUs } from "./stats.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SERIAL_CALLS = 20_000;
@@ -37,8 +38,6 @@ const CONCURRENT_CALLERS = 16;
 const CALLS_PER_CALLER = 4_000;
 const BLOBS = 4_000;
 const BLOB_SIZE = 64 * 1024;
-/** Extra `erl` arguments for both Erlang nodes (say, `+sbwt none` to stop scheduler busy-waiting). */
-const ERL_ARGS = (process.env.BENCH_ERL_ARGS ?? "").split(/\s+/).filter(Boolean);
 
 /** The Erlang server: the plainest gen_server there is. */
 const serverModule = `
@@ -109,6 +108,9 @@ interface Figures {
   callerCpu16: number;
   toMiBs: number;
   fromMiBs: number;
+  /** CPU milliseconds per MiB of the 64 KiB binaries sent to the server: the server's, the caller's. */
+  serverCpuTo: number;
+  callerCpuTo: number;
 }
 
 export async function run(): Promise<void> {
@@ -199,6 +201,8 @@ async function measure(caller: ErlNode, node: string, name: string, serverCpu: (
   const calls = CONCURRENT_CALLERS * CALLS_PER_CALLER;
   const [s1, c1] = [serverCpu(), callerCpu()];
   const to = await caller.eval(`SendBlobs({bench_sink, '${node}'}, ${BLOBS}, ${BLOB_SIZE})`);
+  const [s2, c2] = [serverCpu(), callerCpu()];
+  const mib = (BLOBS * BLOB_SIZE) / 1048576;
   const from = await caller.eval(`PullBlobs({bench_source, '${node}'}, ${BLOBS}, ${BLOB_SIZE})`);
   const [p50a, p99a, ratea] = numbers(one.text);
   const [p50b, p99b, rateb] = numbers(many.text);
@@ -213,6 +217,8 @@ async function measure(caller: ErlNode, node: string, name: string, serverCpu: (
     callerCpu16: (c1 - c0) / calls,
     toMiBs: Number(to.text),
     fromMiBs: Number(from.text),
+    serverCpuTo: (s2 - s1) / 1e3 / mib,
+    callerCpuTo: (c2 - c1) / 1e3 / mib,
   };
 }
 
@@ -220,18 +226,6 @@ async function measure(caller: ErlNode, node: string, name: string, serverCpu: (
 function ownCpuUs(): number {
   const u = process.cpuUsage();
   return u.user + u.system;
-}
-
-/** Another process's CPU time (user and system, all its threads) in microseconds; NaN if unknown. */
-function processCpuUs(pid: number | undefined): number {
-  try {
-    // Fields 14 and 15 of /proc/PID/stat, in clock ticks (USER_HZ, 100 on Linux); the command
-    // name in parentheses may hold spaces, so count from after it.
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * (1e6 / 100);
-  } catch {
-    return NaN;
-  }
 }
 
 function numbers(text: string): number[] {
@@ -259,6 +253,8 @@ function report(title: string, b: Figures, e: Figures, withTargets: boolean): vo
     [`server CPU per call, ${CONCURRENT_CALLERS} callers (us)`, b.serverCpu16, e.serverCpu16, ""],
     [`caller CPU per call, ${CONCURRENT_CALLERS} callers (us)`, b.callerCpu16, e.callerCpu16, ""],
     ["64 KiB binaries to the node (MiB/s)", b.toMiBs, e.toMiBs, ""],
+    ["  its server CPU per MiB (ms)", b.serverCpuTo, e.serverCpuTo, ""],
+    ["  its caller CPU per MiB (ms)", b.callerCpuTo, e.callerCpuTo, ""],
     ["64 KiB binaries from the node (MiB/s)", b.fromMiBs, e.fromMiBs, ""],
   ];
   console.log(`${title}: medians of ${ROUNDS} rounds; times measured on the calling erl node, CPU time as the OS counts it`);
@@ -269,5 +265,5 @@ function report(title: string, b: Figures, e: Figures, withTargets: boolean): vo
 }
 
 function fmt(n: number): string {
-  return n >= 1000 ? Math.round(n).toLocaleString("en-US") : n.toFixed(1);
+  return n >= 1000 ? Math.round(n).toLocaleString("en-US") : n.toFixed(n < 10 ? 2 : 1);
 }

@@ -7,7 +7,8 @@
  *   - upload: 64 KiB `send/2`s to the native receiver, once with its default buffer and once
  *     with `{buffer, 65536}`; download: the same receiver's 64 KiB writes in active mode;
  *   - handshakes per second, 16 at a time: as a client (`connect` + `close`) against a node:tls
- *     server (RSA-2048), and as a server (`transport_accept` + `ssl_accept` + `close`, natively
+ *     server (RSA-2048), not verifying it and then verifying it against a CA file of public
+ *     roots and ours, and as a server (`transport_accept` + `ssl_accept` + `close`, natively
  *     `transport_accept` + `handshake` + `close`) for node:tls clients;
  *   - calls per second from 16 concurrent callers: `sockname/1` against `gen_server:call` from
  *     the caller to a process on the second node;
@@ -15,11 +16,23 @@
  *     of the blocks' p50s.
  *
  * Rounds alternate bridge and native so both see the same machine; each figure is the median of
- * its rounds. Ratios are bridge / native: for times lower is better, for rates higher.
+ * its rounds. Ratios are bridge / native: for times lower is better, for rates higher. A first
+ * round, not counted, lets both sides reach their steady state, as in a bridge that has been up
+ * a while (V8 compiles the bridge's hot paths as they run: cold, its upload is a third slower,
+ * and a handshake takes a fifth more CPU).
+ *
+ * On Linux the CPU time of each process (user + system, from /proc) is taken around every
+ * measurement and printed per unit of work: for the bridge's figures the caller's node, the
+ * bridge and the peer; for native's the caller's node and the peer. When the processes keep every
+ * core busy, as on a small machine, the rate follows the total: native's total over the bridge's
+ * is then the ratio to expect. One more upload, by a bare node:tls client in a process of its
+ * own, shows what node:tls alone reaches against the same receiver. BENCH_ERL_ARGS gives both
+ * `erl` nodes extra flags.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { rootCertificates } from "node:tls";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,7 +40,7 @@ import { silentLogger } from "../bridge/log.js";
 import { makePki } from "../test/support/certs.js";
 import { startSslBridge } from "../test/support/bridge.js";
 import { Epmd, ErlNode, erlc, randomCookie, stopAll } from "../test/support/erlang.js";
-import { median } from "./stats.js";
+import { ERL_ARGS, median, processCpuUs } from "./stats.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BLOCKS = 5;
@@ -40,7 +53,7 @@ const CALLS_PER_CALLER = 1_000;
 
 const benchModule = String.raw`
 -module(ts_ssl_bench).
--export([start_server/1, start_echo/0, rtt/2, upload/4, download/3, listen/2, handshakes_as_client/4,
+-export([start_server/1, start_echo/0, rtt/2, upload/4, download/3, listen/2, handshakes_as_client/4, handshakes_verified/5,
          handshakes_as_server/4, calls/3]).
 
 %% The peer: a native ssl server; the first bytes of a connection say what to do:
@@ -158,6 +171,16 @@ repeat(Fun, N) -> Fun(), repeat(Fun, N - 1).
 handshakes_as_client(Mod, Port, Conc, Total) ->
     parallel(Conc, Total, fun() -> {ok, S} = connect(Mod, Port, [binary, {active, false}]), ok = Mod:close(S) end).
 
+%% The same, verifying the server's certificate against the CA file CaFile (no host name check:
+%% ssl 3.9 made none).
+handshakes_verified(Mod, Port, CaFile, Conc, Total) ->
+    Verify = case Mod of
+                 ssl -> [{verify, verify_peer}, {server_name_indication, disable}];
+                 ts_ssl -> [{verify, 2}]
+             end,
+    Options = [binary, {active, false}, {cacertfile, CaFile} | Verify],
+    parallel(Conc, Total, fun() -> {ok, S} = Mod:connect({127,0,0,1}, Port, Options, 10000), ok = Mod:close(S) end).
+
 %% A listen socket on 127.0.0.1 with the given certificate options, held by a process of its own
 %% (each evaluation runs in a short-lived one) until it is told to close it: {Holder, L, Port}.
 listen(Mod, Options) ->
@@ -183,28 +206,59 @@ handshakes_as_server(Mod, L, Conc, Total) ->
 calls(Fun, Conc, PerCaller) -> parallel(Conc, Conc * PerCaller, Fun).
 `;
 
+/** One side's samples of a row: the figure of each round, and the CPU seconds per unit of work of each process. */
+interface Side {
+  figures: number[];
+  cpu: number[][];
+}
+
 interface Row {
   what: string;
-  bridge: number;
-  native: number;
+  bridge: Side;
+  native: Side;
   /** How the figures read: a time in microseconds, a rate in MiB/s, or in handshakes/s. */
   unit: "us" | "MiB/s" | "/s";
   nativeIs: string;
+  /** The unit of work the CPU times are given for, if they were taken. */
+  per?: string;
 }
+
+const side = (): Side => ({ figures: [], cpu: [] });
 
 function fmt(value: number, unit: Row["unit"]): string {
   const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
   return `${value.toFixed(digits)} ${unit === "us" ? "µs" : unit}`;
 }
 
+/** The median of each process's CPU per unit over the rounds, or undefined if a round had none. */
+function cpuMedians(s: Side): number[] | undefined {
+  if (s.cpu.length === 0 || s.cpu.some((c) => c.length === 0)) return undefined;
+  return s.cpu[0]!.map((_, p) => median(s.cpu.map((c) => c[p]!)));
+}
+
 function report(rows: Row[]): void {
   const w = Math.max(...rows.map((r) => r.what.length));
   console.log(`  ${"".padEnd(w)}  ${"bridge".padStart(14)}  ${"native".padStart(14)}  ratio   native is`);
   for (const r of rows) {
-    const ratio = r.bridge / r.native;
+    const [bridge, native] = [median(r.bridge.figures), median(r.native.figures)];
     console.log(
-      `  ${r.what.padEnd(w)}  ${fmt(r.bridge, r.unit).padStart(14)}  ${fmt(r.native, r.unit).padStart(14)}  ${ratio.toFixed(2).padStart(5)}x  ${r.nativeIs}`,
+      `  ${r.what.padEnd(w)}  ${fmt(bridge, r.unit).padStart(14)}  ${fmt(native, r.unit).padStart(14)}  ${(bridge / native).toFixed(2).padStart(5)}x  ${r.nativeIs}`,
     );
+  }
+  const withCpu = rows.flatMap((r) => {
+    const [bridge, native] = [cpuMedians(r.bridge), cpuMedians(r.native)];
+    return r.per !== undefined && bridge !== undefined && native !== undefined ? [{ r, bridge, native }] : [];
+  });
+  if (withCpu.length === 0) return;
+  const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+  const n = (x: number): string => x.toFixed(x >= 10 ? 1 : 2);
+  console.log(`\nCPU per unit of work (user + system; medians of the rounds):`);
+  console.log(`  ${"".padEnd(w)}  ${"per".padEnd(9)}  bridge: caller + bridge + peer = total    native: caller + peer = total   native/bridge`);
+  for (const { r, bridge, native } of withCpu) {
+    const [b, nat] = [sum(bridge), sum(native)];
+    const bridgeText = `${bridge.map(n).join(" + ")} = ${n(b)}`;
+    const nativeText = `${native.map(n).join(" + ")} = ${n(nat)}`;
+    console.log(`  ${r.what.padEnd(w)}  ${r.per!.padEnd(9)}  ${bridgeText.padEnd(39)}  ${nativeText.padEnd(29)}  ${(nat / b).toFixed(2).padStart(5)}x`);
   }
 }
 
@@ -228,14 +282,18 @@ export async function run(): Promise<void> {
   const pki = makePki();
   const dir = mkdtempSync(join(tmpdir(), "ts-ssl-bench-"));
   writeFileSync(join(dir, "ts_ssl_bench.erl"), benchModule);
+  // What clients verify against in practice: a bundle of public roots (node:tls's), and ours.
+  const caBundle = join(dir, "ca-bundle.pem");
+  writeFileSync(caBundle, [...rootCertificates, readFileSync(pki.caFile, "latin1")].join("\n"));
+  const bundleSize = `${rootCertificates.length + 1} roots`;
   erlc([join(dir, "ts_ssl_bench.erl")], dir);
   const cookie = randomCookie();
   const epmd = await Epmd.start();
   const bridge = await startSslBridge(cookie, epmd.port, silentLogger);
   const peers: ChildProcess[] = [];
   try {
-    const peer = await ErlNode.start({ epmdPort: epmd.port, cookie, codePaths: [dir] });
-    const caller = await ErlNode.start({ epmdPort: epmd.port, cookie, codePaths: [dir], args: ["-ts_ssl", "bridge", bridge.name.name] });
+    const peer = await ErlNode.start({ epmdPort: epmd.port, cookie, codePaths: [dir], args: ERL_ARGS });
+    const caller = await ErlNode.start({ epmdPort: epmd.port, cookie, codePaths: [dir], args: ["-ts_ssl", "bridge", bridge.name.name, ...ERL_ARGS] });
     const certificate = `[{certfile, "${pki.rsaServer.certFile}"}, {keyfile, "${pki.rsaServer.keyFile}"}]`;
     const ports = (
       await peer.eval(`
@@ -259,39 +317,68 @@ export async function run(): Promise<void> {
       if (!/^\d+$/.test(text)) throw new Error(`${expr} gave ${text}`);
       return Number(text);
     };
+    const [callerPid, peerPid] = [caller.pid, peer.pid];
     const mods = ["ts_ssl", "ssl"] as const;
-    const pair = (): number[][] => [[], []];
+    /**
+     * Runs one measurement of side `s`, which answers its nanoseconds, for `work` units of work
+     * (the figure: units per second), and takes the CPU of the processes involved: the caller's
+     * node, the bridge (for ts_ssl) and the peer, in `cpuUnit` parts of a second per unit.
+     */
+    const measure = async (s: Side, mod: (typeof mods)[number], expr: string, work: number, cpuUnit: number, peerOs?: number) => {
+      const pids = mod === "ts_ssl" ? [callerPid, process.pid, peerOs] : [callerPid, peerOs];
+      const before = pids.map(processCpuUs);
+      const ns = await num(expr);
+      const used = pids.map((pid, p) => processCpuUs(pid) - before[p]!);
+      s.figures.push(work / (ns / 1e9));
+      if (used.every(Number.isFinite)) s.cpu.push(used.map((us) => (us / 1e6) * (cpuUnit / work)));
+    };
 
     // Small calls first, alone on the machine as far as this run goes.
-    const p50 = pair();
+    const p50: Side[] = [side(), side()];
     for (let block = 0; block < BLOCKS; block++) {
-      p50[0]!.push((await num(`ts_ssl_bench:rtt(Sockname, ${ROUND_TRIPS})`)) / 1e3);
-      p50[1]!.push((await num(`ts_ssl_bench:rtt(Call, ${ROUND_TRIPS})`)) / 1e3);
+      p50[0]!.figures.push((await num(`ts_ssl_bench:rtt(Sockname, ${ROUND_TRIPS})`)) / 1e3);
+      p50[1]!.figures.push((await num(`ts_ssl_bench:rtt(Call, ${ROUND_TRIPS})`)) / 1e3);
     }
     const mib = BULK_BYTES / 1048576;
-    const up = pair();
-    const up64k = pair();
-    const down = pair();
-    const hsClient = pair();
-    const hsServer = pair();
-    const calls = pair();
-    for (let round = 0; round < ROUNDS; round++) {
+    const up: Side[] = [side(), side()];
+    const up64k: Side[] = [side(), side()];
+    const down: Side[] = [side(), side()];
+    const hsClient: Side[] = [side(), side()];
+    const hsVerified: Side[] = [side(), side()];
+    const hsServer: Side[] = [side(), side()];
+    const calls: Side[] = [side(), side()];
+    const alone = side();
+    const [ms, us] = [1e3, 1e6];
+    // Round -1 is the uncounted first one.
+    for (let round = -1; round < ROUNDS; round++) {
+      const counted = (s: Side): Side => (round < 0 ? side() : s);
       for (const [i, mod] of mods.entries()) {
-        up[i]!.push(mib / ((await num(`ts_ssl_bench:upload(${mod}, Port, ${BULK_BYTES}, ${CHUNK})`)) / 1e9));
-        up64k[i]!.push(mib / ((await num(`ts_ssl_bench:upload(${mod}, Port64k, ${BULK_BYTES}, ${CHUNK})`)) / 1e9));
-        down[i]!.push(mib / ((await num(`ts_ssl_bench:download(${mod}, Port, ${BULK_BYTES})`)) / 1e9));
-        hsClient[i]!.push(HANDSHAKES / ((await num(`ts_ssl_bench:handshakes_as_client(${mod}, TlsPort, ${CONCURRENCY}, ${HANDSHAKES})`)) / 1e9));
+        const bulk = (rows: Side[], expr: string) => measure(counted(rows[i]!), mod, expr, mib, ms, peerPid);
+        await bulk(up, `ts_ssl_bench:upload(${mod}, Port, ${BULK_BYTES}, ${CHUNK})`);
+        await bulk(up64k, `ts_ssl_bench:upload(${mod}, Port64k, ${BULK_BYTES}, ${CHUNK})`);
+        await bulk(down, `ts_ssl_bench:download(${mod}, Port, ${BULK_BYTES})`);
+        const clientExpr = `ts_ssl_bench:handshakes_as_client(${mod}, TlsPort, ${CONCURRENCY}, ${HANDSHAKES})`;
+        await measure(counted(hsClient[i]!), mod, clientExpr, HANDSHAKES, ms, tlsServer.child.pid);
+        const verifiedExpr = `ts_ssl_bench:handshakes_verified(${mod}, TlsPort, "${caBundle}", ${CONCURRENCY}, ${HANDSHAKES})`;
+        await measure(counted(hsVerified[i]!), mod, verifiedExpr, HANDSHAKES, ms, tlsServer.child.pid);
         // Bindings last for the node's life: each listen socket gets a name of its own.
-        const l = `L${round}_${i}`;
+        const l = `L${round + 1}_${i}`;
         const listenPort = await num(`{H${l}, ${l}, P${l}} = ts_ssl_bench:listen(${mod}, Cert), P${l}`);
         const clients = await tlsPeer(["client", String(listenPort), String(CONCURRENCY)]);
         peers.push(clients.child);
-        hsServer[i]!.push(HANDSHAKES / ((await num(`ts_ssl_bench:handshakes_as_server(${mod}, ${l}, ${CONCURRENCY}, ${HANDSHAKES})`)) / 1e9));
+        const serverExpr = `ts_ssl_bench:handshakes_as_server(${mod}, ${l}, ${CONCURRENCY}, ${HANDSHAKES})`;
+        await measure(counted(hsServer[i]!), mod, serverExpr, HANDSHAKES, ms, clients.child.pid);
         await stopPeer(clients.child);
         await caller.eval(`H${l} ! {close, self()}, receive {H${l}, closed} -> ok end`);
         const fun = mod === "ts_ssl" ? "Sockname" : "Call";
-        calls[i]!.push((CONCURRENCY * CALLS_PER_CALLER) / ((await num(`ts_ssl_bench:calls(${fun}, ${CONCURRENCY}, ${CALLS_PER_CALLER})`)) / 1e9));
+        const callsExpr = `ts_ssl_bench:calls(${fun}, ${CONCURRENCY}, ${CALLS_PER_CALLER})`;
+        await measure(counted(calls[i]!), mod, callsExpr, CONCURRENCY * CALLS_PER_CALLER, us, peerPid);
       }
+      const peerBefore = processCpuUs(peerPid);
+      const [ns, clientCpu] = await nodeTlsUpload(ports[1]!);
+      counted(alone).figures.push(mib / (ns / 1e9));
+      const peerCpu = (processCpuUs(peerPid) - peerBefore) / 1e6;
+      if (Number.isFinite(peerCpu)) counted(alone).cpu.push([(clientCpu * ms) / mib, 0, (peerCpu * ms) / mib]);
     }
     await caller.eval(`ok = ts_ssl:close(S), Holder ! stop, ok`);
 
@@ -300,21 +387,24 @@ export async function run(): Promise<void> {
       `medians of ${ROUNDS} rounds (${BULK_BYTES >> 20} MiB in ${CHUNK >> 10} KiB sends, ${HANDSHAKES} handshakes and ` +
         `${CALLS_PER_CALLER} calls per caller, ${CONCURRENCY} at a time), and of ${BLOCKS} blocks' p50 of ${ROUND_TRIPS} calls`,
     );
-    const row = (what: string, [bridgeSamples, nativeSamples]: number[][], unit: Row["unit"], nativeIs: string): Row => ({
+    const row = (what: string, [bridgeSide, nativeSide]: Side[], unit: Row["unit"], nativeIs: string, per?: string): Row => ({
       what,
-      bridge: median(bridgeSamples!),
-      native: median(nativeSamples!),
+      bridge: bridgeSide!,
+      native: nativeSide!,
       unit,
       nativeIs,
+      per,
     });
     report([
-      row("upload, 64 KiB sends", up, "MiB/s", "ssl:send/2, receiver's default buffer"),
-      row("upload, 64 KiB sends, {buffer, 65536}", up64k, "MiB/s", "ssl:send/2, receiver with {buffer, 65536}"),
-      row("download, active", down, "MiB/s", "ssl"),
-      row(`handshakes as client, ${CONCURRENCY} at a time`, hsClient, "/s", "ssl:connect + close, node:tls server"),
-      row(`handshakes as server, ${CONCURRENCY} at a time`, hsServer, "/s", "ssl:transport_accept + handshake + close"),
-      row(`calls/s, ${CONCURRENCY} callers (sockname/1)`, calls, "/s", "gen_server:call erl -> erl"),
+      row("upload, 64 KiB sends", up, "MiB/s", "ssl:send/2, receiver's default buffer", "ms/MiB"),
+      row("upload, 64 KiB sends, {buffer, 65536}", up64k, "MiB/s", "ssl:send/2, receiver with {buffer, 65536}", "ms/MiB"),
+      row("download, active", down, "MiB/s", "ssl", "ms/MiB"),
+      row(`handshakes as client, ${CONCURRENCY} at a time`, hsClient, "/s", "ssl:connect + close, node:tls server", "ms/each"),
+      row(`handshakes as client, verifying, ${CONCURRENCY} at a time`, hsVerified, "/s", `the same, verify_peer, CA file of ${bundleSize}`, "ms/each"),
+      row(`handshakes as server, ${CONCURRENCY} at a time`, hsServer, "/s", "ssl:transport_accept + handshake + close", "ms/each"),
+      row(`calls/s, ${CONCURRENCY} callers (sockname/1)`, calls, "/s", "gen_server:call erl -> erl", "µs/call"),
       row("small call p50 (sockname/1)", p50, "us", "gen_server:call erl -> erl"),
+      row("upload, node:tls alone, {buffer, 65536}", [alone, up64k[1]!], "MiB/s", "as above; bridge: a bare node:tls client", "ms/MiB"),
     ]);
   } finally {
     await Promise.all(peers.map(stopPeer));
@@ -322,5 +412,15 @@ export async function run(): Promise<void> {
     await stopAll();
     pki.remove();
     rmSync(dir, { recursive: true, force: true });
+  }
+
+  /** A bare node:tls client's upload to the native receiver on `port`: its nanoseconds and CPU seconds. */
+  async function nodeTlsUpload(port: number): Promise<[number, number]> {
+    const { child } = await tlsPeer(["upload", String(port), String(BULK_BYTES), String(CHUNK)]);
+    const exited = once(child, "exit");
+    const [line] = (await once(child.stdout!, "data")) as [Buffer];
+    await exited;
+    const [ns, cpu] = line.toString().trim().split(" ").map(Number);
+    return [ns!, cpu!];
   }
 }

@@ -17,6 +17,7 @@ import { formatTerm } from "../etf/format.js";
 import { Tuple, type Term } from "../etf/terms.js";
 import { fail, reason, reasonOf } from "./errors.js";
 import { protocols, type FileContents, type TlsOptions, type TlsVersion } from "./options.js";
+import { TrustStore } from "./verify.js";
 
 const versionOrder: readonly TlsVersion[] = [...protocols.values()];
 
@@ -25,7 +26,7 @@ export interface TlsSetup {
   /** `{verify, 0|1|2}` (manual): none, the peer's certificate if any, and one is required. */
   readonly verify: 0 | 1 | 2;
   readonly depth: number;
-  readonly trusted: readonly X509Certificate[];
+  readonly trusted: TrustStore;
   /** Whether our own certificate was given (a listener without one cannot accept: enoservercert). */
   readonly hasCertificate: boolean;
   readonly minVersion: TlsVersion | undefined;
@@ -40,11 +41,11 @@ export interface TlsSetup {
   readonly extraCurves: readonly string[];
 }
 
-let defaultTrusted: X509Certificate[] | undefined;
+let defaultTrusted: TrustStore | undefined;
 
 /** node:tls's bundled roots, parsed once: the trusted set when no `cacertfile` is given. */
-function defaultRoots(): X509Certificate[] {
-  defaultTrusted ??= rootCertificates.map((pem) => new X509Certificate(pem));
+function defaultRoots(): TrustStore {
+  defaultTrusted ??= new TrustStore(rootCertificates.map((pem) => new X509Certificate(pem)));
   return defaultTrusted;
 }
 
@@ -291,7 +292,7 @@ function makeSetup(o: TlsOptions, side: "client" | "server"): TlsSetup {
     context,
     verify: o.verify,
     depth: o.depth,
-    trusted: ca?.certs ?? defaultRoots(),
+    trusted: ca !== undefined ? new TrustStore(ca.certs) : defaultRoots(),
     hasCertificate: own !== undefined,
     minVersion,
     maxVersion,

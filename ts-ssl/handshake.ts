@@ -9,10 +9,10 @@
  * peer, else `esslconnect` / `esslaccept`; POSIX reasons (`econnrefused`, `nxdomain`, ...) while
  * connecting. The TLS socket is destroyed on failure.
  */
-import { X509Certificate } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
 import { isIPv6, Socket as NetSocket, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { connect as tlsConnect, TLSSocket, type ConnectionOptions, type PeerCertificate } from "node:tls";
+import { connect as tlsConnect, TLSSocket, type ConnectionOptions } from "node:tls";
 import type { TlsSetup } from "./context.js";
 import { errorCode, fail, handshakeReason, reason, reasonOf, SslError, verifyReason, type Phase } from "./errors.js";
 import { VERIFY_CODES, verifyChain } from "./verify.js";
@@ -165,15 +165,32 @@ function checkPeer(socket: TLSSocket, setup: TlsSetup, phase: Phase): void {
 
 /** OpenSSL's verify results for the checks verify.ts makes itself (and may forgive past depth). */
 const decidedHere: ReadonlySet<string> = new Set(VERIFY_CODES);
-/** The peer's certificate and the others it sent, as node:tls links them by issuer. */
+/**
+ * The peer's certificate, then each other one it sent, once (a server may send its own again, as
+ * `openssl s_server -cert_chain` with a file that starts with it does): node:tls links them in
+ * the order they came, not by issuer. The verifier looks among them for issuers, as OpenSSL does.
+ */
 function peerChain(socket: TLSSocket): X509Certificate[] {
   const chain: X509Certificate[] = [];
   const seen = new Set<string>();
-  let c: PeerCertificate | undefined = socket.getPeerCertificate(true);
-  while (c !== undefined && c !== null && c.raw !== undefined && !seen.has(c.fingerprint256)) {
+  const visited = new Set<X509Certificate>();
+  for (let c = peerCertificate(socket); c !== undefined && !visited.has(c); c = c.issuerCertificate) {
+    visited.add(c);
+    if (seen.has(c.fingerprint256)) continue;
     seen.add(c.fingerprint256);
-    chain.push(new X509Certificate(c.raw));
-    c = (c as { issuerCertificate?: PeerCertificate }).issuerCertificate;
+    chain.push(c);
   }
   return chain;
+}
+
+const peerCertificates = new WeakMap<TLSSocket, X509Certificate | undefined>();
+
+/**
+ * The peer's certificate, linked to the others it sent (`issuerCertificate`). node:tls hands it
+ * out once: a second getPeerX509Certificate() on the same socket finds none (Node 20), so it is
+ * kept here for the socket's life.
+ */
+export function peerCertificate(socket: TLSSocket): X509Certificate | undefined {
+  if (!peerCertificates.has(socket)) peerCertificates.set(socket, socket.getPeerX509Certificate());
+  return peerCertificates.get(socket);
 }

@@ -16,7 +16,7 @@ import type { TlsSetup } from "./context.js";
 import { Endpoint, type SocketTable } from "./endpoint.js";
 import { errorCode, fail, reason, reasonOf, SslError, type FailureDetail } from "./errors.js";
 import { injectFault } from "./fault.js";
-import { acceptTls, connectTls, type ConnectTarget, type StreamTarget } from "./handshake.js";
+import { acceptTls, connectTls, peerCertificate, type ConnectTarget, type StreamTarget } from "./handshake.js";
 import { activeTerm, Options, protocols, type SocketKind } from "./options.js";
 import { framePacket, FramingError, largestPacket } from "./packet/framer.js";
 import { SocketMachine, type CallId, type OwnerMessage, type SocketEvent } from "./socket-machine.js";
@@ -191,7 +191,7 @@ export class SslSocket extends Endpoint {
       cipher: cipher?.name,
       // A reference to OpenSSL's copy, which outlives the connection; its DER is made only when
       // peercert asks (getPeerCertificate would parse every field of it on every connection).
-      peerCert: tls.getPeerX509Certificate(),
+      peerCert: peerCertificate(tls),
     };
     const servername = (tls as { servername?: unknown }).servername;
     this.#modernSession = {

@@ -43,14 +43,49 @@ export interface ChainInput {
   /** Other certificates the peer sent (intermediates, in any order). */
   readonly presented: readonly X509Certificate[];
   /** Trusted certificates (`cacertfile`, or the default roots). */
-  readonly trusted: readonly X509Certificate[];
+  readonly trusted: TrustStore;
   readonly depth: number;
   readonly now: Date;
 }
 
 interface Link {
   readonly cert: X509Certificate;
+  readonly fingerprint: string;
   readonly trusted: boolean;
+}
+
+/**
+ * Trusted certificates, looked up by fingerprint and by subject. A CA bundle holds a few hundred
+ * of them: scanned whole for each link of each chain, with a digest made per certificate per
+ * comparison, they cost a handshake over a millisecond of CPU.
+ */
+export class TrustStore {
+  readonly #fingerprints: ReadonlySet<string>;
+  readonly #bySubject = new Map<string, X509Certificate[]>();
+
+  constructor(readonly certs: readonly X509Certificate[]) {
+    this.#fingerprints = new Set(certs.map((c) => c.fingerprint256));
+    for (const c of certs) {
+      const named = this.#bySubject.get(c.subject);
+      if (named === undefined) this.#bySubject.set(c.subject, [c]);
+      else named.push(c);
+    }
+  }
+
+  has(fingerprint: string): boolean {
+    return this.#fingerprints.has(fingerprint);
+  }
+
+  /**
+   * The first trusted certificate that issued `cert` and is `usable`. Those named as its issuer
+   * are tried first; OpenSSL compares names in a canonical form, so a name printed differently
+   * may still match, and the others are searched when none of those did.
+   */
+  issuerOf(cert: X509Certificate, usable: (c: X509Certificate) => boolean): X509Certificate | undefined {
+    const issued = (t: X509Certificate) => cert.checkIssued(t) && usable(t);
+    const named = this.#bySubject.get(cert.issuer);
+    return named?.find(issued) ?? this.certs.find((t) => t.subject !== cert.issuer && issued(t));
+  }
 }
 
 /** Undefined when the chain verifies; else the first error OpenSSL's order would report. */
@@ -68,8 +103,9 @@ function selfIssued(cert: X509Certificate): boolean {
   return cert.subject === cert.issuer && cert.verify(cert.publicKey);
 }
 
-function isTrusted(cert: X509Certificate, trusted: readonly X509Certificate[]): boolean {
-  return trusted.some((t) => t.fingerprint256 === cert.fingerprint256);
+function link(cert: X509Certificate, trusted: TrustStore, isTrusted = false): Link {
+  const fingerprint = cert.fingerprint256;
+  return { cert, fingerprint, trusted: isTrusted || trusted.has(fingerprint) };
 }
 
 /**
@@ -78,8 +114,9 @@ function isTrusted(cert: X509Certificate, trusted: readonly X509Certificate[]): 
  * issuers come from the trusted set only.
  */
 function buildChain(input: ChainInput): Link[] | VerifyFailure {
-  const chain: Link[] = [{ cert: input.peer, trusted: isTrusted(input.peer, input.trusted) }];
-  const inChain = (c: X509Certificate) => chain.some((l) => l.cert.fingerprint256 === c.fingerprint256);
+  const chain: Link[] = [link(input.peer, input.trusted)];
+  const inChain = new Set([chain[0]!.fingerprint]);
+  const usable = (c: X509Certificate) => !inChain.has(c.fingerprint256);
   for (;;) {
     const last = chain[chain.length - 1]!;
     const at = chain.length - 1;
@@ -87,15 +124,17 @@ function buildChain(input: ChainInput): Link[] | VerifyFailure {
       if (last.trusted) return chain;
       return { code: at === 0 ? "DEPTH_ZERO_SELF_SIGNED_CERT" : "SELF_SIGNED_CERT_IN_CHAIN", depth: at };
     }
-    const trustedIssuer = input.trusted.find((t) => last.cert.checkIssued(t) && !inChain(t));
+    const trustedIssuer = input.trusted.issuerOf(last.cert, usable);
     const issuer =
-      trustedIssuer ?? (last.trusted ? undefined : input.presented.find((p) => last.cert.checkIssued(p) && !inChain(p)));
+      trustedIssuer ?? (last.trusted ? undefined : input.presented.find((p) => last.cert.checkIssued(p) && usable(p)));
     if (issuer === undefined) {
       if (last.trusted) return { code: "UNABLE_TO_GET_ISSUER_CERT", depth: at };
       return { code: at === 0 ? "UNABLE_TO_VERIFY_LEAF_SIGNATURE" : "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", depth: at };
     }
     if (chain.length === input.depth + 2) return { code: "CERT_CHAIN_TOO_LONG", depth: chain.length };
-    chain.push({ cert: issuer, trusted: trustedIssuer !== undefined || isTrusted(issuer, input.trusted) });
+    const next = link(issuer, input.trusted, trustedIssuer !== undefined);
+    chain.push(next);
+    inChain.add(next.fingerprint);
   }
 }
 

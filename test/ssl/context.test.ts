@@ -199,7 +199,7 @@ describe("a connect's context is kept for the connects that follow with the same
       client([tuple(atom("verify"), 2)]),
     ].map((s) => s.context);
     expect(new Set(contexts).size).toBe(contexts.length);
-    expect(client([ca, tuple(atom("verify"), 2)]).trusted.map((c) => c.subject)).toEqual([pki.root.cert].map((p) => new X509Certificate(p).subject));
+    expect(client([ca, tuple(atom("verify"), 2)]).trusted.certs.map((c) => c.subject)).toEqual([pki.root.cert].map((p) => new X509Certificate(p).subject));
   });
 
   it("an option list that fails is refused the same way every time, also after one that loaded", () => {

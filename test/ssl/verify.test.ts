@@ -2,10 +2,11 @@ import { spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { rootCertificates } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { atom, type Term } from "../../etf/terms.js";
 import { verifyReason } from "../../ts-ssl/errors.js";
-import { verifyChain } from "../../ts-ssl/verify.js";
+import { TrustStore, verifyChain } from "../../ts-ssl/verify.js";
 import { makePki, type Credential, type Pki } from "../support/certs.js";
 
 let pki: Pki;
@@ -19,10 +20,15 @@ function certs(pem: Buffer): X509Certificate[] {
   return blocks.map((b) => new X509Certificate(b));
 }
 
-/** Our verifier's reason for `peer` (its certFile: leaf then chain) against `trusted`. */
-function ours(peer: Credential, trusted: Credential[], depth: number, now = new Date()): Term {
+/**
+ * Our verifier's reason for `peer` (its certFile: leaf then chain) against `trusted`, set
+ * between the halves of `among` if given (a bundle the issuer has to be found in).
+ */
+function ours(peer: Credential, trusted: Credential[], depth: number, now = new Date(), among: X509Certificate[] = []): Term {
   const [leaf, ...presented] = certs(peer.cert);
-  const failure = verifyChain({ peer: leaf!, presented, trusted: trusted.flatMap((t) => certs(t.cert)), depth, now });
+  const half = among.length >> 1;
+  const store = new TrustStore([...among.slice(0, half), ...trusted.flatMap((t) => certs(t.cert)), ...among.slice(half)]);
+  const failure = verifyChain({ peer: leaf!, presented, trusted: store, depth, now });
   return failure === undefined ? atom("ok") : verifyReason(failure.code);
 }
 
@@ -60,6 +66,9 @@ function theirs(peer: Credential, trusted: Credential[], depth: number): Term {
   return verifyReason(code as never);
 }
 
+/** node:tls's bundled roots: a CA bundle of the size users give. */
+const bundledRoots = rootCertificates.map((pem) => new X509Certificate(pem));
+
 describe("certificate chain verification", () => {
   const cases: Array<[string, (p: Pki) => [Credential, Credential[]], number, string]> = [
     ["a server signed by the root", (p) => [p.server, [p.root]], 1, "ok"],
@@ -83,6 +92,7 @@ describe("certificate chain verification", () => {
     it(`${name}: ${expected}, as openssl verify says`, () => {
       const [peer, trusted] = pick(pki);
       expect(ours(peer, trusted, depth)).toBe(atom(expected));
+      expect(ours(peer, trusted, depth, new Date(), bundledRoots)).toBe(atom(expected));
       expect(theirs(peer, trusted, depth)).toBe(atom(expected));
     });
   }
