@@ -6,7 +6,8 @@
  * answer the peer's when we have written nothing since its last one.
  *
  * Sending: each message is encoded once into the connection's encoder and queued as frames.
- * Writes are gathered and go out once per event-loop turn (one `writev` of coalesced chunks).
+ * Writes are gathered and go out once the callback that made them and its microtasks are done
+ * (one `writev` of coalesced chunks).
  * A message over 64 KiB goes out in fragments, interleaved with other senders' messages, a
  * bounded amount per turn, so one large send never holds up the rest; a sender's later messages
  * wait behind its own fragmented one, which keeps each sender's messages in order.
@@ -271,14 +272,28 @@ export class Connection {
 
   // ---- sending ----
 
+  /**
+   * New messages go out on `process.nextTick`: Node runs it once the callback in hand and every
+   * microtask after it are done, so what one read of the socket leads to (replies made in
+   * promise continuations too) is one write, made before the event loop goes on.
+   */
   #scheduleFlush(): void {
     if (this.#flushScheduled || this.#waitingForDrain) return;
     this.#flushScheduled = true;
-    setImmediate(() => {
-      this.#flushScheduled = false;
-      this.#flush(FRAGMENT_BUDGET);
-    });
+    process.nextTick(this.#scheduledFlush);
   }
+
+  /** Fragments left after a flush's budget wait for the next turn, after other I/O. */
+  #scheduleMoreFragments(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(this.#scheduledFlush);
+  }
+
+  readonly #scheduledFlush = (): void => {
+    this.#flushScheduled = false;
+    this.#flush(FRAGMENT_BUDGET);
+  };
 
   #onDrain(): void {
     this.#waitingForDrain = false;
@@ -314,7 +329,7 @@ export class Connection {
     if (out.length > 0) this.#write(out);
     if (this.#streams.size > 0) {
       if (this.#socket.writableLength >= this.#highWaterMark) this.#waitingForDrain = true;
-      else this.#scheduleFlush();
+      else this.#scheduleMoreFragments();
     }
     if (!this.backedUp) this.#releaseDrainWaiters();
   }
