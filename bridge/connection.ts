@@ -47,6 +47,8 @@ export interface ConnectionOptions {
 
 export interface ConnectionHandler {
   signal(sig: Signal, from: Connection): void;
+  /** The signals of one read of the socket have all been given to `signal`. */
+  readDone(): void;
   /** The connection ended; called once. */
   down(conn: Connection, reason: string): void;
 }
@@ -86,7 +88,8 @@ export class Connection {
   #ready: Uint8Array[] = [];
   readonly #streams = new Map<number, Stream>();
   #queued = 0;
-  #flushScheduled = false;
+  /** How the next flush is scheduled, if one is. */
+  #flushScheduled: "tick" | "immediate" | undefined;
   #waitingForDrain = false;
   #drainWaiters: Array<() => void> = [];
   /** The sequence id of our last fragmented message. */
@@ -124,7 +127,13 @@ export class Connection {
     this.#dist = new DistReader(headers, options.maxMessageSize);
 
     socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => this.#onData(chunk));
+    socket.on("data", (chunk: Buffer) => {
+      this.#onData(chunk);
+      this.#handler.readDone();
+      // What the read led to at once (the replies of handlers that answer at once) goes out
+      // now, ahead of the stream's own work for the read.
+      this.#scheduledFlush("tick");
+    });
     socket.on("drain", () => this.#onDrain());
     socket.on("error", (err) => this.#log.debug(`connection to ${peer}: ${err.message}`));
     socket.on("close", () => this.#down("connection_closed"));
@@ -275,25 +284,31 @@ export class Connection {
   /**
    * New messages go out on `process.nextTick`: Node runs it once the callback in hand and every
    * microtask after it are done, so what one read of the socket leads to (replies made in
-   * promise continuations too) is one write, made before the event loop goes on.
+   * promise continuations too) is one write, made before the event loop goes on. A read's
+   * callback does not wait even for that (see the constructor).
    */
   #scheduleFlush(): void {
-    if (this.#flushScheduled || this.#waitingForDrain) return;
-    this.#flushScheduled = true;
-    process.nextTick(this.#scheduledFlush);
+    if (this.#flushScheduled !== undefined || this.#waitingForDrain) return;
+    this.#flushScheduled = "tick";
+    process.nextTick(this.#flushOnTick);
   }
 
   /** Fragments left after a flush's budget wait for the next turn, after other I/O. */
   #scheduleMoreFragments(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    setImmediate(this.#scheduledFlush);
+    if (this.#flushScheduled !== undefined) return;
+    this.#flushScheduled = "immediate";
+    setImmediate(this.#flushOnImmediate);
   }
 
-  readonly #scheduledFlush = (): void => {
-    this.#flushScheduled = false;
+  readonly #flushOnTick = (): void => this.#scheduledFlush("tick");
+  readonly #flushOnImmediate = (): void => this.#scheduledFlush("immediate");
+
+  /** The flush scheduled as `how`, unless it has been done already. */
+  #scheduledFlush(how: "tick" | "immediate"): void {
+    if (this.#flushScheduled !== how) return;
+    this.#flushScheduled = undefined;
     this.#flush(FRAGMENT_BUDGET);
-  };
+  }
 
   #onDrain(): void {
     this.#waitingForDrain = false;
