@@ -25,7 +25,7 @@ export interface Peers {
 }
 
 /** Local deliveries per turn before I/O gets its chance. */
-const RUN_BUDGET = 10_000;
+export const RUN_BUDGET = 10_000;
 /** Slots of the run queue kept between runs. */
 const QUEUE_KEPT = 65_536;
 
