@@ -6,8 +6,8 @@
  * answer the peer's when we have written nothing since its last one.
  *
  * Sending: each message is encoded once into the connection's encoder and queued as frames.
- * Writes are gathered and go out once the callback that made them and its microtasks are done
- * (one `writev` of coalesced chunks).
+ * Writes are gathered and go out once per event-loop turn (one `writev` of coalesced chunks),
+ * and what a read of the socket is answered with at once, at the end of that read.
  * A message over 64 KiB goes out in fragments, interleaved with other senders' messages, a
  * bounded amount per turn, so one large send never holds up the rest; a sender's later messages
  * wait behind its own fragmented one, which keeps each sender's messages in order.
@@ -88,8 +88,7 @@ export class Connection {
   #ready: Uint8Array[] = [];
   readonly #streams = new Map<number, Stream>();
   #queued = 0;
-  /** How the next flush is scheduled, if one is. */
-  #flushScheduled: "tick" | "immediate" | undefined;
+  #flushScheduled = false;
   #waitingForDrain = false;
   #drainWaiters: Array<() => void> = [];
   /** The sequence id of our last fragmented message. */
@@ -130,9 +129,10 @@ export class Connection {
     socket.on("data", (chunk: Buffer) => {
       this.#onData(chunk);
       this.#handler.readDone();
-      // What the read led to at once (the replies of handlers that answer at once) goes out
-      // now, ahead of the stream's own work for the read.
-      this.#scheduledFlush("tick");
+      // What the read was answered with at once (replies of handlers that answer at once) goes
+      // out now rather than at the end of the turn, ahead of the stream's own work for the read;
+      // fragments keep their budget per turn.
+      if (!this.#waitingForDrain) this.#flush(0);
     });
     socket.on("drain", () => this.#onDrain());
     socket.on("error", (err) => this.#log.debug(`connection to ${peer}: ${err.message}`));
@@ -281,33 +281,13 @@ export class Connection {
 
   // ---- sending ----
 
-  /**
-   * New messages go out on `process.nextTick`: Node runs it once the callback in hand and every
-   * microtask after it are done, so what one read of the socket leads to (replies made in
-   * promise continuations too) is one write, made before the event loop goes on. A read's
-   * callback does not wait even for that (see the constructor).
-   */
   #scheduleFlush(): void {
-    if (this.#flushScheduled !== undefined || this.#waitingForDrain) return;
-    this.#flushScheduled = "tick";
-    process.nextTick(this.#flushOnTick);
-  }
-
-  /** Fragments left after a flush's budget wait for the next turn, after other I/O. */
-  #scheduleMoreFragments(): void {
-    if (this.#flushScheduled !== undefined) return;
-    this.#flushScheduled = "immediate";
-    setImmediate(this.#flushOnImmediate);
-  }
-
-  readonly #flushOnTick = (): void => this.#scheduledFlush("tick");
-  readonly #flushOnImmediate = (): void => this.#scheduledFlush("immediate");
-
-  /** The flush scheduled as `how`, unless it has been done already. */
-  #scheduledFlush(how: "tick" | "immediate"): void {
-    if (this.#flushScheduled !== how) return;
-    this.#flushScheduled = undefined;
-    this.#flush(FRAGMENT_BUDGET);
+    if (this.#flushScheduled || this.#waitingForDrain) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      this.#flush(FRAGMENT_BUDGET);
+    });
   }
 
   #onDrain(): void {
@@ -344,7 +324,7 @@ export class Connection {
     if (out.length > 0) this.#write(out);
     if (this.#streams.size > 0) {
       if (this.#socket.writableLength >= this.#highWaterMark) this.#waitingForDrain = true;
-      else this.#scheduleMoreFragments();
+      else this.#scheduleFlush();
     }
     if (!this.backedUp) this.#releaseDrainWaiters();
   }
