@@ -6,7 +6,8 @@
  * answer the peer's when we have written nothing since its last one.
  *
  * Sending: each message is encoded once into the connection's encoder and queued as frames.
- * Writes are gathered and go out once per event-loop turn (one `writev` of coalesced chunks).
+ * Writes are gathered and go out once per event-loop turn (one `writev` of coalesced chunks),
+ * and what a read of the socket is answered with at once, at the end of that read.
  * A message over 64 KiB goes out in fragments, interleaved with other senders' messages, a
  * bounded amount per turn, so one large send never holds up the rest; a sender's later messages
  * wait behind its own fragmented one, which keeps each sender's messages in order.
@@ -46,6 +47,8 @@ export interface ConnectionOptions {
 
 export interface ConnectionHandler {
   signal(sig: Signal, from: Connection): void;
+  /** The signals of one read of the socket have all been given to `signal`. */
+  readDone(): void;
   /** The connection ended; called once. */
   down(conn: Connection, reason: string): void;
 }
@@ -123,7 +126,14 @@ export class Connection {
     this.#dist = new DistReader(headers, options.maxMessageSize);
 
     socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => this.#onData(chunk));
+    socket.on("data", (chunk: Buffer) => {
+      this.#onData(chunk);
+      this.#handler.readDone();
+      // What the read was answered with at once (replies of handlers that answer at once) goes
+      // out now rather than at the end of the turn, ahead of the stream's own work for the read;
+      // fragments keep their budget per turn.
+      if (!this.#waitingForDrain) this.#flush(0);
+    });
     socket.on("drain", () => this.#onDrain());
     socket.on("error", (err) => this.#log.debug(`connection to ${peer}: ${err.message}`));
     socket.on("close", () => this.#down("connection_closed"));

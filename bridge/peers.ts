@@ -121,6 +121,7 @@ export class PeerManager implements Peers {
       }
       this.#local.deliver(sig);
     },
+    readDone: () => this.#local.run(),
     down: (conn, reason) => {
       const p = this.#peers.get(conn.peer);
       if (p?.state === "up" && p.conn === conn) this.#peers.delete(conn.peer);

@@ -25,7 +25,7 @@ export interface Peers {
 }
 
 /** Local deliveries per turn before I/O gets its chance. */
-const RUN_BUDGET = 10_000;
+export const RUN_BUDGET = 10_000;
 /** Slots of the run queue kept between runs. */
 const QUEUE_KEPT = 65_536;
 
@@ -61,7 +61,11 @@ export class ProcessRuntime implements ProcessHost {
   #queue: Array<LocalProcess | Signal | undefined> = [];
   #queueHead = 0;
   #queueTail = 0;
+  /** A run of the queue is due (in a microtask, or after a yield). */
   #draining = false;
+  /** The last run went past its budget: the rest waits for the immediate it scheduled. */
+  #yielded = false;
+  #running = false;
 
   constructor(name: Atom, log: Logger) {
     this.name = name;
@@ -175,6 +179,16 @@ export class ProcessRuntime implements ProcessHost {
     return new Tuple([exception, Buffer.from(error instanceof Error ? error.message : String(error))]);
   }
 
+  /**
+   * Runs the queue now rather than in the microtask scheduled for it. A connection calls it
+   * once it has handed over what one read brought, so that what those signals lead to (a
+   * reply, above all) is done before the rest of the read's callback and can leave with the
+   * write that follows it.
+   */
+  run(): void {
+    this.#drain();
+  }
+
   // ---- local delivery: one ordered queue ----
 
   #enqueue(proc: LocalProcess | undefined, sig: Signal): void {
@@ -189,12 +203,24 @@ export class ProcessRuntime implements ProcessHost {
     }
   }
 
+  /** The immediate after a yield. */
+  readonly #resume = (): void => {
+    this.#yielded = false;
+    this.#drain();
+  };
+
   readonly #drain = (): void => {
+    // Already run (by run(), before its microtask came), waiting for its immediate, or a
+    // handler calling run() from within a run.
+    if (!this.#draining || this.#yielded || this.#running) return;
+    this.#running = true;
     let budget = RUN_BUDGET;
     const q = this.#queue;
     while (this.#queueHead < this.#queueTail) {
       if (--budget < 0) {
-        setImmediate(this.#drain);
+        this.#yielded = true;
+        this.#running = false;
+        setImmediate(this.#resume);
         return;
       }
       const h = this.#queueHead;
@@ -222,6 +248,7 @@ export class ProcessRuntime implements ProcessHost {
     // After a burst the array would keep its size for good.
     if (q.length > QUEUE_KEPT) this.#queue = [];
     this.#draining = false;
+    this.#running = false;
   };
 
   /** A signal for a process of this node: to it, or the answer a missing process gives. */

@@ -1,8 +1,8 @@
 /**
  * The bridge's ssl server: the process registered as `ts_ssl_bridge` that answers the requests
  * of README.md "How ts_ssl talks to the bridge". Each request is handled on its own (see
- * service.ts) and answered when its handler settles, so a call that waits (recv, accept,
- * connect) holds up no other.
+ * service.ts) and answered when its handler settles (at once when it answers at once), so a
+ * call that waits (recv, accept, connect) holds up no other.
  */
 import type { Node, Process } from "../bridge/api.js";
 import { reply, serveCalls } from "../bridge/gen-server.js";
@@ -26,7 +26,9 @@ export function serveSsl(node: Node): Process {
 export function startSslServer(node: Node): SslServer {
   const service = new SslService(node);
   const server: Process = serveCalls(node, SERVER_NAME, (request, from) => {
-    void service.call(request, from).then((value) => reply(server, from, value));
+    const answer = service.call(request, from);
+    if (answer instanceof Promise) void answer.then((value) => reply(server, from, value));
+    else reply(server, from, answer);
   });
   return { process: server, service };
 }

@@ -173,20 +173,31 @@ export class SslService {
     this.sockets = new SocketTable(node);
   }
 
-  /** The reply to one request, `{error, Reason}` for every failure. Never throws. */
-  async call(request: Term, from: From): Promise<Term> {
+  /**
+   * The reply to one request, `{error, Reason}` for every failure; never throws nor rejects.
+   * A handler that answers at once is answered at once, without a promise: most calls on a
+   * socket (sockname/1, getopts/2...) are such, and each turn of the microtask queue is time the
+   * caller waits.
+   */
+  call(request: Term, from: From): Term | Promise<Term> {
+    let answer: Term | Promise<Term>;
     try {
-      return await this.dispatch(request, from);
+      answer = this.dispatch(request, from);
     } catch (err) {
-      if (err instanceof SslError) {
-        // The caller gets the manual's reason; what was wrong with its files is told here.
-        if (fileReasons.has(err.reason)) this.node.log.warning(`ts_ssl_bridge: ${formatTerm(err.reason)}: ${err.message}`);
-        return tuple(error, err.reason);
-      }
-      // A bug here must not leave the caller without an answer, nor end the bridge.
-      this.node.log.error(`ts_ssl_bridge: ${formatTerm(request, { maxLength: 300 })} failed: ${String(err)}`);
-      return tuple(error, reason.einval);
+      return this.#failed(request, err);
     }
+    return answer instanceof Promise ? answer.catch((err: unknown) => this.#failed(request, err)) : answer;
+  }
+
+  #failed(request: Term, err: unknown): Term {
+    if (err instanceof SslError) {
+      // The caller gets the manual's reason; what was wrong with its files is told here.
+      if (fileReasons.has(err.reason)) this.node.log.warning(`ts_ssl_bridge: ${formatTerm(err.reason)}: ${err.message}`);
+      return tuple(error, err.reason);
+    }
+    // A bug here must not leave the caller without an answer, nor end the bridge.
+    this.node.log.error(`ts_ssl_bridge: ${formatTerm(request, { maxLength: 300 })} failed: ${String(err)}`);
+    return tuple(error, reason.einval);
   }
 
   /** The handler's reply to one request; throws SslError as the handlers do. */

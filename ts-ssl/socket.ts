@@ -91,6 +91,11 @@ export class SslSocket extends Endpoint {
   #addresses: StreamTarget["peer" | "local"][] | undefined;
   /** The TCP connection's bytes each way when last seen (node:tls drops its handle at the end). */
   #wire = { read: 0, written: 0 };
+  /**
+   * The last answers of peername/1 (0) and sockname/1 (1) with what they were made from: the
+   * same address and port give the same term, made once rather than parsed on every call.
+   */
+  readonly #answered: Array<{ address: string; port: number; term: Term } | undefined> = [undefined, undefined];
 
   private constructor(table: SocketTable, owner: Pid, kind: SocketKind, options: Options, state: State) {
     super(table, owner);
@@ -479,22 +484,28 @@ export class SslSocket extends Endpoint {
   }
 
   peername(): Term {
-    if (this.#addresses !== undefined) return this.#address(0);
+    const given = this.#addresses?.[0];
+    if (given !== undefined) return this.#answer(0, given.address, given.port);
     const s = this.#tcp();
     if (s?.remoteAddress === undefined || s.remotePort === undefined) fail(reason.enotconn);
-    return tuple(ok, tuple(ipTuple(s.remoteAddress), s.remotePort));
+    return this.#answer(0, s.remoteAddress, s.remotePort);
   }
 
   sockname(): Term {
-    if (this.#addresses !== undefined) return this.#address(1);
+    const given = this.#addresses?.[1];
+    if (given !== undefined) return this.#answer(1, given.address, given.port);
     const s = this.#tcp();
     if (s?.localAddress === undefined || s.localPort === undefined) fail(reason.enotconn);
-    return tuple(ok, tuple(ipTuple(s.localAddress), s.localPort));
+    return this.#answer(1, s.localAddress, s.localPort);
   }
 
-  #address(which: 0 | 1): Term {
-    const { address, port } = this.#addresses![which]!;
-    return tuple(ok, tuple(ipTuple(address), port));
+  /** `{ok, {Address, Port}}` for one end. */
+  #answer(which: 0 | 1, address: string, port: number): Term {
+    const last = this.#answered[which];
+    if (last !== undefined && last.address === address && last.port === port) return last.term;
+    const term = tuple(ok, tuple(ipTuple(address), port));
+    this.#answered[which] = { address, port, term };
+    return term;
   }
 
   /** `connection_info/1`: `{ok, {Protocol, CipherName}}`, the cipher as OpenSSL names it. */

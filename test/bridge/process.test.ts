@@ -7,7 +7,7 @@ import { Pid, Ref, Tuple, atom, termEquals, type Term } from "../../etf/terms.js
 import { CallError, call, reply, serveCalls } from "../../bridge/gen-server.js";
 import { MemoryLogger } from "../../bridge/log.js";
 import type { DistNode } from "../../bridge/node.js";
-import { ProcessRuntime } from "../../bridge/runtime.js";
+import { ProcessRuntime, RUN_BUDGET } from "../../bridge/runtime.js";
 import { freePort, randomCookie } from "../support/erlang.js";
 import { Mailbox, startBridge, tagged } from "./helpers.js";
 
@@ -208,6 +208,40 @@ describe("a process runtime alone, with no connections to other nodes", () => {
     const noconnection = atom("noconnection");
     expect(termEquals(await watcher.take(tagged("DOWN")), new Tuple([atom("DOWN"), ref, atom("process"), elsewhere, noconnection]))).toBe(true);
     expect(termEquals(await watcher.take(tagged("EXIT")), new Tuple([atom("EXIT"), elsewhere, noconnection]))).toBe(true);
+  });
+
+  /** A process that keeps what it gets, and one to send from. */
+  function pair(): { got: Term[]; send: (n: number) => void } {
+    const got: Term[] = [];
+    const rx = runtime.spawn({ message: (m) => void got.push(m) });
+    const tx = runtime.spawn({ message: () => undefined });
+    return { got, send: (n) => tx.send(rx.pid, n) };
+  }
+
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  it("run() delivers what is queued at once, in order; the microtask it was queued for then delivers nothing twice", async () => {
+    const { got, send } = pair();
+    for (let i = 0; i < 5; i++) send(i);
+    expect(got).toEqual([]);
+    runtime.run();
+    expect(got).toEqual([0, 1, 2, 3, 4]);
+    send(5);
+    await turn();
+    expect(got).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it("run() past its budget leaves the rest to the next turn, and does not run it sooner when asked again", async () => {
+    const { got, send } = pair();
+    const n = RUN_BUDGET + 5;
+    for (let i = 0; i < n; i++) send(i);
+    runtime.run();
+    expect(got.length).toBe(RUN_BUDGET);
+    runtime.run();
+    await Promise.resolve();
+    expect(got.length).toBe(RUN_BUDGET);
+    await turn();
+    expect(got).toEqual(Array.from({ length: n }, (_, i) => i));
   });
 });
 

@@ -46,7 +46,7 @@ export class Caller {
   }
 
   /** `gen_server:call(ts_ssl_bridge, {Name, Args...})` from this process. */
-  call(name: string, ...args: Term[]): Promise<Term> {
+  async call(name: string, ...args: Term[]): Promise<Term> {
     const request = args.length === 0 ? atom(name) : tuple(atom(name), ...args);
     return this.bench.service.call(request, { pid: this.pid, tag: atom("tag") });
   }
