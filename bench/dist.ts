@@ -30,9 +30,9 @@ import type { DistTransport } from "../bridge/dist-transport.js";
 import { makePki } from "../test/support/certs.js";
 import { Epmd, ErlNode, randomCookie, randomName, stopAll } from "../test/support/erlang.js";
 import { mutualOptfile, tlsDistArgs, tlsDistTransport } from "../test/support/tls-dist.js";
-import { ERL_ARGS, median, processCpuUs } from "./stats.js";
+import { benchRounds, ERL_ARGS, median, processCpuUs } from "./stats.js";
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROUNDS = benchRounds(5);
 const SERIAL_CALLS = 20_000;
 const CONCURRENT_CALLERS = 16;
 const CALLS_PER_CALLER = 4_000;

@@ -15,6 +15,12 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 
+const rounds = process.env.BENCH_ROUNDS;
+if (rounds !== undefined && !/^[1-9]\d*$/.test(rounds)) {
+  console.error(`BENCH_ROUNDS must be a whole number of rounds, 1 or more (not "${rounds}")`);
+  process.exit(2);
+}
+
 for (const part of wanted.length > 0 ? wanted : parts) {
   console.log(`\n== ${part}`);
   const mod = (await import(join(here, `${part}.js`))) as { run(): Promise<void> };

@@ -40,9 +40,9 @@ import { silentLogger } from "../bridge/log.js";
 import { makePki } from "../test/support/certs.js";
 import { startSslBridge } from "../test/support/bridge.js";
 import { Epmd, ErlNode, erlc, randomCookie, stopAll } from "../test/support/erlang.js";
-import { ERL_ARGS, median, processCpuUs } from "./stats.js";
+import { benchRounds, ERL_ARGS, median, processCpuUs } from "./stats.js";
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = benchRounds(3);
 const BLOCKS = 5;
 const ROUND_TRIPS = 2_000;
 const BULK_BYTES = 64 * 1024 * 1024;

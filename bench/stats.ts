@@ -6,6 +6,11 @@ export function median(xs: readonly number[]): number {
   return sorted[sorted.length >> 1]!;
 }
 
+/** BENCH_ROUNDS (run.ts has checked it), or `fallback`: the rounds a part measures. */
+export function benchRounds(fallback: number): number {
+  return Number(process.env.BENCH_ROUNDS ?? fallback);
+}
+
 /**
  * Extra `erl` arguments for the benchmarks' Erlang nodes, from BENCH_ERL_ARGS (say, `+sbwt none`:
  * BEAM's idle schedulers spin a while before they sleep, which counts as CPU time and takes a
