@@ -484,23 +484,23 @@ export class SslSocket extends Endpoint {
   }
 
   peername(): Term {
-    const given = this.#addresses?.[0];
-    if (given !== undefined) return this.#answer(0, given.address, given.port);
-    const s = this.#tcp();
-    if (s?.remoteAddress === undefined || s.remotePort === undefined) fail(reason.enotconn);
-    return this.#answer(0, s.remoteAddress, s.remotePort);
+    return this.#address(0);
   }
 
   sockname(): Term {
-    const given = this.#addresses?.[1];
-    if (given !== undefined) return this.#answer(1, given.address, given.port);
-    const s = this.#tcp();
-    if (s?.localAddress === undefined || s.localPort === undefined) fail(reason.enotconn);
-    return this.#answer(1, s.localAddress, s.localPort);
+    return this.#address(1);
   }
 
-  /** `{ok, {Address, Port}}` for one end. */
-  #answer(which: 0 | 1, address: string, port: number): Term {
+  /**
+   * `{ok, {Address, Port}}` of the peer's end (0) or ours (1): from the TCP socket, or those
+   * given with a connection made elsewhere. The term is made once per address and port.
+   */
+  #address(which: 0 | 1): Term {
+    const given = this.#addresses?.[which];
+    const s = given === undefined ? this.#tcp() : undefined;
+    const address = given?.address ?? (which === 0 ? s?.remoteAddress : s?.localAddress);
+    const port = given?.port ?? (which === 0 ? s?.remotePort : s?.localPort);
+    if (address === undefined || port === undefined) fail(reason.enotconn);
     const last = this.#answered[which];
     if (last !== undefined && last.address === address && last.port === port) return last.term;
     const term = tuple(ok, tuple(ipTuple(address), port));
