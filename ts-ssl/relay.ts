@@ -1,8 +1,9 @@
 /**
  * A TCP connection of the caller's node as a stream of the bridge, for `ts_ssl_otp:connect/2,3`
- * and `handshake/2,3` on a gen_tcp socket (STARTTLS): the gen_tcp socket stays a port of the caller's node, owned there by a relay
- * process (ts_ssl_relay.erl) that passes its bytes here as messages and writes the bytes it is
- * sent. node:tls then runs over this stream as over a socket of its own.
+ * and `handshake/2,3` on a gen_tcp socket (STARTTLS): the gen_tcp socket stays a port of the
+ * caller's node, owned there by a relay process (ts_ssl_relay.erl) that passes its bytes here as
+ * messages and writes the bytes it is sent. node:tls then runs over this stream as over a socket
+ * of its own.
  *
  * Messages, both ways tagged so that each side can tell them from anything else:
  * - relay -> stream: `{ts_ssl_tcp, Relay, Data}` (one chunk read), `{ts_ssl_tcp_closed, Relay}`

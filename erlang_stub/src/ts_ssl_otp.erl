@@ -79,10 +79,10 @@ connect(Host, Port, Options, Timeout) when is_list(Options) ->
     end.
 
 %% connect/2,3 (client) and handshake/2,3 (server) on a gen_tcp socket. As OTP's: the TLS
-%% socket takes the gen_tcp socket's mode, packet, active, header and
-%% packet_size unless Options say otherwise, and its host name check is against the peer's
-%% address. A refused upgrade closes the TCP connection, as OTP's does; options refused before
-%% it began leave the socket to the caller.
+%% socket takes the gen_tcp socket's mode, packet, active, header and packet_size unless Options
+%% say otherwise, and its host name check is against the peer's address. A refused upgrade
+%% closes the TCP connection, as OTP's does; options refused before it began leave the socket to
+%% the caller.
 upgrade(Role, TCPSocket, Options, Timeout) ->
     case addresses(TCPSocket) of
         {ok, Emulated, {PeerIp, _} = Peer, Local} ->
