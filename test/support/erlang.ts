@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -130,12 +130,22 @@ export function erlc(sources: string[], outDir: string, flags: string[] = []): v
   if (r.status !== 0) throw new Error(`erlc ${sources.map((f) => basename(f)).join(" ")} failed:\n${r.stdout}${r.stderr}`);
 }
 
-/** Compiles erl_agent.erl once (again when the source is newer than the beam). */
+/**
+ * Compiles erl_agent.erl once (again when the source is newer than the beam). Test files run in
+ * parallel workers: each compiles into a folder of its own and renames the beam into place, so a
+ * node never loads one another worker is still writing.
+ */
 function ensureAgent(): string {
   const beam = join(agentEbin, "erl_agent.beam");
   if (!existsSync(beam) || statSync(beam).mtimeMs < statSync(agentSource).mtimeMs) {
     mkdirSync(agentEbin, { recursive: true });
-    erlc([agentSource], agentEbin);
+    const own = mkdtempSync(join(agentEbin, ".compiling-"));
+    try {
+      erlc([agentSource], own);
+      renameSync(join(own, "erl_agent.beam"), beam);
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
   }
   return agentEbin;
 }
