@@ -2,9 +2,8 @@
  * A real `erl` node with `etf_oracle` loaded: batches of terms or byte strings go over in one
  * evaluation and come back answered element by element; `bench` times the emulator's own codec.
  */
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { Epmd, ErlNode, erlc, randomCookie, repoRoot } from "../support/erlang.js";
+import { Epmd, ErlNode, erlcShared, randomCookie, repoRoot } from "../support/erlang.js";
 import { Float, Tuple, decode, encode, type Term } from "../../etf/index.js";
 
 const ebin = join(repoRoot, "_build", "test_support", "etf");
@@ -18,8 +17,7 @@ export class Oracle {
   private constructor(readonly node: ErlNode) {}
 
   static async start(): Promise<Oracle> {
-    mkdirSync(ebin, { recursive: true });
-    erlc([join(repoRoot, "test", "etf", "etf_oracle.erl")], ebin);
+    erlcShared(join(repoRoot, "test", "etf", "etf_oracle.erl"), ebin);
     const epmd = await Epmd.start();
     return new Oracle(await ErlNode.start({ epmdPort: epmd.port, cookie: randomCookie(), codePaths: [ebin] }));
   }

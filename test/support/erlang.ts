@@ -131,22 +131,26 @@ export function erlc(sources: string[], outDir: string, flags: string[] = []): v
 }
 
 /**
- * Compiles erl_agent.erl once (again when the source is newer than the beam). Test files run in
- * parallel workers: each compiles into a folder of its own and renames the beam into place, so a
- * node never loads one another worker is still writing.
+ * Compiles one module into a folder that test files running in parallel workers share: into a
+ * folder of its own first, then the beam is renamed into place, so that a node never loads a
+ * beam another worker is still writing.
  */
+export function erlcShared(source: string, outDir: string): void {
+  mkdirSync(outDir, { recursive: true });
+  const own = mkdtempSync(join(outDir, ".compiling-"));
+  try {
+    erlc([source], own);
+    const beam = `${basename(source, ".erl")}.beam`;
+    renameSync(join(own, beam), join(outDir, beam));
+  } finally {
+    rmSync(own, { recursive: true, force: true });
+  }
+}
+
+/** Compiles erl_agent.erl once (again when the source is newer than the beam). */
 function ensureAgent(): string {
   const beam = join(agentEbin, "erl_agent.beam");
-  if (!existsSync(beam) || statSync(beam).mtimeMs < statSync(agentSource).mtimeMs) {
-    mkdirSync(agentEbin, { recursive: true });
-    const own = mkdtempSync(join(agentEbin, ".compiling-"));
-    try {
-      erlc([agentSource], own);
-      renameSync(join(own, "erl_agent.beam"), beam);
-    } finally {
-      rmSync(own, { recursive: true, force: true });
-    }
-  }
+  if (!existsSync(beam) || statSync(beam).mtimeMs < statSync(agentSource).mtimeMs) erlcShared(agentSource, agentEbin);
   return agentEbin;
 }
 
